@@ -1,0 +1,53 @@
+"""The ``servespec`` command line: a thin layer over the library.
+
+Each command lives in its own module here, parses options, calls one library function and
+formats the result. Errors: ``ServespecError`` is caught once in :func:`main` and printed one
+line per problem (``servespec: error: file:line: field: message``); a traceback only with
+``--debug``. Exit codes: 0 success, 1 a check found problems, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any, Callable
+
+import click
+
+from ..errors import ServespecError
+from .common import cli
+
+__all__ = ["cli", "main"]
+
+# Importing the command modules registers them on ``cli``.
+from . import render as _render  # noqa: E402,F401
+from . import validate as _validate  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn errors into exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="servespec", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("servespec: aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except ServespecError as exc:
+        if debug:
+            traceback.print_exc()
+        for problem in exc.problems:
+            click.echo(f"servespec: error: {problem}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception:  # an unexpected bug: still no traceback unless asked
+        if debug:
+            raise
+        exc_type, exc_value, _ = sys.exc_info()
+        click.echo(f"servespec: internal error: {exc_type.__name__ if exc_type else ''}: {exc_value} (rerun with --debug for a traceback)", err=True)
+        sys.exit(2)
+    sys.exit(0)

@@ -1,0 +1,34 @@
+"""``servespec validate [--crds DIR]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import CheckFailed
+from ..overlay import load_envs
+from ..validate import SchemaRegistry, validate_tree
+from .common import cli, common_options, resolve_root
+
+
+@cli.command()
+@click.option("--env", "envs", multiple=True, help="Environment to validate (repeatable; default: all).")
+@click.option("--crds", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of CustomResourceDefinitions for custom kinds (e.g. ../shared/crds).")
+@common_options
+@click.pass_context
+def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, cmd_root: Path | None, cmd_debug: bool) -> None:
+    """Validate every object in rendered/ against its schema and servespec's policies."""
+    root = resolve_root(ctx, cmd_root)
+    registry = SchemaRegistry(crds)
+    problems = []
+    total = 0
+    for env in load_envs(root, list(envs) or None).values():
+        report = validate_tree(root, env, registry)
+        total += report.objects
+        problems.extend(p.__class__(p.file, p.line, f"env {env.name}: {p.field}" if p.field else f"env {env.name}", p.message)
+                        for p in report.problems)
+    if problems:
+        raise CheckFailed(problems)
+    click.echo(f"{total} objects valid")

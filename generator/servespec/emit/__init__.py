@@ -1,0 +1,29 @@
+"""Emitters: one module per family of objects, each a function ``emit(ctx) -> list[Output]``.
+
+``emit_env`` runs them all for one environment and returns every output file of
+``rendered/<env>/`` (kustomization.yaml included), keyed by path. Adding a kind of object means
+adding a module here and one line to ``EMITTERS``.
+"""
+
+from __future__ import annotations
+
+from .context import EnvContext, Output, build_context
+from . import inferenceservice, kustomization, namespace, storage
+
+__all__ = ["EMITTERS", "EnvContext", "Output", "build_context", "emit_env"]
+
+EMITTERS = [
+    namespace.emit,
+    storage.emit,
+    inferenceservice.emit,
+]
+"""Every emitter, in the order its objects are listed in ``kustomization.yaml``."""
+
+
+def emit_env(ctx: EnvContext) -> list[Output]:
+    """All objects of one environment plus its ``kustomization.yaml``."""
+    outputs: list[Output] = []
+    for emitter in EMITTERS:
+        outputs.extend(emitter(ctx))
+    outputs.extend(kustomization.emit(ctx, outputs))
+    return outputs

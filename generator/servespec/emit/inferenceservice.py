@@ -1,0 +1,170 @@
+"""The ``serving.kserve.io/v1beta1`` InferenceService of each model, in KServe's current schema.
+
+Nothing here is something KServe's defaulting webhook would rewrite (KSERVE.md §3):
+``predictor.model.modelFormat`` (never a legacy framework key), an explicit
+``serving.kserve.io/deploymentMode`` with the new mode names, an explicit ``protocolVersion``,
+an explicit ``logger.mode``, and cpu/memory requests and limits always present in canonical form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Problem, RenderError
+from ..quantity import parse
+from ..spec import KSERVE_DEFAULT_RESOURCES, ArtExplainer, Container, Model, Resources
+from .context import EnvContext, Output, base_labels
+
+__all__ = ["emit", "isvc_object", "resources", "predictor_model", "component_extension"]
+
+API_VERSION = "serving.kserve.io/v1beta1"
+
+
+def emit(ctx: EnvContext) -> list[Output]:
+    """One InferenceService per enabled model."""
+    problems: list[Problem] = []
+    out = []
+    for model in ctx.models.values():
+        if ctx.env.overlay.require_resource_limits:
+            problems.extend(_missing_limits(ctx, model))
+        out.append(Output(f"models/{model.name}/inferenceservice.yaml", isvc_object(ctx, model), model.name))
+    if problems:
+        raise RenderError(problems)
+    return out
+
+
+def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:
+    origin = ctx.project.specs.origin[("model", model.name)]
+    found = []
+    parts: list[tuple[str, Resources]] = [("predictor.resources", model.predictor.resources)]
+    if model.transformer:
+        parts.append(("transformer.container.resources", model.transformer.container.resources))
+    for field, res in parts:
+        missing = [k for k in ("cpu", "memory") if k not in res.limits]
+        if missing:
+            found.append(Problem(origin, None, f"{model.name}.{field}.limits",
+                                 f"env {ctx.env.name!r} requires resource limits: expected cpu and memory, missing {', '.join(missing)}"))
+    return found
+
+
+def resources(res: Resources) -> dict[str, dict[str, str]]:
+    """Requests and limits with cpu/memory always present (KServe's defaults where unset).
+
+    A missing limit becomes the larger of the request and KServe's default, a missing request
+    the smaller of the limit and KServe's default, so requests never exceed limits.
+    """
+    requests, limits = dict(res.requests), dict(res.limits)
+    for key, default in KSERVE_DEFAULT_RESOURCES.items():
+        req, lim = requests.get(key), limits.get(key)
+        if req is None:
+            requests[key] = default if lim is None else min(lim, default, key=lambda q: parse(q)[0])
+        if lim is None:
+            limits[key] = max(requests[key], default, key=lambda q: parse(q)[0])
+    return {"requests": dict(sorted(requests.items())), "limits": dict(sorted(limits.items()))}
+
+
+def predictor_model(model: Model, storage_uri: str | None = None) -> dict[str, Any]:
+    """``spec.predictor.model`` (ModelSpec) of a model, optionally at another storage URI."""
+    p = model.predictor
+    fmt: dict[str, Any] = {"name": p.model_format}
+    if p.model_format_version:
+        fmt["version"] = p.model_format_version
+    body: dict[str, Any] = {
+        "modelFormat": fmt,
+        "protocolVersion": p.effective_protocol,
+        "storageUri": storage_uri or p.storage_uri,
+        "resources": resources(p.resources),
+    }
+    if p.runtime:
+        body["runtime"] = p.runtime
+    if p.runtime_version:
+        body["runtimeVersion"] = p.runtime_version
+    if p.env:
+        body["env"] = [{"name": k, "value": v} for k, v in sorted(p.env.items())]
+    return body
+
+
+def component_extension(ctx: EnvContext, model: Model) -> dict[str, Any]:
+    """Predictor-level fields: replicas, scaling, concurrency, timeout, batcher, logger, SA."""
+    p = model.predictor
+    body: dict[str, Any] = {"minReplicas": p.min_replicas}
+    if p.max_replicas:
+        body["maxReplicas"] = p.max_replicas
+    if p.scale_target is not None:
+        body["scaleTarget"] = p.scale_target
+    if p.scale_metric:
+        body["scaleMetric"] = p.scale_metric
+    if p.container_concurrency is not None:
+        body["containerConcurrency"] = p.container_concurrency
+    if p.timeout is not None:
+        body["timeout"] = p.timeout
+    if p.batcher:
+        body["batcher"] = p.batcher.model_dump(by_alias=True, exclude_none=True)
+    if model.logger:
+        logger: dict[str, Any] = {"mode": model.logger.mode}
+        if model.logger.url:
+            logger["url"] = model.logger.url
+        body["logger"] = logger
+    sa = service_account(ctx, model)
+    if sa:
+        body["serviceAccountName"] = sa
+    return body
+
+
+def service_account(ctx: EnvContext, model: Model) -> str | None:
+    """The ServiceAccount a model's pods run as."""
+    if model.service_account_name:
+        return model.service_account_name
+    if model.storage:
+        return ctx.storage[model.storage].effective_service_account_name
+    return None
+
+
+def _container(c: Container) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": "kserve-container", "image": c.image, "resources": resources(c.resources)}
+    if c.args:
+        body["args"] = list(c.args)
+    if c.env:
+        body["env"] = [{"name": k, "value": v} for k, v in sorted(c.env.items())]
+    return body
+
+
+def metadata(ctx: EnvContext, model: Model) -> dict[str, Any]:
+    """Name, namespace, labels and annotations (deploymentMode always explicit)."""
+    annotations = {**model.annotations, "serving.kserve.io/deploymentMode": model.deployment_mode}
+    return {
+        "name": model.name,
+        "namespace": ctx.namespace,
+        "labels": {**base_labels(model.name), **model.labels},
+        "annotations": annotations,
+    }
+
+
+def isvc_object(ctx: EnvContext, model: Model) -> dict[str, Any]:
+    """The whole InferenceService of one model."""
+    predictor = component_extension(ctx, model)
+    predictor["model"] = predictor_model(model)
+    spec: dict[str, Any] = {"predictor": predictor}
+    sa = predictor.get("serviceAccountName")
+    if model.transformer:
+        t = model.transformer
+        transformer: dict[str, Any] = {
+            "minReplicas": t.min_replicas if t.min_replicas is not None else model.predictor.min_replicas,
+            "containers": [_container(t.container)],
+        }
+        max_r = t.max_replicas if t.max_replicas is not None else model.predictor.max_replicas
+        if max_r:
+            transformer["maxReplicas"] = max_r
+        if sa:
+            transformer["serviceAccountName"] = sa
+        spec["transformer"] = transformer
+    if model.explainer:
+        e = model.explainer
+        if isinstance(e, ArtExplainer):
+            art: dict[str, Any] = {"type": e.art_type, "resources": resources(e.resources)}
+            if e.config:
+                art["config"] = dict(e.config)
+            spec["explainer"] = {"art": art}
+        else:
+            spec["explainer"] = {"containers": [_container(e.container)]}
+    return {"apiVersion": API_VERSION, "kind": "InferenceService", "metadata": metadata(ctx, model), "spec": spec}

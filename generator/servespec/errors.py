@@ -1,0 +1,79 @@
+"""The whole exception tree of servespec, and the one-line ``Problem`` every error is made of.
+
+Exit codes: ``UsageError``/``SpecError`` (bad input) -> 2; ``CheckFailed`` (drift, invalid
+objects, a failed gate) -> 1. The CLI catches ``ServespecError`` once, prints one line per
+problem and shows a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+__all__ = [
+    "Problem",
+    "ServespecError",
+    "SpecError",
+    "UsageError",
+    "CheckFailed",
+    "RenderError",
+    "PromoteError",
+    "GitError",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong, located: ``file:line: field.path: message``."""
+
+    file: str = ""
+    line: int | None = None
+    field: str = ""
+    message: str = ""
+
+    def __str__(self) -> str:
+        where = self.file
+        if where and self.line:
+            where = f"{where}:{self.line}"
+        parts = [p for p in (where, self.field) if p]
+        return ": ".join([*parts, self.message])
+
+
+class ServespecError(Exception):
+    """Base of every error servespec raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, problems: str | Problem | Iterable[Problem | str]):
+        if isinstance(problems, (str, Problem)):
+            problems = [problems]
+        self.problems: list[Problem] = [
+            p if isinstance(p, Problem) else Problem(message=p) for p in problems
+        ]
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(ServespecError):
+    """Bad command-line input: unknown env or model, missing option (exit 2)."""
+
+
+class SpecError(ServespecError):
+    """A spec module or overlay is wrong (exit 2)."""
+
+
+class RenderError(ServespecError):
+    """The specs are individually valid but cannot be rendered together (exit 2)."""
+
+
+class PromoteError(ServespecError):
+    """A rollout command cannot proceed because of its input or state (exit 2)."""
+
+
+class GitError(ServespecError):
+    """The git repository is not in a state a command can work with (exit 2)."""
+
+
+class CheckFailed(ServespecError):
+    """A check found problems: drift, invalid objects, a failed gate (exit 1)."""
+
+    exit_code = 1

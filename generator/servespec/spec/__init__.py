@@ -1,0 +1,40 @@
+"""The typed spec model: what users write in ``specs/*.py`` (and overlays refine).
+
+Import everything from here: ``from servespec.spec import Model, Predictor, S3Storage``.
+"""
+
+from .base import EnvName, LabelMap, Name, Quantity, SpecModel, SubdomainName
+from .model import (
+    KSERVE_DEFAULT_RESOURCES,
+    ArtExplainer,
+    Batcher,
+    Container,
+    ContainerExplainer,
+    Logger,
+    Model,
+    Predictor,
+    Resources,
+    Transformer,
+)
+from .monitoring import Monitoring
+from .rollout import RolloutPlan
+from .storage import (
+    ACCESS_KEY_ID,
+    SECRET_ACCESS_KEY,
+    Credentials,
+    ExistingSecret,
+    ExternalSecretCredentials,
+    PlaintextCredentials,
+    RemoteRef,
+    S3Storage,
+    SealedSecretCredentials,
+)
+
+__all__ = [
+    "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "KSERVE_DEFAULT_RESOURCES",
+    "ArtExplainer", "Batcher", "Container", "ContainerExplainer", "Credentials", "EnvName",
+    "ExistingSecret", "ExternalSecretCredentials", "LabelMap", "Logger", "Model", "Monitoring",
+    "Name", "PlaintextCredentials", "Predictor", "Quantity", "RemoteRef", "Resources",
+    "RolloutPlan", "S3Storage", "SealedSecretCredentials", "SpecModel", "SubdomainName",
+    "Transformer",
+]

@@ -1,0 +1,92 @@
+"""The base of every spec and overlay model, and the constrained types they share."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from ..quantity import QuantityError, canonical
+
+__all__ = ["SpecModel", "Name", "EnvName", "Quantity", "LabelMap", "PositiveInt", "NonNegativeInt"]
+
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+class SpecModel(BaseModel):
+    """Strict, immutable, documented: unknown keys are errors and nothing is coerced.
+
+    Python specs use snake_case keyword arguments; YAML overlays use the camelCase alias
+    (``minReplicas``), as Kubernetes users expect. Overlays are validated by alias only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        use_attribute_docstrings=True,
+        validate_default=False,
+    )
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            "expected a DNS-1035 label (lower-case letters, digits and '-', starting with a "
+            f"letter, at most 63 characters), found {value!r}"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError(f"expected a DNS-1123 subdomain name, found {value!r}")
+    return value
+
+
+def _quantity(value: object) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError(f"expected a quantity such as '500m' or '1Gi', found {value!r}")
+    try:
+        return canonical(value)
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _label_map(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if len(key) > 316 or not _LABEL_KEY.match(key):
+            raise ValueError(f"expected a Kubernetes label/annotation key, found {key!r}")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_dns_label)]
+"""A Kubernetes object name that is also a valid DNS-1035 label (InferenceService names)."""
+
+SubdomainName = Annotated[str, AfterValidator(_dns_subdomain)]
+"""A Kubernetes object name (DNS-1123 subdomain): Secrets, ServiceAccounts, stores."""
+
+EnvName = Name
+"""An environment name: also a file name under ``overlays/`` and ``rendered/``."""
+
+Quantity = Annotated[str, BeforeValidator(_quantity)]
+"""A resource quantity (``"100m"``, ``0.1``, ``"1Gi"``), stored in canonical form."""
+
+LabelMap = Annotated[dict[str, str], AfterValidator(_label_map)]
+"""Labels or annotations: keys checked, values must be strings (quote ``"true"`` in YAML)."""
+
+PositiveInt = Annotated[int, AfterValidator(lambda v: _min(v, 1))]
+NonNegativeInt = Annotated[int, AfterValidator(lambda v: _min(v, 0))]
+
+
+def _min(value: int, low: int) -> int:
+    if value < low:
+        raise ValueError(f"expected an integer >= {low}, found {value}")
+    return value
