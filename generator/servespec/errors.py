@@ -36,7 +36,14 @@ class Problem:
         if where and self.line:
             where = f"{where}:{self.line}"
         parts = [p for p in (where, self.field) if p]
-        return ": ".join([*parts, self.message])
+        return _one_line(": ".join([*parts, self.message]))
+
+
+def _one_line(text: str) -> str:
+    """Escape newlines and other unprintable characters so a problem stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class ServespecError(Exception):

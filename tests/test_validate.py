@@ -1,0 +1,121 @@
+"""``servespec validate``: schemas of built-in and custom kinds, unknown fields, policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import CRDS, run_cli
+from servespec.overlay import load_envs
+from servespec.validate import SchemaRegistry, validate_objects
+
+ISVC = "rendered/prod/models/census-income/inferenceservice.yaml"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _validate(repo: Path) -> tuple[int, list[str]]:
+    result = run_cli("validate", "--crds", CRDS, "--root", repo)
+    return result.exit_code, result.stderr.splitlines()
+
+
+def test_planted_unknown_field_in_a_crd_kind_is_caught(example_repo: Path) -> None:
+    _edit(example_repo / ISVC, "    minReplicas: 3\n", "    minReplicas: 3\n    canaryTrafficPercnt: 10\n")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == [
+        f"servespec: error: {ISVC}: env prod: InferenceService census-income: spec.predictor: "
+        "Additional properties are not allowed ('canaryTrafficPercnt' was unexpected)"
+    ]
+
+
+def test_wrong_type_and_bad_enum_in_a_crd_kind(example_repo: Path) -> None:
+    _edit(example_repo / ISVC, "      mode: all\n", "      mode: everything\n")
+    _edit(example_repo / ISVC, "    minReplicas: 3\n", "    minReplicas: three\n")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert f"servespec: error: {ISVC}: env prod: InferenceService census-income: spec.predictor.logger.mode: 'everything' is not one of ['all', 'request', 'response']" in lines
+    assert f"servespec: error: {ISVC}: env prod: InferenceService census-income: spec.predictor.minReplicas: 'three' is not of type 'integer'" in lines
+
+
+def test_metadata_of_a_crd_kind_is_checked_against_object_meta(example_repo: Path) -> None:
+    _edit(example_repo / ISVC, "  namespace: ml-prod\n", "  namespace: ml-prod\n  nmae: x\n")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == [
+        f"servespec: error: {ISVC}: env prod: InferenceService census-income: metadata: "
+        "Additional properties are not allowed ('nmae' was unexpected)"
+    ]
+
+
+def test_builtin_kind_strict_typo(example_repo: Path) -> None:
+    sa = "rendered/prod/storage/minio/serviceaccount.yaml"
+    _edit(example_repo / sa, "secrets:", "secretz:")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == [f"servespec: error: {sa}: env prod: ServiceAccount kubeflow-minio-sa: (top level): Additional properties are not allowed ('secretz' was unexpected)"]
+
+
+def test_plaintext_secret_refused_where_not_allowed(example_repo: Path) -> None:
+    secret = (example_repo / "rendered/dev/storage/minio/secret.yaml").read_text().replace("namespace: anonymous", "namespace: ml-prod")
+    (example_repo / "rendered/prod/storage/minio/secret.yaml").write_text(secret)
+    _edit(example_repo / "rendered/prod/kustomization.yaml", "- storage/minio/externalsecret.yaml\n", "- storage/minio/externalsecret.yaml\n- storage/minio/secret.yaml\n")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == ["servespec: error: rendered/prod/storage/minio/secret.yaml: env prod: Secret kubeflow-minio-secret: plaintext secret data in git is refused in env 'prod' (allowPlaintextSecrets is false)"]
+
+
+def test_limits_required_bad_names_and_listing(example_repo: Path) -> None:
+    _edit(example_repo / ISVC, "        limits:\n          cpu: \"2\"\n", "        limits:\n")
+    _edit(example_repo / ISVC, "  name: census-income\n", "  name: census.income\n")
+    (example_repo / "rendered/prod/models/stray.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stray, namespace: ml-prod}\n")
+    _edit(example_repo / "rendered/prod/kustomization.yaml", "- namespace.yaml\n", "- namespace.yaml\n- gone.yaml\n")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == [
+        "servespec: error: rendered/prod/models/stray.yaml: env prod: not listed in kustomization.yaml: the controller would never apply it",
+        "servespec: error: rendered/prod/kustomization.yaml: env prod: resources: lists 'gone.yaml', which does not exist",
+        f"servespec: error: {ISVC}: env prod: InferenceService census.income: metadata.name: expected a DNS-1035 label (InferenceService names become hostnames), found 'census.income'",
+        f"servespec: error: {ISVC}: env prod: InferenceService census.income: spec.predictor.model.resources.limits: env 'prod' requires limits, missing cpu",
+    ]
+
+
+def test_unknown_kind_and_not_rendered(example_repo: Path) -> None:
+    (example_repo / "rendered/prod/models/x.yaml").write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: x}\n")
+    _edit(example_repo / "rendered/prod/kustomization.yaml", "- namespace.yaml\n", "- namespace.yaml\n- models/x.yaml\n")
+    import shutil
+
+    shutil.rmtree(example_repo / "rendered/dev")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == [
+        "servespec: error: rendered/dev: env dev: not rendered: run `servespec render`",
+        "servespec: error: rendered/prod/models/x.yaml: env prod: Widget x: no schema for example.com/v1 Widget (Kubernetes 1.31, or a CRD in --crds)",
+    ]
+
+
+def test_library_validates_objects_directly(example_repo: Path) -> None:
+    env = load_envs(example_repo, ["prod"])["prod"]
+    registry = SchemaRegistry(CRDS)
+    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ml-prod"}, "strinData": {"a": "b"}}
+    report = validate_objects([("x.yaml", obj)], env, registry)
+    assert [str(p) for p in report.problems] == ["x.yaml: Secret s: (top level): Additional properties are not allowed ('strinData' was unexpected)"]
+    # the validator is compiled once per kind and reused
+    assert registry.validator("1.31", "v1", "Secret") is registry.validator("1.31", "v1", "Secret")
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_crd_schema_cache_gives_the_same_answer(example_repo: Path, use_cache: bool) -> None:
+    _edit(example_repo / ISVC, "    minReplicas: 3\n", "    minReplicas: 3\n    canaryTrafficPercnt: 10\n")
+    env = load_envs(example_repo, ["prod"])["prod"]
+    import yaml
+
+    obj = yaml.safe_load((example_repo / ISVC).read_text())
+    registry = SchemaRegistry(CRDS, use_cache=use_cache)
+    report = validate_objects([(ISVC, obj)], env, registry)
+    assert [p.message for p in report.problems] == ["Additional properties are not allowed ('canaryTrafficPercnt' was unexpected)"]
