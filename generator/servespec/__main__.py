@@ -1,0 +1,5 @@
+"""``python -m servespec`` runs the CLI."""
+
+from .cli import main
+
+main()
