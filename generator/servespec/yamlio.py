@@ -70,9 +70,25 @@ def canonical_order(obj: Any, top: bool = True) -> Any:
 
 
 def dump(obj: Any) -> str:
-    """Deterministic YAML for one generated object."""
+    """Deterministic YAML for one generated object.
+
+    A fast emitter for the plain data servespec generates (dicts with string keys, lists,
+    strings, ints, bools, None), byte-identical to PyYAML with the settings below; anything
+    outside that subset (floats, odd strings) goes through PyYAML itself. Each distinct string's
+    spelling is asked of PyYAML once and remembered.
+    """
+    data = canonical_order(obj)
+    try:
+        out: list[str] = []
+        _emit_block(data, 0, out)
+        return "".join(out)
+    except _Fallback:
+        return _pyyaml_dump(data)
+
+
+def _pyyaml_dump(data: Any) -> str:
     return yaml.dump(
-        canonical_order(obj),
+        data,
         Dumper=_Dumper,
         sort_keys=False,
         default_flow_style=False,
@@ -80,6 +96,88 @@ def dump(obj: Any) -> str:
         width=2**16,
         indent=2,
     )
+
+
+class _Fallback(Exception):
+    """The fast emitter met something it does not spell itself."""
+
+
+_VALUES: dict[str, str] = {}
+_KEYS: dict[str, str] = {}
+
+
+def _value(text: str) -> str:
+    spelled = _VALUES.get(text)
+    if spelled is None:
+        if "\n" in text:
+            raise _Fallback
+        spelled = _pyyaml_dump({"k": text})[3:-1]
+        if "\n" in spelled:
+            raise _Fallback
+        _VALUES[text] = spelled
+    return spelled
+
+
+def _key(text: Any) -> str:
+    if not isinstance(text, str):
+        raise _Fallback
+    spelled = _KEYS.get(text)
+    if spelled is None:
+        spelled = _pyyaml_dump({text: 1})
+        if not spelled.endswith(": 1\n") or spelled.count("\n") != 1:
+            raise _Fallback
+        spelled = spelled[:-4]
+        _KEYS[text] = spelled
+    return spelled
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str:
+        return _value(value)
+    raise _Fallback
+
+
+def _emit_block(data: Any, indent: int, out: list[str]) -> None:
+    """``data`` (a non-empty mapping or list) in block style at column ``indent``."""
+    pad = " " * indent
+    if type(data) is dict:
+        for k, v in data.items():
+            out.append(f"{pad}{_key(k)}:")
+            if type(v) is dict and v:
+                out.append("\n")
+                _emit_block(v, indent + 2, out)
+            elif type(v) is list and v:
+                out.append("\n")
+                _emit_block(v, indent, out)  # PyYAML does not indent sequences in mappings
+            else:
+                out.append(f" {_inline(v)}\n")
+    elif type(data) is list:
+        for item in data:
+            if (type(item) is dict or type(item) is list) and item:
+                sub: list[str] = []
+                _emit_block(item, indent + 2, sub)
+                first = "".join(sub)
+                out.append(f"{pad}- {first[indent + 2:]}")
+            else:
+                out.append(f"{pad}- {_inline(item)}\n")
+    else:
+        raise _Fallback
+
+
+def _inline(value: Any) -> str:
+    if type(value) is dict:
+        return "{}"
+    if type(value) is list:
+        return "[]"
+    return _scalar(value)
 
 
 def dump_all(objs: list[Any]) -> str:
