@@ -22,6 +22,8 @@ __all__ = ["cli", "main"]
 # Importing the command modules registers them on ``cli``.
 from . import render as _render  # noqa: E402,F401
 from . import validate as _validate  # noqa: E402,F401
+from . import rollout as _rollout  # noqa: E402,F401
+from . import status as _status  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,6 +37,8 @@ class EnvContext:
     """Storage endpoints used by at least one enabled model, overrides applied."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Scratch space for emitters that share derived data."""
+    rollout: dict[str, Any] = field(default_factory=dict)
+    """Rollout state by model (``rollout.ModelState``) from ``overlays/<env>.rollout.yaml``."""
 
     @property
     def namespace(self) -> str:
@@ -76,4 +78,8 @@ def build_context(project: Project, env_name: str) -> EnvContext:
                                     f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env_name}), found none"))
     if problems:
         raise RenderError(problems)
-    return EnvContext(project, env, models, storage)
+    from ..rollout import check_state, load_state
+
+    state, lines = load_state(project.root, env_name)
+    check_state(env, models, state, lines, set(project.specs.models))
+    return EnvContext(project, env, models, storage, rollout=state)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Problem, RenderError
+from ..metrics import DEFAULT_METRICS, version_id
 from ..quantity import parse
 from ..spec import KSERVE_DEFAULT_RESOURCES, ArtExplainer, Container, Model, Resources
 from .context import EnvContext, Output, base_labels
@@ -141,7 +142,9 @@ def metadata(ctx: EnvContext, model: Model) -> dict[str, Any]:
 
 
 def isvc_object(ctx: EnvContext, model: Model) -> dict[str, Any]:
-    """The whole InferenceService of one model."""
+    """The whole InferenceService of one model (legacy v1alpha2 where the overlay asks for it)."""
+    if ctx.env.overlay.kserve_api == kfserving.API_VERSION:
+        return kfserving.isvc_object(ctx, model)
     predictor = component_extension(ctx, model)
     predictor["model"] = predictor_model(model)
     spec: dict[str, Any] = {"predictor": predictor}
@@ -167,4 +170,52 @@ def isvc_object(ctx: EnvContext, model: Model) -> dict[str, Any]:
             spec["explainer"] = {"art": art}
         else:
             spec["explainer"] = {"containers": [_container(e.container)]}
+    _apply_rollout(ctx, model, spec)
     return {"apiVersion": API_VERSION, "kind": "InferenceService", "metadata": metadata(ctx, model), "spec": spec}
+
+
+def _apply_rollout(ctx: EnvContext, model: Model, spec: dict[str, Any]) -> None:
+    """Render the model's rollout state (``overlays/<env>.rollout.yaml``) into its spec.
+
+    Every managed predictor carries the pod label ``serving.servespec.io/version`` (the gates'
+    canary selector, ``metrics.py``). Knative mode (KSERVE.md §6): a canary is the candidate's
+    storageUri with ``canaryTrafficPercent``; stable drops the field (promotion). A rollback
+    renders the *stable* storageUri with ``canaryTrafficPercent: 0``: on a live cluster KServe
+    sends 100% at once to ``latestRolledoutRevision`` (the stable revision, still running), while
+    the new stable-spec revision starts with 0%; on a rebuilt cluster (no rolled-out revision)
+    the field is ignored and the stable spec gets 100%. Git names the stable model either way.
+    Standard mode (KSERVE.md §7): ``spec.canary[]`` with ``trafficPercent``, KServe >= 0.20 only.
+    """
+    from ..rollout import STANDARD_CANARY_MIN
+
+    state = ctx.rollout.get(model.name)
+    if state is None:
+        return
+    key = DEFAULT_METRICS.version_pod_label
+    pred = spec["predictor"]
+    if model.deployment_mode == "Knative":
+        uri, pct = {"canary": (state.candidate, state.traffic), "rolled-back": (state.stable, 0)}.get(state.phase, (state.stable, None))
+        pred["model"]["storageUri"] = uri
+        pred.setdefault("labels", {})[key] = version_id(uri)
+        if pct is not None:
+            pred["canaryTrafficPercent"] = pct
+        return
+    pred["model"]["storageUri"] = state.stable
+    pred.setdefault("labels", {})[key] = version_id(state.stable)
+    new_api = ctx.env.overlay.kserve_version_tuple >= STANDARD_CANARY_MIN
+    if new_api:
+        pred["name"] = version_id(state.stable)
+    if state.phase != "canary":
+        return
+    if not new_api:
+        file, line = ctx.env.where("kserveVersion")
+        raise RenderError(Problem(file, line, "kserveVersion", f"{model.name} (Standard mode) has a canary in overlays/{ctx.env.name}.rollout.yaml: "
+                                  f"spec.canary[] needs KServe >= 0.20, found {ctx.env.overlay.kserve_version}"))
+    cand = state.candidate
+    spec["canary"] = [{
+        "predictor": {"name": version_id(cand), "labels": {key: version_id(cand)}, "model": predictor_model(model, cand)},
+        "trafficPercent": state.traffic,
+    }]
+
+
+from . import kfserving  # noqa: E402  (imports this module's helpers)

@@ -17,7 +17,7 @@ from .model import (
     Transformer,
 )
 from .monitoring import Monitoring
-from .rollout import RolloutPlan
+from .rollout import Gate, RolloutPlan, Step
 from .storage import (
     ACCESS_KEY_ID,
     SECRET_ACCESS_KEY,
@@ -35,6 +35,7 @@ __all__ = [
     "ArtExplainer", "Batcher", "Container", "ContainerExplainer", "Credentials", "EnvName",
     "ExistingSecret", "ExternalSecretCredentials", "LabelMap", "Logger", "Model", "Monitoring",
     "Name", "PlaintextCredentials", "Predictor", "Quantity", "RemoteRef", "Resources",
-    "RolloutPlan", "S3Storage", "SealedSecretCredentials", "SpecModel", "SubdomainName",
+    "RolloutPlan", "S3Storage", "SealedSecretCredentials", "SpecModel", "Step", "SubdomainName",
+    "Gate",
     "Transformer",
 ]

@@ -1,0 +1,117 @@
+"""``servespec release|promote|rollback MODEL --env E``: canary steps as git commits."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .. import rollout as ro
+from ..errors import CheckFailed, Problem
+from .common import cli, common_options, resolve_root
+
+
+def _git_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--branch", default=None, help="Branch to push to (default: the current branch's name).")(func)
+    func = click.option("--remote", default="origin", show_default=True, help="Remote to push to.")(func)
+    func = click.option("--push", is_flag=True, help="Push the commit; a rejected push is fetched, rebased, re-applied and retried.")(func)
+    func = click.option("--author", default=None, envvar="SERVESPEC_AUTHOR",
+                        help="Commit author \"Name <email>\" (env SERVESPEC_AUTHOR; default: git config user, else servespec).")(func)
+    return func
+
+
+def _report(out: ro.Outcome, nothing: str) -> None:
+    if out.transition is None:
+        click.echo(nothing)
+        return
+    if out.commit is None:
+        click.echo(f"{out.transition.subject}: nothing changed, no commit")
+        return
+    pushed = f", pushed ({out.pushes} attempt{'s' if out.pushes != 1 else ''})" if out.pushes else ""
+    click.echo(f"[{out.commit[:10]}] {out.transition.subject}{pushed}")
+    for line in out.transition.gate_lines:
+        click.echo(f"  {line}")
+
+
+def _run(ctx: click.Context, cmd_root: Path | None, env: str, model: str, compute: ro.Compute,
+         author: str | None, push: bool, remote: str, branch: str | None) -> ro.Outcome:
+    root = resolve_root(ctx, cmd_root)
+    return ro.run(root, env, model, compute, author=author, push=(remote, branch) if push else None,
+                  log=lambda m: click.echo(m, err=True))
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--env", required=True, help="Environment.")
+@click.option("--storage-uri", required=True, help="Where the new model version lives (s3://, gs://, ...).")
+@_git_options
+@common_options
+@click.pass_context
+def release(ctx: click.Context, model: str, env: str, storage_uri: str, author: str | None, push: bool, remote: str,
+            branch: str | None, cmd_root: Path | None, cmd_debug: bool) -> None:
+    """Start a canary of a new model version at the plan's first step (one commit)."""
+    compute = lambda e, m, s, now: ro.release(e, m, s, storage_uri, now)  # noqa: E731
+    out = _run(ctx, cmd_root, env, model, compute, author, push, remote, branch)
+    _report(out, f"{env}/{model}: {storage_uri} is already stable; nothing to commit")
+
+
+def _evaluator(url: str | None, namespace: str, model: str) -> Callable[..., Any] | None:
+    if not url:
+        return None
+    from ..gates import evaluate_gates
+
+    return lambda gates, state: evaluate_gates(url, gates, namespace, model, state.candidate)
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--env", required=True, help="Environment.")
+@click.option("--all", "all_", is_flag=True, help="Promote every model of the environment that is due (for a scheduled job).")
+@click.option("--prometheus", default=None, help="Prometheus URL for the gates (default: the overlay's rollout.prometheusUrl).")
+@click.option("--to", "to", type=int, default=None, help="Jump to this step of the plan (a percentage in the plan).")
+@click.option("--ignore-bake-time", is_flag=True, help="Do not wait for the step's bake time (recorded in the commit).")
+@click.option("--skip-gates", is_flag=True, help="Skip gates and bake time: an emergency or a test (recorded in the commit).")
+@_git_options
+@common_options
+@click.pass_context
+def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometheus: str | None, to: int | None,
+            ignore_bake_time: bool, skip_gates: bool, author: str | None, push: bool, remote: str, branch: str | None,
+            cmd_root: Path | None, cmd_debug: bool) -> None:
+    """Check bake time and gates, then move the candidate to the next step (one commit)."""
+    if bool(model) == all_:
+        raise click.UsageError("give either MODEL or --all")
+
+    def compute(name: str, e: Any, m: Any, s: Any, now: Any) -> ro.Transition:
+        url = prometheus or e.overlay.rollout.prometheus_url
+        return ro.promote(e, m, s, now, to=to, ignore_bake_time=ignore_bake_time, skip_gates=skip_gates,
+                          evaluate=_evaluator(url, e.overlay.namespace, name))
+
+    if model:
+        out = _run(ctx, cmd_root, env, model, partial(compute, model), author, push, remote, branch)
+        _report(out, "nothing to do")
+        return
+    root = resolve_root(ctx, cmd_root)
+    outcomes, failures = ro.promote_all(
+        root, env,
+        lambda name: ro.run(root, env, name, partial(compute, name), author=author, push=(remote, branch) if push else None,
+                            log=lambda m: click.echo(m, err=True)),
+        log=click.echo)
+    for out in outcomes:
+        _report(out, "nothing to do")
+    if failures:
+        raise CheckFailed([Problem(message=f) for f in failures])
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--env", required=True, help="Environment.")
+@_git_options
+@common_options
+@click.pass_context
+def rollback(ctx: click.Context, model: str, env: str, author: str | None, push: bool, remote: str, branch: str | None,
+             cmd_root: Path | None, cmd_debug: bool) -> None:
+    """Send all traffic back to the stable version at once (one commit)."""
+    out = _run(ctx, cmd_root, env, model, ro.rollback, author, push, remote, branch)
+    _report(out, "nothing to do")

@@ -1,0 +1,161 @@
+"""The git side of rollout commands (GitPython): clean-tree check, one-commit changes, push with
+fetch/rebase/re-apply retries.
+
+Pushes never raise in GitPython: every ``PushInfo`` is checked for ``REJECTED``/``ERROR`` flags
+(TOOLCHAIN.md §7). A rejected push is handled as Kargo's ``git-push`` does (GITOPS-PEERS.md §1,
+§10): fetch, drop our commit, rebase what was below it onto the remote branch, re-apply the
+change on the new upstream (the caller re-checks the state and re-renders), retry a bounded
+number of times; anything that would need a human stops with the branch left clean.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import GitError, Problem
+
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "PushFailed"]
+
+DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
+"""Author of rollout commits when neither ``--author``, ``SERVESPEC_AUTHOR`` nor git config set one."""
+_AUTHOR = re.compile(r"^\s*([^<>]+?)\s*<([^<>\s]+)>\s*$")
+
+
+class PushFailed(GitError):
+    """The push could not be completed (exit 1 when it lost a race, 2 otherwise)."""
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def env(self) -> dict[str, str]:
+        return {"GIT_AUTHOR_NAME": self.name, "GIT_AUTHOR_EMAIL": self.email,
+                "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email}
+
+
+def resolve_author(value: str | None, repo: "object | None" = None) -> Author:
+    """``--author``, else ``$SERVESPEC_AUTHOR``, else the repo's git identity, else the default."""
+    raw = value or os.environ.get("SERVESPEC_AUTHOR")
+    if not raw and repo is not None:
+        try:
+            reader = repo.config_reader()  # type: ignore[attr-defined]
+            name, email = reader.get_value("user", "name", ""), reader.get_value("user", "email", "")
+            if name and email:
+                raw = f"{name} <{email}>"
+        except Exception:  # no config at all
+            raw = None
+    raw = raw or DEFAULT_AUTHOR
+    m = _AUTHOR.match(raw)
+    if not m:
+        raise GitError(Problem("--author", None, "", f"expected \"Name <email>\", found {raw!r}"))
+    return Author(m.group(1), m.group(2))
+
+
+def open_repo(root: Path):  # -> git.Repo
+    import git
+
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitError(Problem(str(root), None, "", "not inside a git repository: rollout commands commit their changes")) from None
+
+
+def _rel(repo, root: Path, *parts: str) -> str:
+    base = Path(repo.working_tree_dir).resolve()
+    return (root.resolve().joinpath(*parts)).relative_to(base).as_posix()
+
+
+def ensure_clean(repo, root: Path, env: str) -> None:
+    """Refuse a dirty tree: modified or staged tracked files anywhere, untracked files in what we commit."""
+    if repo.head.is_detached:
+        raise GitError(Problem(repo.working_tree_dir, None, "", "HEAD is detached: check out a branch first"))
+    dirty = sorted({d.a_path for d in repo.index.diff(None)} | {d.a_path for d in repo.index.diff("HEAD")}) \
+        if repo.head.is_valid() else []
+    ours = (_rel(repo, root, "overlays"), _rel(repo, root, "rendered", env))
+    untracked = [p for p in repo.untracked_files if p.startswith(tuple(o + "/" for o in ours))]
+    found = dirty + untracked
+    if found:
+        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        raise GitError(Problem(repo.working_tree_dir, None, "", f"the working tree is dirty ({shown}): commit or stash first"))
+
+
+def commit_paths(repo, root: Path, paths: list[str], message: str, author: Author) -> str | None:
+    """Stage exactly ``paths`` (files or folders, relative to ``root``) and commit them.
+
+    Returns the new commit's sha, or None when nothing changed (no empty commits).
+    """
+    rels = [_rel(repo, root, p) for p in paths]
+    repo.git.add("-A", "--", *rels)
+    staged = repo.git.diff("--cached", "--name-only").splitlines()
+    outside = [p for p in staged if not any(p == r or p.startswith(r + "/") for r in rels)]
+    if outside:
+        raise GitError(Problem(repo.working_tree_dir, None, "", f"refusing to commit files outside the change: {', '.join(outside)}"))
+    if not staged:
+        return None
+    with repo.git.custom_environment(**author.env()):
+        repo.git.commit("-q", "--no-verify", "-m", message)
+    return repo.head.commit.hexsha
+
+
+def _push_once(repo, remote: str, branch: str) -> tuple[bool, str]:
+    import git
+
+    try:
+        infos = repo.remote(remote).push(f"HEAD:refs/heads/{branch}")
+    except git.GitCommandError as exc:
+        raise PushFailed(Problem(remote, None, "", f"push failed: {exc.stderr.strip() or exc}")) from None
+    except ValueError as exc:
+        raise PushFailed(Problem(remote, None, "", f"no such remote: {exc}")) from None
+    if not infos:
+        raise PushFailed(Problem(remote, None, "", "push failed: git reported nothing (unreachable remote?)"))
+    for info in infos:
+        if info.flags & (info.REJECTED | info.REMOTE_REJECTED | info.REMOTE_FAILURE | info.ERROR):
+            return False, info.summary.strip()
+    return True, infos[0].summary.strip()
+
+
+def push_with_retry(repo, remote: str, branch: str, reapply: Callable[[], str | None], attempts: int = 5,
+                    log: Callable[[str], None] = lambda _m: None) -> int:
+    """Push HEAD to ``remote``/``branch``; on rejection fetch, rebase and ``reapply()``, then retry.
+
+    ``reapply()`` runs with HEAD at the rebased base (our commit dropped) and must recreate the
+    change as one commit (returning its sha, or None when upstream already has it: done). It
+    raises to stop (e.g. a lost race); the branch is then left clean at the rebased base.
+    Returns the number of push attempts made.
+    """
+    import git
+
+    for attempt in range(1, attempts + 1):
+        ok, summary = _push_once(repo, remote, branch)
+        if ok:
+            return attempt
+        log(f"push to {remote}/{branch} rejected ({summary}); fetching and re-applying (attempt {attempt}/{attempts})")
+        if attempt == attempts:
+            break
+        try:
+            repo.remote(remote).fetch(branch)
+        except git.GitCommandError as exc:
+            raise PushFailed(Problem(remote, None, "", f"fetch failed: {exc.stderr.strip() or exc}")) from None
+        ours = repo.head.commit
+        base = ours.parents[0] if ours.parents else ours
+        repo.git.reset("-q", "--hard", base.hexsha)
+        try:
+            repo.git.rebase("-q", f"{remote}/{branch}")
+        except git.GitCommandError:
+            repo.git.rebase("--abort")
+            repo.git.reset("-q", "--hard", ours.hexsha)
+            raise PushFailed(Problem(remote, None, "", f"your unpushed commits do not rebase cleanly onto {remote}/{branch}: "
+                                     "rebase by hand; the rollout commit is kept locally, unpushed")) from None
+        if reapply() is None:
+            return attempt
+    raise PushFailed(Problem(remote, None, "", f"push to {remote}/{branch} still rejected after {attempts} attempts; nothing pushed, "
+                             "the local commit is kept: re-run with --push"))
