@@ -25,6 +25,7 @@ import jsonschema
 import yaml
 
 from .errors import Problem
+from .legacy_schema import PACKAGED_SCHEMAS
 from .overlay import Env
 from .yamlio import load_all
 
@@ -170,13 +171,15 @@ class SchemaRegistry:
         return self._validators[key]
 
     def validator(self, k8s_version: str, api_version: str, kind: str) -> tuple[str, Any] | None:
-        """``("builtin"|"crd", validator)`` for a kind, or None when no schema is known."""
+        """``("builtin"|"crd"|"packaged", validator)`` for a kind (packaged: legacy_schema.py), or None when no schema is known."""
         key = (k8s_version, api_version, kind)
         if key not in self._validators:
             found: tuple[str, Any] | None = None
             crd = self._load_crds().get((api_version, kind))
             if crd is not None:
                 found = ("crd", jsonschema.Draft7Validator(crd))
+            elif (api_version, kind) in PACKAGED_SCHEMAS:
+                found = ("packaged", jsonschema.Draft7Validator(PACKAGED_SCHEMAS[(api_version, kind)]))
             else:
                 builtin = self._builtin(k8s_version, api_version, kind)
                 if builtin is not None:
@@ -192,6 +195,8 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     objects: int = 0
     files: int = 0
+    notes: list[str] = field(default_factory=list)
+    """Caveats worth printing, e.g. objects checked against a packaged (not upstream) schema."""
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -233,7 +238,9 @@ def validate_objects(
         else:
             source, validator = found
             errs = _errors(validator, obj)
-            if source == "crd":
+            if source == "packaged":
+                report.notes.append(f"{file}: {label}: checked against servespec's hand-written {api_version} schema (no upstream CRD)")
+            if source in ("crd", "packaged"):
                 if "metadata" not in obj:
                     errs.append(("metadata", "required field is missing"))
                 else:

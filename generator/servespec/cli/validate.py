@@ -27,6 +27,8 @@ def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, cmd_r
     for env in load_envs(root, list(envs) or None).values():
         report = validate_tree(root, env, registry)
         total += report.objects
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
         problems.extend(p.__class__(p.file, p.line, f"env {env.name}: {p.field}" if p.field else f"env {env.name}", p.message)
                         for p in report.problems)
     if problems:

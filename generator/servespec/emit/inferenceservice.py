@@ -212,8 +212,9 @@ def _apply_rollout(ctx: EnvContext, model: Model, spec: dict[str, Any]) -> None:
         raise RenderError(Problem(file, line, "kserveVersion", f"{model.name} (Standard mode) has a canary in overlays/{ctx.env.name}.rollout.yaml: "
                                   f"spec.canary[] needs KServe >= 0.20, found {ctx.env.overlay.kserve_version}"))
     cand = state.candidate
+    canary_model = {"name": "kserve-container", **predictor_model(model, cand)}  # the CRD requires a container name here
     spec["canary"] = [{
-        "predictor": {"name": version_id(cand), "labels": {key: version_id(cand)}, "model": predictor_model(model, cand)},
+        "predictor": {"name": version_id(cand), "labels": {key: version_id(cand)}, "model": canary_model},
         "trafficPercent": state.traffic,
     }]
 
