@@ -26,7 +26,7 @@ _AUTHOR = re.compile(r"^\s*([^<>]+?)\s*<([^<>\s]+)>\s*$")
 
 
 class PushFailed(GitError):
-    """The push could not be completed (exit 1 when it lost a race, 2 otherwise)."""
+    """The push could not be completed (exit 2); a lost race is ``rollout.RaceLost`` (exit 1)."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def _push_once(repo, remote: str, branch: str) -> tuple[bool, str]:
 
 
 def push_with_retry(repo, remote: str, branch: str, reapply: Callable[[], str | None], attempts: int = 5,
-                    log: Callable[[str], None] = lambda _m: None) -> int:
+                    log: Callable[[str], None] = lambda _m: None, author: Author | None = None) -> int:
     """Push HEAD to ``remote``/``branch``; on rejection fetch, rebase and ``reapply()``, then retry.
 
     ``reapply()`` runs with HEAD at the rebased base (our commit dropped) and must recreate the
@@ -149,7 +149,8 @@ def push_with_retry(repo, remote: str, branch: str, reapply: Callable[[], str | 
         base = ours.parents[0] if ours.parents else ours
         repo.git.reset("-q", "--hard", base.hexsha)
         try:
-            repo.git.rebase("-q", f"{remote}/{branch}")
+            with repo.git.custom_environment(**(author.env() if author else {})):
+                repo.git.rebase("-q", f"{remote}/{branch}")
         except git.GitCommandError:
             repo.git.rebase("--abort")
             repo.git.reset("-q", "--hard", ours.hexsha)

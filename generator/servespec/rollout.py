@@ -539,8 +539,6 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
 
         def reapply() -> str | None:
             project2, _c, _m, state2 = _load(root, env_name, model_name)
-            if state2 is not None and state2 == t.after:
-                return None
             if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
                 raise RaceLost(f"{env_name}/{model_name} changed upstream while this {t.action} ran: now {_describe(state2, model.predictor.storage_uri)}, "
                                f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
@@ -548,7 +546,7 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
             out.commit = new
             return new
 
-        out.pushes = push_with_retry(repo, remote, branch, reapply, log=log)
+        out.pushes = push_with_retry(repo, remote, branch, reapply, log=log, author=who)
     return out
 
 
