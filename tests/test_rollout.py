@@ -278,3 +278,19 @@ def test_legacy_refuses_what_v1alpha2_cannot_express(example_repo: Path) -> None
     res = run_cli("render", "--env", "legacy", "--root", example_repo)
     assert res.exit_code == 2
     assert "specs/sklearn_iris.py: sklearn-iris.explainer: env 'legacy' targets serving.kubeflow.org/v1alpha2: no ART explainer in v1alpha2" in res.stderr
+
+
+def test_promote_all_advances_what_is_due(example_git_repo: Path) -> None:
+    repo = example_git_repo
+    cli(repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2")
+    cli(repo, "release", "sklearn-iris", "--env", "prod", "--storage-uri", "gs://bucket/iris/v2")
+    before = head(repo)
+    res = cli(repo, "promote", "--all", "--env", "prod")
+    assert res.exit_code == 0, res.stderr
+    assert "prod/census-income: not due: at 10% since" in res.stdout and "prod/sklearn-iris: not due" in res.stdout
+    assert head(repo) == before
+    res = cli(repo, "promote", "--all", "--env", "prod", "--skip-gates")
+    assert res.exit_code == 0, res.stderr
+    assert git(repo, "log", "--format=%s", f"{before}..HEAD").splitlines() == [
+        "promote(prod/sklearn-iris): 10% -> 25% (step 2/4)", "promote(prod/census-income): 10% -> 25% (step 2/4)"]
+    assert cli(repo, "promote", "--all", "--env", "dev").stdout == "dev: no model under canary\n"
