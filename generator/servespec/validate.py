@@ -6,7 +6,9 @@
 - Custom kinds: the ``openAPIV3Schema`` of the matching CRD in ``--crds DIR``, converted to JSON
   Schema with ``additionalProperties: false`` on every closed object so that typos such as
   ``canaryTrafficPercnt`` are caught (TOOLCHAIN.md §4); ``metadata`` against ObjectMeta. The
-  converted schemas are cached on disk keyed by the CRD file's hash.
+  converted schemas are cached on disk keyed by the CRD file's hash. A kind no CRD defines but
+  servespec renders (legacy ``serving.kubeflow.org/v1alpha2``) is checked against the schema in
+  ``legacy_schema.py``, with a note saying so.
 - Policies: DNS names, no plaintext Secret data outside an environment that allows it, resource
   limits where the overlay requires them, and a kustomization that lists exactly its folder.
 """
