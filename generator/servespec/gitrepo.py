@@ -78,10 +78,15 @@ def ensure_clean(repo, root: Path, env: str) -> None:
     """Refuse a dirty tree: modified or staged tracked files anywhere, untracked files in what we commit."""
     if repo.head.is_detached:
         raise GitError(Problem(repo.working_tree_dir, None, "", "HEAD is detached: check out a branch first"))
-    dirty = sorted({d.a_path for d in repo.index.diff(None)} | {d.a_path for d in repo.index.diff("HEAD")}) \
-        if repo.head.is_valid() else []
-    ours = (_rel(repo, root, "overlays"), _rel(repo, root, "rendered", env))
-    untracked = [p for p in repo.untracked_files if p.startswith(tuple(o + "/" for o in ours))]
+    ours = tuple(_rel(repo, root, *p) + "/" for p in (("overlays",), ("rendered", env)))
+    dirty, untracked = [], []
+    for line in repo.git.status("--porcelain", "--untracked-files=all").splitlines():
+        code, path = line[:2], line[3:]
+        if code == "??":
+            if path.startswith(ours):
+                untracked.append(path)
+        else:
+            dirty.append(path)
     found = dirty + untracked
     if found:
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")

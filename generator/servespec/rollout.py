@@ -495,25 +495,53 @@ def _load(root: Path, env_name: str, model_name: str) -> tuple[Any, Any, Model, 
     return project, ctx, ctx.models[model_name], ctx.rollout.get(model_name)
 
 
-def _apply(root: Path, project: Any, t: Transition, repo: Any, author: Any, trailers: dict[str, str]) -> str | None:
-    """Write the state, re-render the env (restoring the state on any error), commit both."""
+def _apply(root: Path, ctx: Any, t: Transition, repo: Any, author: Any, trailers: dict[str, str]) -> str | None:
+    """Write the state, re-render what it changes (restoring the state on any error), commit both."""
     from .gitrepo import commit_paths
-    from .render import render_env, write_env
 
     path = state_path(root, t.env)
     before = path.read_bytes() if path.is_file() else None
     write_state(root, t.env, t.model, t.after)
     try:
-        files = render_env(project, t.env)
+        _rerender(root, ctx, t)
     except BaseException:
         if before is None:
             path.unlink()
         else:
             path.write_bytes(before)
         raise
-    write_env(root, t.env, files)
     rel_state = path.relative_to(root).as_posix()
     return commit_paths(repo, root, [rel_state, f"rendered/{t.env}"], t.message(trailers), author)
+
+
+def _rerender(root: Path, ctx: Any, t: Transition) -> None:
+    """Re-render the environment with the new state. Every emitter runs, but only the objects of
+    this model and the environment-wide ones are serialized and compared: a rollout commit never
+    carries unrelated drift, and a promote stays fast on a thousand models. When the set of files
+    would change, the whole environment is rendered and swapped instead."""
+    import dataclasses
+    import os
+
+    from .emit import emit_env
+    from .render import RENDERED, write_env
+    from .yamlio import dump
+
+    new_ctx = dataclasses.replace(ctx, rollout={**ctx.rollout, t.model: t.after}, extra={})
+    outputs = emit_env(new_ctx)
+    target = root / RENDERED / t.env
+    on_disk = {(Path(d) / n).relative_to(target).as_posix() for d, _s, names in os.walk(target) for n in names}
+    if on_disk != {o.path for o in outputs}:
+        write_env(root, t.env, {o.path: dump(o.obj).encode("utf-8") for o in outputs})
+        return
+    for out in outputs:
+        if out.model not in (t.model, None):
+            continue
+        data = dump(out.obj).encode("utf-8")
+        dest = target / out.path
+        if dest.read_bytes() != data:
+            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
 
 
 def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,
@@ -527,22 +555,22 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
     ensure_clean(repo, root, env_name)
     who = resolve_author(author, repo)
     now = now or now_utc()
-    project, _ctx, model, state = _load(root, env_name, model_name)
-    t = compute(_ctx.env, model, state, now)
+    _project, ctx, model, state = _load(root, env_name, model_name)
+    t = compute(ctx.env, model, state, now)
     if t is None:
         return Outcome(None)
-    sha = _apply(root, project, t, repo, who, {})
+    sha = _apply(root, ctx, t, repo, who, {})
     out = Outcome(t, sha)
     if push and sha:
         remote, branch = push
         branch = branch or repo.active_branch.name
 
         def reapply() -> str | None:
-            project2, _c, _m, state2 = _load(root, env_name, model_name)
+            _p, ctx2, _m, state2 = _load(root, env_name, model_name)
             if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
                 raise RaceLost(f"{env_name}/{model_name} changed upstream while this {t.action} ran: now {_describe(state2, model.predictor.storage_uri)}, "
                                f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
-            new = _apply(root, project2, t, repo, who, {})
+            new = _apply(root, ctx2, t, repo, who, {})
             out.commit = new
             return new
 
