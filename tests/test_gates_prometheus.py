@@ -108,8 +108,14 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        import threading
+
+        stoppers = [threading.Thread(target=s.shutdown) for s in servers]  # each waits up to 0.5 s
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(timeout=5)
         for server in servers:
-            server.shutdown()
             server.server_close()
 
 

@@ -182,7 +182,7 @@ def test_step_outside_the_plan(example_git_repo: Path) -> None:
     ("models:\n  census-income:\n    phase: stable\n    stable: s3://a/b\n    traffic: lots\n    since: '2026-01-01T00:00:00Z'\n",
      "overlays/prod.rollout.yaml:5: models.census-income.traffic: expected an integer, found 'lots'"),
     ("models:\n  nope:\n    phase: stable\n    stable: s3://a/b\n    since: '2026-01-01T00:00:00Z'\n",
-     "overlays/prod.rollout.yaml:2: models.nope: unknown model (rendered here: census-income, fraud-detector, sklearn-iris)"),
+     "overlays/prod.rollout.yaml:2: models.nope: unknown model (rendered here: census-income, fraud-detector, sklearn-iris): delete this entry"),
     ("models: [1, 2]\n", "overlays/prod.rollout.yaml:1: models: expected a mapping of model name to state, found CommentedSeq"),
     ("models:\n  census-income: {phase: stable\n", "overlays/prod.rollout.yaml:3: invalid YAML"),
     ("models:\n  census-income:\n    phase: stable\n    stable: not-a-uri\n    since: yesterday\n",

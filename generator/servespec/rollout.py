@@ -198,7 +198,7 @@ def check_state(env: Any, models: dict[str, Model], state: dict[str, ModelState]
 
         if name not in models:
             what = "disabled in this environment" if known and name in known else "unknown model"
-            bad(f"{what} (rendered here: {', '.join(sorted(models)) or 'none'})")
+            bad(f"{what} (rendered here: {', '.join(sorted(models)) or 'none'}): delete this entry")
             continue
         for fld in ("stable", "candidate", "rolled_back"):
             uri = getattr(s, fld)
