@@ -304,3 +304,18 @@ def test_bad_plan_in_overlay(example_repo: Path) -> None:
     assert "overlays/dev.yaml:11: rollout.plan.steps: " in res.stderr and "expected steps ending at 100, found [50, 20]" in res.stderr
     assert "overlays/dev.yaml:12: rollout.plan.bakeTime: " in res.stderr and "expected a duration such as" in res.stderr
     assert "overlays/dev.yaml:14: rollout.plan.gates[0]: " in res.stderr and "expected min, max or both, found neither" in res.stderr
+
+
+def test_author_and_text_status(example_git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = example_git_repo
+    bad = run_cli("release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2", "--author", "nobody", "--root", repo)
+    assert bad.exit_code == 2 and "--author: expected \"Name <email>\", found 'nobody'" in bad.stderr
+    monkeypatch.setenv("SERVESPEC_AUTHOR", "CI Job <ci@servespec.invalid>")
+    res = run_cli("release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2", "--root", repo)
+    assert res.exit_code == 0, res.stderr
+    assert git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip() == "CI Job <ci@servespec.invalid>|CI Job <ci@servespec.invalid>"
+    out = run_cli("status", "--root", repo).stdout.splitlines()
+    assert out[0].startswith("dev/census-income: stable s3://census-income/serving_model (never released)")
+    assert any(line.startswith("prod/census-income: canary 10% (step 1/4) s3://census-income/v2, stable s3://census-income/serving_model, since ")
+               for line in out)
+    assert len(out) == 9  # 3 models x 3 environments

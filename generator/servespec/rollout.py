@@ -275,10 +275,6 @@ def _describe(s: ModelState | None, spec_uri: str) -> str:
     return f"stable {s.stable}"
 
 
-def current(state: dict[str, ModelState], model: Model) -> ModelState | None:
-    return state.get(model.name)
-
-
 def release(env: Any, model: Model, state: ModelState | None, uri: str, now: dt.datetime) -> Transition | None:
     """Start a canary of ``uri`` at the plan's first step (or make it stable if that is 100)."""
     if not uri.startswith(STORAGE_URI_PREFIXES):
