@@ -1,0 +1,97 @@
+"""Every Prometheus metric and label name servespec uses, in one place (KSERVE.md §8).
+
+Alert rules (``emit/monitoring.py``), dashboards (``emit/dashboards.py``) and scrape configs all
+take their names from a :class:`MetricNames`: the defaults below are what KServe and Knative
+expose today, and an environment overrides any of them under ``monitoring.metrics`` in its
+overlay (Knative 1.19+ is moving queue-proxy metrics to OpenTelemetry names, and other model
+servers than KServe's Python one export their own).
+
+Where each name comes from (its *source*) decides which scrape endpoint must exist for it:
+
+- ``queue-proxy``: Knative's queue-proxy sidecar, port ``http-usermetric`` (9091), Knative mode only.
+- ``model-server``: the ``kserve-container`` (KServe's Python servers: ``GET :8080/metrics``).
+- ``target``: synthesised by Prometheus for every scrape target (``up``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "MetricNames",
+    "SOURCES",
+    "QUEUE_PROXY_PORT_NAME",
+    "QUEUE_PROXY_PORT",
+    "MODEL_SERVER_PORT",
+    "MODEL_SERVER_PATH",
+    "AGGREGATED_PORT",
+]
+
+QUEUE_PROXY_PORT_NAME = "http-usermetric"
+"""Name of the queue-proxy container port serving user metrics (Knative)."""
+QUEUE_PROXY_PORT = 9091
+"""Its number."""
+MODEL_SERVER_PORT = 8080
+"""Port of KServe's model servers' ``/metrics`` (runtimes: triton 8002, torchserve 8082; a model
+overrides it with the ``prometheus.kserve.io/port`` annotation)."""
+MODEL_SERVER_PATH = "/metrics"
+"""Path of the model server's metrics."""
+AGGREGATED_PORT = 9088
+"""Port where KServe's qpext serves queue-proxy and model-server metrics together."""
+
+
+class MetricNames(BaseModel):
+    """Metric and label names (overlay key ``monitoring.metrics``; every field optional).
+
+    Configured like ``spec.base.SpecModel`` (strict, closed, camelCase aliases); not derived
+    from it so that this module imports nothing of ``servespec.spec``, which imports it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, alias_generator=to_camel,
+                              validate_by_name=True, validate_by_alias=True, use_attribute_docstrings=True)
+
+    request_count: str = "revision_request_count"
+    """Queue-proxy request counter (OpenCensus era; older Knative and OpenShift Serverless:
+    ``request_count``)."""
+    request_latencies: str = "revision_request_latencies"
+    """Queue-proxy request latency histogram (``_bucket`` is appended)."""
+    request_latencies_unit: Literal["ms", "s"] = "ms"
+    """Unit of ``request_latencies``: milliseconds today, seconds for OpenTelemetry names."""
+    predict_seconds: str = "request_predict_seconds"
+    """KServe model server's predict-time histogram, in seconds."""
+    up: str = "up"
+    """Prometheus' per-target health series: one per scraped pod (replicas)."""
+    namespace_label: str = "namespace"
+    """Target label holding the pod's namespace (prometheus-operator and the usual
+    ``kubernetes-pods`` annotation job both set it)."""
+    pod_label: str = "pod"
+    """Target label holding the pod's name."""
+    service_label: str = "service_name"
+    """Queue-proxy label naming the Knative Service (``<isvc>-predictor``)."""
+    revision_label: str = "revision_name"
+    """Label naming the Knative revision: set by queue-proxy, and copied from the pod label
+    ``serving.knative.dev/revision`` onto every target by the rendered PodMonitor (annotation
+    scraping with the ``kubernetes-pods`` job's labelmap: ``serving_knative_dev_revision``)."""
+    response_class_label: str = "response_code_class"
+    """Queue-proxy label with the response class."""
+    error_class: str = "5xx"
+    """Value of ``response_class_label`` counted as an error."""
+    model_label: str = "model_name"
+    """Model server label naming the model (KServe's Python servers: the InferenceService name)."""
+
+    @property
+    def latency_scale_ms(self) -> float:
+        """Milliseconds per unit of ``request_latencies``."""
+        return 1.0 if self.request_latencies_unit == "ms" else 1000.0
+
+
+SOURCES: dict[str, Literal["queue-proxy", "model-server", "target"]] = {
+    "request_count": "queue-proxy",
+    "request_latencies": "queue-proxy",
+    "predict_seconds": "model-server",
+    "up": "target",
+}
+"""Which scrape endpoint produces each metric field of :class:`MetricNames`."""
