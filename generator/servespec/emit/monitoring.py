@@ -23,6 +23,8 @@ from ..metrics import (
     QUEUE_PROXY_PORT_NAME,
     MetricNames,
 )
+from ..errors import Problem, RenderError
+from ..overlay import ModelOverride
 from ..spec import Model
 from ..yamlio import dump
 from .context import EnvContext, Output, base_labels
@@ -206,11 +208,25 @@ def rule_group(ctx: EnvContext, model: Model) -> dict[str, Any]:
     return {"name": f"servespec.{ctx.env.name}.{model.name}", "rules": rules}
 
 
-def model_server_endpoint(model: Model) -> tuple[int, str]:
+_NO_OVERRIDE = ModelOverride()
+
+
+def model_server_endpoint(ctx: EnvContext, model: Model) -> tuple[int, str]:
     """Port and path of the model server's metrics (``prometheus.kserve.io/*`` annotations win)."""
     port = model.annotations.get("prometheus.kserve.io/port", str(MODEL_SERVER_PORT))
     path = model.annotations.get("prometheus.kserve.io/path", MODEL_SERVER_PATH)
-    return (int(port) if port.isdigit() else MODEL_SERVER_PORT), path
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        key = "prometheus.kserve.io/port"
+        overlay = ctx.env.overlay
+        if key in overlay.models.get(model.name, _NO_OVERRIDE).annotations:
+            file, line = ctx.env.where("models", model.name, "annotations", key)
+        elif key in overlay.defaults.annotations:
+            file, line = ctx.env.where("defaults", "annotations", key)
+        else:
+            file, line = ctx.project.specs.origin[("model", model.name)], None
+        raise RenderError(Problem(file, line, f"{model.name}.annotations.{key}",
+                                  f"expected a port number (env {ctx.env.name}), found {port!r}"))
+    return int(port), path
 
 
 def scrape_annotations(ctx: EnvContext, model: Model) -> dict[str, str]:
@@ -226,7 +242,7 @@ def scrape_annotations(ctx: EnvContext, model: Model) -> dict[str, str]:
         if mon.aggregate_metrics:
             out["serving.kserve.io/enable-metric-aggregation"] = "true"
         return out
-    port, path = model_server_endpoint(model)
+    port, path = model_server_endpoint(ctx, model)
     return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": path}
 
 
@@ -237,7 +253,7 @@ def _labels(ctx: EnvContext, model: Model) -> dict[str, str]:
 def pod_monitor(ctx: EnvContext, model: Model) -> dict[str, Any]:
     """The PodMonitor of a model's predictor pods."""
     mon = ctx.env.overlay.monitoring
-    port, path = model_server_endpoint(model)
+    port, path = model_server_endpoint(ctx, model)
     relabel = [{
         "action": "replace",
         "sourceLabels": ["__meta_kubernetes_pod_label_serving_knative_dev_revision"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, model_validator
+from pydantic import AfterValidator, field_validator
 
 from ..metrics import MetricNames
 from .base import LabelMap, Name, SpecModel
@@ -87,11 +87,12 @@ class CanaryObjective(SpecModel):
     for_duration: Duration = "5m"
     """How long a revision must stay worse before the alert fires."""
 
-    @model_validator(mode="after")
-    def _factor(self) -> "CanaryObjective":
-        if self.latency_factor < 1:
-            raise ValueError(f"latency_factor: expected a factor >= 1, found {self.latency_factor}")
-        return self
+    @field_validator("latency_factor")
+    @classmethod
+    def _factor(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError(f"expected a factor >= 1, found {value}")
+        return value
 
 
 class TrafficObjective(SpecModel):
@@ -138,12 +139,13 @@ class MessageDumper(SpecModel):
     image: str = MESSAGE_DUMPER_IMAGE
     """Image; pin a tag or a digest."""
 
-    @model_validator(mode="after")
-    def _pinned(self) -> "MessageDumper":
-        last = self.image.rsplit("/", 1)[-1]
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        last = value.rsplit("/", 1)[-1]
         if "@" not in last and (":" not in last or last.endswith(":latest")):
-            raise ValueError(f"image: expected an image pinned by tag or digest, found {self.image!r}")
-        return self
+            raise ValueError(f"expected an image pinned by a tag other than latest or by a digest, found {value!r}")
+        return value
 
 
 class EnvMonitoring(SpecModel):
