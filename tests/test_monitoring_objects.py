@@ -129,3 +129,16 @@ def test_a_model_server_metrics_port_from_the_annotation(example_repo: Path) -> 
     assert result.exit_code == 2
     assert result.stderr == ("servespec: error: overlays/prod.yaml:21: fraud-detector.annotations.prometheus.kserve.io/port: "
                              "expected a port number (env prod), found 'metrics'\n")
+
+
+def test_dashboard_namespace_scrape_interval_and_datasource_come_from_the_overlay(example_repo: Path) -> None:
+    _edit(example_repo / "overlays" / "prod.yaml", "monitoring:\n",
+          "monitoring:\n  dashboardNamespace: grafana\n  scrapeInterval: 15s\n  datasource: thanos\n")
+    assert run_cli("render", "--env", "prod", "--root", example_repo).exit_code == 0
+    dash = _obj(example_repo, "prod", "models/census-income/dashboard.yaml")
+    assert dash["metadata"]["namespace"] == "grafana"
+    assert '"text": "thanos"' in dash["data"]["prod-census-income.json"]
+    pm = _obj(example_repo, "prod", "models/census-income/podmonitor.yaml")
+    assert {e["interval"] for e in pm["spec"]["podMetricsEndpoints"]} == {"15s"}
+    valid = run_cli("validate", "--env", "prod", "--crds", CRDS, "--root", example_repo)
+    assert valid.exit_code == 0, valid.stderr
