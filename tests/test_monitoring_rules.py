@@ -89,8 +89,7 @@ def test_overridden_metric_names_reach_rules_and_pass_their_tests(tmp_path: Path
     root = copy_example(tmp_path / "repo")
     staging = root / "overlays" / "staging.yaml"
     staging.write_text(staging.read_text().replace(
-        "monitoring:\n",
-        "monitoring:\n  metrics: {requestCount: request_count, requestLatencies: request_latencies}\n", 1))
+        "monitoring: {", "monitoring: {metrics: {requestCount: request_count, requestLatencies: request_latencies}, ", 1))
     project = Project.load(root, ["staging"])
     ctx = build_context(project, "staging")
     group = _groups(ctx)["census-income"]
