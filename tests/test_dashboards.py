@@ -14,6 +14,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
 from conftest import REPO
+from promtool_cases import PROMTOOL, promtool
 from servespec.emit.dashboards import DASHBOARD_ANNOTATIONS
 from servespec.metrics import MODEL_SERVER_PORT, QUEUE_PROXY_PORT_NAME, SOURCES, MetricNames
 
@@ -175,10 +176,12 @@ def test_every_panel_metric_is_alerted_on_and_scraped(env: str) -> None:
             for t in p["targets"]:
                 names = metric_names(t["expr"])
                 assert names, (path, p["title"], t["expr"])
-                # the overview's targets are one per model, in the models' order
-                model_dir = dirs[0] if len(dirs) == 1 else next(d for d in dirs if f'"{d.name}' in t["expr"] or f'"{d.name}-' in t["expr"])
-                assert inconsistent(names, rules, scraped_sources(model_dir), m) == [], (path, p["title"])
-                checked += 1
+                # an overview target covers several models: each of them must be consistent
+                covered = [d for d in dirs if d.name in t["expr"]]
+                assert covered, (path, p["title"], t["expr"])
+                for model_dir in covered:
+                    assert inconsistent(names, rules, scraped_sources(model_dir), m) == [], (path, p["title"], model_dir.name)
+                    checked += 1
     assert checked > 20
 
 
@@ -190,3 +193,52 @@ def test_the_consistency_check_can_fail() -> None:
         "request_predict_seconds_bucket: no alert rule uses it",
         "request_predict_seconds_bucket: its source model-server is not scraped",
     ]
+
+
+needs_promtool = pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs Debian's prometheus (apt-get install prometheus)")
+
+
+@needs_promtool
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
+    rules = []
+    for env in ENVS:
+        for path, (_, text) in _dashboards(env).items():
+            for p in _panels(text):
+                for t in p["targets"]:
+                    rules.append({"record": f"panel:{len(rules)}", "expr": t["expr"].replace("$__rate_interval", "5m")})
+    (tmp_path / "panels.yaml").write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+    result = promtool("check", "rules", "panels.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+@needs_promtool
+def test_overview_queries_give_one_series_per_model(tmp_path: Path) -> None:
+    """The overview's label_replace/regex queries, evaluated by promtool on made-up series."""
+    _, text = _dashboards("dev")[REPO / "rendered" / "dev" / "monitoring" / "overview-dashboard.yaml"]
+    panels = {p["title"]: [t["expr"].replace("$__rate_interval", "5m") for t in p["targets"]] for p in _panels(text)}
+    qp = 'revision_request_count{namespace="%s",service_name="census-income-predictor",revision_name="%s",response_code_class="%s"}'
+    series = [
+        {"series": qp % ("anonymous", "census-income-predictor-00001", "2xx"), "values": "0+60x10"},
+        {"series": qp % ("anonymous", "census-income-predictor-00002", "5xx"), "values": "0+60x10"},
+        {"series": qp % ("other", "census-income-predictor-00001", "2xx"), "values": "0+600x10"},
+        {"series": 'request_predict_seconds_count{namespace="anonymous",model_name="fraud-detector"}', "values": "0+120x10"},
+        {"series": 'up{namespace="anonymous",pod="census-income-predictor-00001-deployment-a"}', "values": "1x10"},
+        {"series": 'up{namespace="anonymous",pod="census-income-predictor-00002-deployment-b"}', "values": "1x10"},
+        {"series": 'up{namespace="anonymous",pod="fraud-detector-predictor-5d9c-x"}', "values": "1x10"},
+        {"series": 'up{namespace="anonymous",pod="fraud-detector-predictor-5d9c-y"}', "values": "0x10"},
+    ]
+    knative_rate, standard_rate = panels["Request rate"]
+    census = '{model="census-income",service_name="census-income-predictor"}'
+    checks = [
+        {"expr": knative_rate, "eval_time": "10m", "exp_samples": [{"labels": census, "value": 2}]},
+        {"expr": standard_rate, "eval_time": "10m", "exp_samples": [{"labels": '{model="fraud-detector",model_name="fraud-detector"}', "value": 2}]},
+        {"expr": panels["Error rate"][0], "eval_time": "10m", "exp_samples": [{"labels": census, "value": 0.5}]},
+        {"expr": panels["Replicas"][0], "eval_time": "10m", "exp_samples": [
+            {"labels": '{model="census-income"}', "value": 2}, {"labels": '{model="fraud-detector"}', "value": 1}]},
+    ]
+    tests = {"rule_files": [], "evaluation_interval": "1m",
+             "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}]}
+    (tmp_path / "overview.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = promtool("test", "rules", "overview.test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr

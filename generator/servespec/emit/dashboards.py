@@ -25,7 +25,7 @@ from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, Vari
 
 from ..spec import Model
 from .context import EnvContext, Output, base_labels
-from .monitoring import Queries, monitored_models
+from .monitoring import GroupQueries, Queries, monitored_models
 
 __all__ = ["emit", "model_dashboard", "overview_dashboard", "dashboard_json", "DASHBOARD_ANNOTATIONS", "RATE"]
 
@@ -111,18 +111,22 @@ def model_dashboard(ctx: EnvContext, model: Model) -> Dashboard:
 
 
 def overview_dashboard(ctx: EnvContext) -> Dashboard:
-    """One line per model: request rate, error rate, p99 latency, replicas."""
+    """One line per model (request rate, error rate, p99 latency, replicas), with at most two
+    targets per panel (Knative and Standard models), so it stays small with many models."""
     names = ctx.env.overlay.monitoring.metrics
-    queries = [Queries(m, ctx.namespace, names) for m in monitored_models(ctx)]
+    models = monitored_models(ctx)
+    groups = [GroupQueries(tuple(ms), ctx.namespace, names) for ms in (
+        [m for m in models if m.deployment_mode == "Knative"], [m for m in models if m.deployment_mode != "Knative"]) if ms]
+    legend = "{{model}}"
     dash = _dashboard(ctx, f"Models ({ctx.env.name})", _uid(ctx.env.name, "overview"), ["servespec", "kserve", ctx.env.name])
     lay = _Layout()
-    dash = dash.with_panel(lay.panel("Request rate", "reqps", [(q.request_rate(RATE), q.model.name) for q in queries]))
-    errors = [(r, q.model.name) for q in queries if (r := q.error_ratio(RATE))]
+    dash = dash.with_panel(lay.panel("Request rate", "reqps", [(g.request_rate(RATE), legend) for g in groups]))
+    errors = [(r, legend) for g in groups if (r := g.error_ratio(RATE))]
     if errors:
-        dash = dash.with_panel(lay.panel("Error rate", "percentunit", errors))
-    dash = dash.with_panel(lay.panel("p99 latency", "s", [
-        (q.latency_quantile(0.99, RATE) + ("" if q.latency_unit == "s" else " / 1000"), q.model.name) for q in queries]))
-    dash = dash.with_panel(lay.panel("Replicas", "short", [(q.replicas(), q.model.name) for q in queries]))
+        dash = dash.with_panel(lay.panel("Error rate", "percentunit", errors, "Knative-mode models (queue-proxy)."))
+    dash = dash.with_panel(lay.panel("p99 latency", "s", [(g.latency_p99_seconds(RATE), legend) for g in groups],
+                                     "End-to-end in Knative mode, predict time in Standard mode."))
+    dash = dash.with_panel(lay.panel("Replicas", "short", [(GroupQueries(tuple(models), ctx.namespace, names).replicas(), legend)]))
     return dash
 
 

@@ -30,7 +30,7 @@ from ..yamlio import dump
 from .context import EnvContext, Output, base_labels
 
 __all__ = [
-    "emit", "Queries", "monitored_models", "scrape_annotations", "rule_group", "ALERTS",
+    "emit", "Queries", "GroupQueries", "monitored_models", "scrape_annotations", "rule_group", "ALERTS",
     "REPLICAS_FOR", "model_server_endpoint",
 ]
 
@@ -137,6 +137,77 @@ class Queries:
         """Pods of the predictor whose metrics are being scraped (one ``up`` series per target)."""
         per_pod = _agg("count", (*by, self.m.pod_label), f"{self.m.up}{self._pods()} == 1")
         return _agg("count", by, per_pod)
+
+
+@dataclass(frozen=True)
+class GroupQueries:
+    """PromQL over several models of one namespace and one deployment mode, one series per
+    model, labelled ``model`` (the overview dashboard: two targets per panel at most, whatever
+    the number of models)."""
+
+    models: tuple[Model, ...]
+    namespace: str
+    m: MetricNames
+
+    @property
+    def knative(self) -> bool:
+        return self.models[0].deployment_mode == "Knative"
+
+    def _names(self, suffix: str = "") -> str:
+        return "|".join(f"{model.name}{suffix}" for model in self.models)
+
+    def _by_model(self, expr: str) -> str:
+        """``expr`` with a ``model`` label (from the Knative service name or the model label)."""
+        if self.knative:
+            return f'label_replace({expr}, "model", "$1", "{self.m.service_label}", "(.+)-predictor")'
+        return f'label_replace({expr}, "model", "$1", "{self.m.model_label}", "(.+)")'
+
+    @property
+    def _key(self) -> str:
+        return self.m.service_label if self.knative else self.m.model_label
+
+    def _sel(self, *extra: str) -> str:
+        m = self.m
+        if self.knative:
+            base = [f'{m.namespace_label}="{self.namespace}"', f'{m.service_label}=~"{self._names("-predictor")}"']
+        else:
+            base = [f'{m.namespace_label}="{self.namespace}"', f'{m.model_label}=~"{self._names()}"']
+        return "{" + ",".join([*base, *extra]) + "}"
+
+    def _rate(self, window: str, *extra: str) -> str:
+        if self.knative:
+            return _agg("sum", (self._key,), f"rate({self.m.request_count}{self._sel(*extra)}[{window}])")
+        return _agg("sum", (self._key,), f"rate({self.m.predict_seconds}_count{self._sel(*extra)}[{window}])")
+
+    def request_rate(self, window: str) -> str:
+        """Requests per second of each model."""
+        return self._by_model(self._rate(window))
+
+    def error_ratio(self, window: str) -> str | None:
+        """Error ratio of each model (Knative mode only)."""
+        if not self.knative:
+            return None
+        return self._by_model(f"{self._rate(window, self._error())} / {self._rate(window)}")
+
+    def _error(self) -> str:
+        return f'{self.m.response_class_label}="{self.m.error_class}"'
+
+    def latency_p99_seconds(self, window: str) -> str:
+        """p99 latency of each model, in seconds."""
+        if self.knative:
+            inner = f"rate({self.m.request_latencies}_bucket{self._sel()}[{window}])"
+            scale = "" if self.m.request_latencies_unit == "s" else " / 1000"
+        else:
+            inner = f"rate({self.m.predict_seconds}_bucket{self._sel()}[{window}])"
+            scale = ""
+        return self._by_model(f"histogram_quantile(0.99, {_agg('sum', ('le', self._key), inner)}){scale}")
+
+    def replicas(self) -> str:
+        """Scraped pods of each model."""
+        m = self.m
+        up = (f'label_replace({m.up}{{{m.namespace_label}="{self.namespace}",{m.pod_label}=~"({self._names()})-predictor-.*"}} == 1, '
+              f'"model", "$1", "{m.pod_label}", "(.+)-predictor-.*")')
+        return _agg("count", ("model",), _agg("count", ("model", m.pod_label), up))
 
 
 def traffic_expected(model: Model) -> bool:
