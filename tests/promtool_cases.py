@@ -53,16 +53,16 @@ class Cases:
     # -- series ------------------------------------------------------------------------------
     def _qp(self, rev: str, **extra: str) -> dict[str, str]:
         m = self.m
-        return {m.namespace_label: self.q.namespace, m.service_label: self.q.service, m.revision_label: rev, **extra}
+        return {m.target_namespace_label: self.q.namespace, m.service_label: self.q.service, m.revision_label: rev, **extra}
 
     def requests(self, rev: str, ok: float, errors: float = 0) -> list[dict[str, str]]:
         """Request counters of one revision (Knative: queue-proxy; Standard: predict count)."""
         m = self.m
         if not self.q.knative:
-            sel = {m.namespace_label: self.q.namespace, m.model_label: self.model.name}
+            sel = {m.target_namespace_label: self.q.namespace, m.model_name_label: self.model.name}
             return [{"series": f"{m.predict_seconds}_count{_labels(sel)}", "values": _counter(ok + errors)}]
-        out = [{"series": f"{m.request_count}{_labels(self._qp(rev, **{m.response_class_label: '2xx'}))}", "values": _counter(ok)}]
-        out.append({"series": f"{m.request_count}{_labels(self._qp(rev, **{m.response_class_label: m.error_class}))}",
+        out = [{"series": f"{m.request_count}{_labels(self._qp(rev, **{m.response_code_class_label: '2xx'}))}", "values": _counter(ok)}]
+        out.append({"series": f"{m.request_count}{_labels(self._qp(rev, **{m.response_code_class_label: m.error_class}))}",
                     "values": _counter(errors)})
         return out
 
@@ -72,7 +72,7 @@ class Cases:
         if self.q.knative:
             name, sel = f"{m.request_latencies}_bucket", self._qp(rev)
         else:
-            name, sel = f"{m.predict_seconds}_bucket", {m.namespace_label: self.q.namespace, m.model_label: self.model.name}
+            name, sel = f"{m.predict_seconds}_bucket", {m.target_namespace_label: self.q.namespace, m.model_name_label: self.model.name}
         out = []
         for i, le in enumerate([*[_num(b) for b in bounds], "+Inf"]):
             out.append({"series": f"{name}{_labels({**sel, 'le': le})}", "values": _counter(PER_MIN if i >= slow_from else 0)})
@@ -82,7 +82,7 @@ class Cases:
         m = self.m
         out = []
         for i in range(up + down):
-            sel = {m.namespace_label: self.q.namespace, m.pod_label: f"{self.rev1}-deployment-{i}"}
+            sel = {m.target_namespace_label: self.q.namespace, m.pod_label: f"{self.rev1}-deployment-{i}"}
             out.append({"series": f"{m.up}{_labels(sel)}", "values": f"{1 if i < up else 0}+0x{SAMPLES}"})
         return out
 

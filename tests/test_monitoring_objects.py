@@ -28,6 +28,7 @@ def test_operator_envs_get_a_pod_monitor_for_queue_proxy_and_model_server(exampl
     assert _obj(example_repo, "staging", "models/census-income/podmonitor.yaml")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     pm = _obj(example_repo, "prod", "models/census-income/podmonitor.yaml")
     assert pm["spec"]["selector"] == {"matchLabels": {"component": "predictor", "serving.kserve.io/inferenceservice": "census-income"}}
+    assert pm["spec"]["podTargetLabels"] == ["serving.servespec.io/version"]
     endpoints = pm["spec"]["podMetricsEndpoints"]
     assert [(e.get("port"), e.get("targetPort"), e["path"]) for e in endpoints] == [
         ("http-usermetric", None, "/metrics"), (None, 8080, "/metrics")]

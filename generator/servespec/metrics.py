@@ -64,7 +64,7 @@ class MetricNames(BaseModel):
     """KServe model server's predict-time histogram, in seconds."""
     up: str = "up"
     """Prometheus' per-target health series: one per scraped pod (replicas)."""
-    namespace_label: str = "namespace"
+    target_namespace_label: str = "namespace"
     """Target label holding the pod's namespace (prometheus-operator and the usual
     ``kubernetes-pods`` annotation job both set it)."""
     pod_label: str = "pod"
@@ -75,12 +75,19 @@ class MetricNames(BaseModel):
     """Label naming the Knative revision: set by queue-proxy, and copied from the pod label
     ``serving.knative.dev/revision`` onto every target by the rendered PodMonitor (annotation
     scraping with the ``kubernetes-pods`` job's labelmap: ``serving_knative_dev_revision``)."""
-    response_class_label: str = "response_code_class"
+    response_code_class_label: str = "response_code_class"
     """Queue-proxy label with the response class."""
     error_class: str = "5xx"
-    """Value of ``response_class_label`` counted as an error."""
-    model_label: str = "model_name"
+    """Value of ``response_code_class_label`` counted as an error."""
+    model_name_label: str = "model_name"
     """Model server label naming the model (KServe's Python servers: the InferenceService name)."""
+
+    version_pod_label: str = "serving.servespec.io/version"
+    """Pod label identifying a model version (when predictors carry it), copied onto every
+    scraped series by the PodMonitor (``podTargetLabels``), so that queries can tell canary from
+    stable by version as well as by revision."""
+    version_label: str = "serving_servespec_io_version"
+    """The series label that pod label becomes (Prometheus sanitises the name)."""
 
     @property
     def latency_scale_ms(self) -> float:

@@ -86,15 +86,15 @@ class Queries:
 
     def _qp(self, *extra: str) -> str:
         m = self.m
-        return "{" + ",".join([f'{m.namespace_label}="{self.namespace}"', f'{m.service_label}="{self.service}"', *extra]) + "}"
+        return "{" + ",".join([f'{m.target_namespace_label}="{self.namespace}"', f'{m.service_label}="{self.service}"', *extra]) + "}"
 
     def _ms(self) -> str:
         m = self.m
-        return "{" + f'{m.namespace_label}="{self.namespace}",{m.model_label}="{self.model.name}"' + "}"
+        return "{" + f'{m.target_namespace_label}="{self.namespace}",{m.model_name_label}="{self.model.name}"' + "}"
 
     def _pods(self) -> str:
         m = self.m
-        return "{" + f'{m.namespace_label}="{self.namespace}",{m.pod_label}=~"{self.service}-.*"' + "}"
+        return "{" + f'{m.target_namespace_label}="{self.namespace}",{m.pod_label}=~"{self.service}-.*"' + "}"
 
     def request_rate(self, window: str, by: tuple[str, ...] = ()) -> str:
         """Requests per second."""
@@ -107,7 +107,7 @@ class Queries:
         if not self.knative:
             return None
         m = self.m
-        error_matcher = f'{m.response_class_label}="{m.error_class}"'
+        error_matcher = f'{m.response_code_class_label}="{m.error_class}"'
         errors = _agg("sum", by, f"rate({m.request_count}{self._qp(error_matcher)}[{window}])")
         return f"{errors} / {self.request_rate(window, by)}"
 
@@ -160,18 +160,18 @@ class GroupQueries:
         """``expr`` with a ``model`` label (from the Knative service name or the model label)."""
         if self.knative:
             return f'label_replace({expr}, "model", "$1", "{self.m.service_label}", "(.+)-predictor")'
-        return f'label_replace({expr}, "model", "$1", "{self.m.model_label}", "(.+)")'
+        return f'label_replace({expr}, "model", "$1", "{self.m.model_name_label}", "(.+)")'
 
     @property
     def _key(self) -> str:
-        return self.m.service_label if self.knative else self.m.model_label
+        return self.m.service_label if self.knative else self.m.model_name_label
 
     def _sel(self, *extra: str) -> str:
         m = self.m
         if self.knative:
-            base = [f'{m.namespace_label}="{self.namespace}"', f'{m.service_label}=~"{self._names("-predictor")}"']
+            base = [f'{m.target_namespace_label}="{self.namespace}"', f'{m.service_label}=~"{self._names("-predictor")}"']
         else:
-            base = [f'{m.namespace_label}="{self.namespace}"', f'{m.model_label}=~"{self._names()}"']
+            base = [f'{m.target_namespace_label}="{self.namespace}"', f'{m.model_name_label}=~"{self._names()}"']
         return "{" + ",".join([*base, *extra]) + "}"
 
     def _rate(self, window: str, *extra: str) -> str:
@@ -190,7 +190,7 @@ class GroupQueries:
         return self._by_model(f"{self._rate(window, self._error())} / {self._rate(window)}")
 
     def _error(self) -> str:
-        return f'{self.m.response_class_label}="{self.m.error_class}"'
+        return f'{self.m.response_code_class_label}="{self.m.error_class}"'
 
     def latency_p99_seconds(self, window: str) -> str:
         """p99 latency of each model, in seconds."""
@@ -205,7 +205,7 @@ class GroupQueries:
     def replicas(self) -> str:
         """Scraped pods of each model."""
         m = self.m
-        up = (f'label_replace({m.up}{{{m.namespace_label}="{self.namespace}",{m.pod_label}=~"({self._names()})-predictor-.*"}} == 1, '
+        up = (f'label_replace({m.up}{{{m.target_namespace_label}="{self.namespace}",{m.pod_label}=~"({self._names()})-predictor-.*"}} == 1, '
               f'"model", "$1", "{m.pod_label}", "(.+)-predictor-.*")')
         return _agg("count", ("model",), _agg("count", ("model", m.pod_label), up))
 
@@ -346,6 +346,7 @@ def pod_monitor(ctx: EnvContext, model: Model) -> dict[str, Any]:
         "metadata": {"name": model.name, "namespace": ctx.namespace, "labels": _labels(ctx, model)},
         "spec": {
             "selector": {"matchLabels": {"component": "predictor", "serving.kserve.io/inferenceservice": model.name}},
+            "podTargetLabels": [mon.metrics.version_pod_label],
             "podMetricsEndpoints": endpoints,
         },
     }
