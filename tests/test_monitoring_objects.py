@@ -30,8 +30,8 @@ def test_operator_envs_get_a_pod_monitor_for_queue_proxy_and_model_server(exampl
     assert pm["spec"]["selector"] == {"matchLabels": {"component": "predictor", "serving.kserve.io/inferenceservice": "census-income"}}
     assert pm["spec"]["podTargetLabels"] == ["serving.servespec.io/version"]
     endpoints = pm["spec"]["podMetricsEndpoints"]
-    assert [(e.get("port"), e.get("targetPort"), e["path"]) for e in endpoints] == [
-        ("http-usermetric", None, "/metrics"), (None, 8080, "/metrics")]
+    assert [(e.get("port"), e.get("targetPort"), e["path"], e.get("honorLabels")) for e in endpoints] == [
+        ("http-usermetric", None, "/metrics", True), (None, 8080, "/metrics", None)]
     assert all(e["relabelings"][0]["targetLabel"] == "revision_name" for e in endpoints)
     # Standard mode: no queue-proxy, no revisions
     pm = _obj(example_repo, "prod", "models/fraud-detector/podmonitor.yaml")

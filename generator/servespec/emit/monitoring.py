@@ -332,7 +332,9 @@ def pod_monitor(ctx: EnvContext, model: Model) -> dict[str, Any]:
     }]
     endpoints: list[dict[str, Any]] = []
     if model.deployment_mode == "Knative":
-        endpoints.append({"port": QUEUE_PROXY_PORT_NAME, "path": "/metrics", "relabelings": relabel})
+        # honorLabels: queue-proxy's own revision_name (the same value) is kept as is rather than
+        # renamed exported_revision_name; it exports no namespace/pod/job/instance labels
+        endpoints.append({"port": QUEUE_PROXY_PORT_NAME, "path": "/metrics", "honorLabels": True, "relabelings": relabel})
     model_ep: dict[str, Any] = {"targetPort": port, "path": path}
     if model.deployment_mode == "Knative":
         model_ep["relabelings"] = relabel
