@@ -86,7 +86,7 @@ def test_the_message_dumper_is_rendered_when_asked_and_becomes_the_logger_sink(e
     dep = _obj(example_repo, "dev", "logging/message-dumper-deployment.yaml")
     svc = _obj(example_repo, "dev", "logging/message-dumper-service.yaml")
     (container,) = dep["spec"]["template"]["spec"]["containers"]
-    assert container["image"].startswith("gcr.io/knative-releases/knative.dev/eventing/cmd/event_display:v")
+    assert container["image"].startswith("gcr.io/knative-releases/knative.dev/eventing/cmd/event_display@sha256:")
     assert (svc["metadata"]["name"], svc["metadata"]["namespace"]) == ("message-dumper", "anonymous")
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
     # dev's overlay sets no loggerUrl: the dumper is the default sink
