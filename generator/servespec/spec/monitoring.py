@@ -22,9 +22,8 @@ MESSAGE_DUMPER_IMAGE = (
     "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
     "@sha256:610234e4319b767b187398085971d881956da660a4e0fab65a763e0f81881d82"
 )
-"""Knative's CloudEvents event-display image (the seed's "message dumper"), pinned by digest:
-Knative publishes it by digest (its release manifests and knative/func reference it so), and
-version tags of this image could not be confirmed."""
+"""Knative's CloudEvents event-display image (the seed's "message dumper"), pinned by the digest
+knative/func's tests pull; no version tag of this image could be confirmed (only ``latest``)."""
 
 
 def _duration(value: str) -> str:
