@@ -301,9 +301,9 @@ def test_bad_plan_in_overlay(example_repo: Path) -> None:
     o.write_text(o.read_text().replace("  plan: {steps: [100]}\n", "  plan:\n    steps: [50, 20]\n    bakeTime: 5 minutes\n    gates:\n      - {name: errs, query: up}\n"))
     res = run_cli("render", "--root", example_repo)
     assert res.exit_code == 2
-    assert "overlays/dev.yaml:11: rollout.plan.steps: " in res.stderr and "expected steps ending at 100, found [50, 20]" in res.stderr
-    assert "overlays/dev.yaml:12: rollout.plan.bakeTime: " in res.stderr and "expected a duration such as" in res.stderr
-    assert "overlays/dev.yaml:14: rollout.plan.gates[0]: " in res.stderr and "expected min, max or both, found neither" in res.stderr
+    assert "overlays/dev.yaml:9: rollout.plan.steps: " in res.stderr and "expected steps ending at 100, found [50, 20]" in res.stderr
+    assert "overlays/dev.yaml:10: rollout.plan.bakeTime: " in res.stderr and "expected a duration such as" in res.stderr
+    assert "overlays/dev.yaml:12: rollout.plan.gates[0]: " in res.stderr and "expected min, max or both, found neither" in res.stderr
 
 
 def test_author_and_text_status(example_git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

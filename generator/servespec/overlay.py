@@ -43,7 +43,7 @@ class ModelDefaults(SpecModel):
     deployment_mode: Literal["Knative", "Standard"] | None = None
     """KServe deployment mode."""
     logger_url: str | None = None
-    """Sink for models whose logger sets no URL."""
+    """Sink for models whose logger sets no URL (default: the message dumper, when enabled)."""
     labels: LabelMap = {}
     """Labels added to every InferenceService."""
     annotations: LabelMap = {}
@@ -274,8 +274,9 @@ def resolve_model(model: Model, env: Env) -> Model | None:
         update["labels"] = labels
     if annotations != model.annotations:
         update["annotations"] = annotations
-    if model.logger and model.logger.url is None and defaults.logger_url:
-        update["logger"] = model.logger.model_copy(update={"url": defaults.logger_url})
+    logger_url = defaults.logger_url or env.overlay.monitoring.default_logger_url(env.overlay.namespace)
+    if model.logger and model.logger.url is None and logger_url:
+        update["logger"] = model.logger.model_copy(update={"url": logger_url})
     if pred_update:
         update["predictor"] = model.predictor.model_copy(update=pred_update)
     if not update:

@@ -350,7 +350,7 @@ def promote(env: Any, model: Model, state: ModelState | None, now: dt.datetime, 
     gate_lines: list[str] = []
     gate_trailer = ""
     last_gate = LastGate(result="skipped", at=_iso(now), summary="--skip-gates")
-    gates = plan.effective_gates(model.deployment_mode)
+    gates = plan.effective_gates(model.deployment_mode, env.overlay.monitoring.metrics)
     if not skip_gates and gates:
         if evaluate is None:
             raise PromoteError(f"{name}: the plan has gates ({', '.join(g.name for g in gates)}) and no Prometheus URL is known: "

@@ -57,12 +57,13 @@ def release(ctx: click.Context, model: str, env: str, storage_uri: str, author: 
     _report(out, f"{env}/{model}: {storage_uri} is already stable; nothing to commit")
 
 
-def _evaluator(url: str | None, namespace: str, model: str) -> Callable[..., Any] | None:
+def _evaluator(url: str | None, env: Any, model: str) -> Callable[..., Any] | None:
     if not url:
         return None
     from ..gates import evaluate_gates
 
-    return lambda gates, state: evaluate_gates(url, gates, namespace, model, state.candidate)
+    metrics = env.overlay.monitoring.metrics
+    return lambda gates, state: evaluate_gates(url, gates, env.overlay.namespace, model, state.candidate, metrics)
 
 
 @cli.command()
@@ -86,7 +87,7 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
     def compute(name: str, e: Any, m: Any, s: Any, now: Any) -> ro.Transition:
         url = prometheus or e.overlay.rollout.prometheus_url
         return ro.promote(e, m, s, now, to=to, ignore_bake_time=ignore_bake_time, skip_gates=skip_gates,
-                          evaluate=_evaluator(url, e.overlay.namespace, name))
+                          evaluate=_evaluator(url, e, name))
 
     if model:
         out = _run(ctx, cmd_root, env, model, partial(compute, model), author, push, remote, branch)

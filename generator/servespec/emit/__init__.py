@@ -8,7 +8,7 @@ adding a module here and one line to ``EMITTERS``.
 from __future__ import annotations
 
 from .context import EnvContext, Output, build_context
-from . import inferenceservice, kustomization, namespace, storage
+from . import dashboards, inferenceservice, kustomization, logging_sink, monitoring, namespace, storage
 
 __all__ = ["EMITTERS", "EnvContext", "Output", "build_context", "emit_env"]
 
@@ -16,6 +16,9 @@ EMITTERS = [
     namespace.emit,
     storage.emit,
     inferenceservice.emit,
+    monitoring.emit,
+    dashboards.emit,
+    logging_sink.emit,
 ]
 """Every emitter, in the order its objects are listed in ``kustomization.yaml``."""
 

@@ -15,6 +15,7 @@ from ..metrics import DEFAULT_METRICS, version_id
 from ..quantity import parse
 from ..spec import KSERVE_DEFAULT_RESOURCES, ArtExplainer, Container, Model, Resources
 from .context import EnvContext, Output, base_labels
+from .monitoring import scrape_annotations
 
 __all__ = ["emit", "isvc_object", "resources", "predictor_model", "component_extension"]
 
@@ -131,8 +132,10 @@ def _container(c: Container) -> dict[str, Any]:
 
 
 def metadata(ctx: EnvContext, model: Model) -> dict[str, Any]:
-    """Name, namespace, labels and annotations (deploymentMode always explicit)."""
-    annotations = {**model.annotations, "serving.kserve.io/deploymentMode": model.deployment_mode}
+    """Name, namespace, labels and annotations (deploymentMode always explicit; scrape
+    annotations, where the environment scrapes by annotation, under the user's own)."""
+    annotations = {**scrape_annotations(ctx, model), **model.annotations,
+                   "serving.kserve.io/deploymentMode": model.deployment_mode}
     return {
         "name": model.name,
         "namespace": ctx.namespace,

@@ -12,7 +12,7 @@ __all__ = ["emit", "KIND_RANK"]
 
 KIND_RANK = {
     "Namespace": 0, "Secret": 1, "ExternalSecret": 1, "SealedSecret": 1, "ServiceAccount": 2,
-    "ConfigMap": 3, "Service": 4, "InferenceService": 5,
+    "ConfigMap": 3, "Service": 4, "Deployment": 4, "InferenceService": 5, "PodMonitor": 6, "PrometheusRule": 6,
 }
 """Listing order of kinds; unknown kinds come after these."""
 

@@ -16,7 +16,14 @@ from .model import (
     Resources,
     Transformer,
 )
-from .monitoring import Monitoring
+from .monitoring import (
+    CanaryObjective,
+    ErrorRateObjective,
+    LatencyObjective,
+    MessageDumper,
+    Monitoring,
+    TrafficObjective,
+)
 from .rollout import Gate, RolloutPlan, Step
 from .storage import (
     ACCESS_KEY_ID,
@@ -32,7 +39,8 @@ from .storage import (
 
 __all__ = [
     "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "KSERVE_DEFAULT_RESOURCES",
-    "ArtExplainer", "Batcher", "Container", "ContainerExplainer", "Credentials", "EnvName",
+    "ArtExplainer", "Batcher", "CanaryObjective", "ErrorRateObjective", "LatencyObjective",
+    "MessageDumper", "TrafficObjective", "Container", "ContainerExplainer", "Credentials", "EnvName",
     "ExistingSecret", "ExternalSecretCredentials", "LabelMap", "Logger", "Model", "Monitoring",
     "Name", "PlaintextCredentials", "Predictor", "Quantity", "RemoteRef", "Resources",
     "RolloutPlan", "S3Storage", "SealedSecretCredentials", "SpecModel", "Step", "SubdomainName",
