@@ -10,7 +10,8 @@
   servespec renders (legacy ``serving.kubeflow.org/v1alpha2``) is checked against the schema in
   ``legacy_schema.py``, with a note saying so.
 - Policies: DNS names, no plaintext Secret data outside an environment that allows it, resource
-  limits where the overlay requires them, and a kustomization that lists exactly its folder.
+  limits where the overlay requires them, and kustomizations that list exactly their folder
+  (``kustomization.yaml`` and the controller's ``bootstrap/kustomization.yaml``, nested ones followed).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,6 +289,35 @@ def _isvc_containers(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def _kustomize_listing(display: str, kustomizations: dict[str, list[str]], on_disk: set[str]) -> list[Problem]:
+    """Every object file must be reachable from the env's kustomization (or the controller's own,
+    ``bootstrap/``), and every listed resource must exist; nested kustomizations are followed."""
+    problems: list[Problem] = []
+    reached: set[str] = set()
+
+    def walk(kfile: str) -> None:
+        base = kfile.rpartition("/")[0]
+        for entry in kustomizations.get(kfile, []):
+            rel = posixpath.normpath(posixpath.join(base, entry))
+            if rel in on_disk:
+                reached.add(rel)
+            elif f"{rel}/kustomization.yaml" in kustomizations:
+                if f"{rel}/kustomization.yaml" not in reached:
+                    reached.add(f"{rel}/kustomization.yaml")
+                    walk(f"{rel}/kustomization.yaml")
+            else:
+                problems.append(Problem(f"{display}/{kfile}", None, "resources", f"lists {entry!r}, which does not exist"))
+
+    roots = ["kustomization.yaml", *(k for k in kustomizations if k == "bootstrap/kustomization.yaml")]
+    reached.update(roots)
+    for kfile in roots:
+        walk(kfile)
+    for rel in sorted(on_disk - reached):
+        if rel.endswith(".yaml"):
+            problems.append(Problem(f"{display}/{rel}", None, "", "not listed in any kustomization.yaml: the controller would never apply it"))
+    return problems
+
+
 def validate_tree(root: Path, env: Env, registry: SchemaRegistry) -> ValidationReport:
     """Validate every file of ``rendered/<env>/`` and its kustomization's resource list."""
     folder = root / "rendered" / env.name
@@ -296,7 +327,7 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry) -> ValidationR
     pairs: list[tuple[str, dict[str, Any]]] = []
     problems: list[Problem] = []
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    listed: list[str] | None = None
+    kustomizations: dict[str, list[str]] = {}
     for path in files:
         rel = path.relative_to(folder).as_posix()
         shown = f"{display}/{rel}"
@@ -308,18 +339,13 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry) -> ValidationR
         except yaml.YAMLError as exc:
             problems.append(Problem(shown, None, "", f"invalid YAML: {exc}"))
             continue
-        if rel == "kustomization.yaml" and docs:
-            listed = list(docs[0].get("resources") or [])
+        if path.name == "kustomization.yaml":
+            kustomizations[rel] = list((docs[0] if docs else {}).get("resources") or [])
         pairs.extend((shown, d) for d in docs)
-    if listed is None:
+    if "kustomization.yaml" not in kustomizations:
         problems.append(Problem(f"{display}/kustomization.yaml", None, "", "missing: kustomize cannot build this environment"))
     else:
-        on_disk = {p.relative_to(folder).as_posix() for p in files} - {"kustomization.yaml"}
-        for rel in sorted(on_disk - set(listed)):
-            problems.append(Problem(f"{display}/{rel}", None, "", "not listed in kustomization.yaml: the controller would never apply it"))
-        for rel in sorted(set(listed) - on_disk):
-            if not (folder / rel).is_dir():
-                problems.append(Problem(f"{display}/kustomization.yaml", None, "resources", f"lists {rel!r}, which does not exist"))
+        problems.extend(_kustomize_listing(display, kustomizations, {p.relative_to(folder).as_posix() for p in files}))
     report = validate_objects(pairs, env, registry)
     report.problems[:0] = problems
     report.files = len(files)

@@ -8,7 +8,7 @@ adding a module here and one line to ``EMITTERS``.
 from __future__ import annotations
 
 from .context import EnvContext, Output, build_context
-from . import dashboards, inferenceservice, kustomization, logging_sink, monitoring, namespace, storage
+from . import dashboards, delivery, inferenceservice, kustomization, logging_sink, monitoring, namespace, storage
 
 __all__ = ["EMITTERS", "EnvContext", "Output", "build_context", "emit_env"]
 
@@ -20,7 +20,8 @@ EMITTERS = [
     dashboards.emit,
     logging_sink.emit,
 ]
-"""Every emitter, in the order its objects are listed in ``kustomization.yaml``."""
+"""Every emitter of the environment's objects (their order does not matter: each kustomization
+lists its objects by kind, then path)."""
 
 
 def emit_env(ctx: EnvContext) -> list[Output]:
@@ -28,5 +29,6 @@ def emit_env(ctx: EnvContext) -> list[Output]:
     outputs: list[Output] = []
     for emitter in EMITTERS:
         outputs.extend(emitter(ctx))
-    outputs.extend(kustomization.emit(ctx, outputs))
+    outputs = kustomization.layout(ctx, outputs)  # units: common/, models/<name>/ or shards/<k>/
+    outputs.extend(delivery.emit(ctx))  # bootstrap/: the controller objects, built from the units
     return outputs

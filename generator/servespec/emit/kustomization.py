@@ -1,4 +1,17 @@
-"""``kustomization.yaml`` of an environment: every rendered file, nothing else.
+"""The layout of ``rendered/<env>/`` and its kustomizations.
+
+Every environment is split into small *units*, each a folder with its own ``kustomization.yaml``
+that a controller object (an Argo CD Application, a Flux Kustomization) builds on its own:
+
+- ``common/``: the objects that belong to no model (Namespace, storage credentials, ...);
+- ``models/<name>/``: one model's objects; or, when the overlay sets ``delivery.shards: N``,
+  ``shards/<k>/<name>/`` with one kustomization per shard ``shards/<k>/``.
+
+``rendered/<env>/kustomization.yaml`` lists the units, so ``kubectl kustomize rendered/<env>``
+builds exactly the environment's objects (CI and people use it; the controllers do not, because
+kustomize's cost grows with the square of the resources in one build: TOOLCHAIN.md §2 and
+``bench/delivery_kustomize.py``). Emitters write ``models/<name>/...`` for a model's objects and
+any other path for the rest; :func:`layout` moves them into their unit.
 
 No ``namespace:``/``namePrefix`` transformers: names and namespaces are final in the objects
 themselves (TOOLCHAIN.md §2: the transformers break references and double the build time).
@@ -6,9 +19,13 @@ themselves (TOOLCHAIN.md §2: the transformers break references and double the b
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
+
+from ..errors import Problem, RenderError
 from .context import EnvContext, Output
 
-__all__ = ["emit", "KIND_RANK"]
+__all__ = ["layout", "unit_kustomization", "shard_of", "KIND_RANK", "COMMON", "UNITS_KEY"]
 
 KIND_RANK = {
     "Namespace": 0, "Secret": 1, "ExternalSecret": 1, "SealedSecret": 1, "ServiceAccount": 2,
@@ -16,12 +33,58 @@ KIND_RANK = {
 }
 """Listing order of kinds; unknown kinds come after these."""
 
+COMMON = "common"
+"""The unit of the objects that belong to no model."""
+UNITS_KEY = "units"
+"""``ctx.extra[UNITS_KEY]``: the unit folders of the environment, as listed in its kustomization."""
 
-def emit(ctx: EnvContext, outputs: list[Output]) -> list[Output]:
-    """The kustomization listing ``outputs`` by kind rank, then path."""
+
+def shard_of(model: str, shards: int) -> str:
+    """The shard folder name of a model: a stable hash of its name, zero-padded (``07``)."""
+    width = len(str(shards - 1))
+    index = int.from_bytes(hashlib.sha256(model.encode()).digest()[:8], "big") % shards
+    return f"{index:0{width}d}"
+
+
+def _unit_of(ctx: EnvContext, out: Output) -> tuple[str, str]:
+    """(unit folder, path inside it) of one output."""
+    if out.model is None:
+        return COMMON, out.path
+    prefix = f"models/{out.model}/"
+    if not out.path.startswith(prefix):
+        raise RenderError(Problem(f"rendered/{ctx.env.name}/{out.path}", None, "",
+                                  f"an object of model {out.model!r} must be emitted under {prefix}"))
+    shards = ctx.env.overlay.delivery.shards
+    if shards:
+        return f"shards/{shard_of(out.model, shards)}", f"{out.model}/{out.path[len(prefix):]}"
+    return prefix.rstrip("/"), out.path[len(prefix):]
+
+
+def unit_kustomization(path: str, outputs: list[Output], prefix: str = "") -> Output:
+    """A kustomization at ``path`` listing ``outputs`` (paths relative to ``prefix``) by kind rank, then path."""
     ordered = sorted(outputs, key=lambda o: (KIND_RANK.get(o.obj["kind"], 50), o.path))
-    return [Output("kustomization.yaml", {
+    return Output(path, {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [o.path for o in ordered],
-    })]
+        "resources": [o.path[len(prefix):] for o in ordered],
+    })
+
+
+def layout(ctx: EnvContext, outputs: list[Output]) -> list[Output]:
+    """Move every output into its unit and add the unit kustomizations and the env's own."""
+    units: dict[str, list[Output]] = {}
+    for out in outputs:
+        unit, inner = _unit_of(ctx, out)
+        units.setdefault(unit, []).append(replace(out, path=f"{unit}/{inner}"))
+    order = sorted(units, key=lambda u: (u != COMMON, u))
+    ctx.extra[UNITS_KEY] = order
+    result: list[Output] = []
+    for unit in order:
+        result.extend(units[unit])
+        result.append(unit_kustomization(f"{unit}/kustomization.yaml", units[unit], f"{unit}/"))
+    result.append(Output("kustomization.yaml", {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": order,
+    }))
+    return result
