@@ -11,7 +11,7 @@ The two sides:
 Objects are matched by ``(kind, namespace, name)``, not by file, so moving a file is no change.
 Each changed object is shown as a unified diff of its canonical YAML. Secret ``data``/
 ``stringData`` and SealedSecret ``encryptedData`` values are never shown: every value becomes
-``<redacted>``, and ``<redacted: changed>`` on the head side where it differs from the base.
+``<redacted>``, and ``<redacted (changed)>`` on the head side where it differs from the base.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["ObjectChange", "EnvDiff", "DiffReport", "diff_project", "format_text
 MARKER = "<!-- servespec-diff -->"
 """First line of the markdown output: lets a workflow find and update its own PR comment."""
 REDACTED = "<redacted>"
-REDACTED_CHANGED = "<redacted: changed>"
+REDACTED_CHANGED = "<redacted (changed)>"
 MAX_MARKDOWN = 60_000
 """GitHub refuses comments over 65,536 characters; the markdown is cut before that."""
 

@@ -1,0 +1,95 @@
+"""`servespec diff` on real git history: a model added, changed and removed, a secret that must not leak."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from conftest import copy_example, git, run_cli
+from servespec.diff import REDACTED, diff_project, format_markdown
+
+NEW_MODEL = '''from servespec.spec import Model, Predictor, Resources
+
+NEW_MODEL = Model(
+    name="new-model",
+    predictor=Predictor(
+        model_format="sklearn",
+        storage_uri="gs://kfserving-examples/models/sklearn/1.0/model",
+        resources=Resources(requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "512Mi"}),
+    ),
+)
+'''
+OLD_SECRET, NEW_SECRET = "minio123", "s3cr3t-rotated-value"
+
+
+def _second_commit(repo: Path) -> None:
+    (repo / "specs/new_model.py").write_text(NEW_MODEL)
+    (repo / "specs/sklearn_iris.py").unlink()
+    spec = repo / "specs/census_income.py"
+    spec.write_text(spec.read_text().replace('runtime_version="2.5.1"', 'runtime_version="2.6.0"'))
+    dev = repo / "overlays/dev.yaml"
+    dev.write_text(dev.read_text().replace(f"secretAccessKey: {OLD_SECRET}", f"secretAccessKey: {NEW_SECRET}"))
+    assert run_cli("render", "--root", repo).exit_code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "add new-model, bump census-income, drop sklearn-iris, rotate a key")
+
+
+def _secret_forms() -> list[str]:
+    return [s for v in (OLD_SECRET, NEW_SECRET) for s in (v, base64.b64encode(v.encode()).decode())]
+
+
+def test_diff_between_two_commits(example_git_repo: Path) -> None:
+    _second_commit(example_git_repo)
+    report = diff_project(example_git_repo, "HEAD~1")
+    assert report.summary == (
+        "dev: 1 added, 2 changed, 1 removed; prod: 1 added, 1 changed, 1 removed; "
+        "staging: 1 added, 1 changed, 1 removed"
+    )
+    dev = {c.label: c for c in report.envs[0].changes}
+    assert dev["InferenceService anonymous/new-model"].status == "added"
+    assert dev["InferenceService anonymous/sklearn-iris"].status == "removed"
+    census = "".join(dev["InferenceService anonymous/census-income"].diff)
+    assert "-      runtimeVersion: 2.5.1\n+      runtimeVersion: 2.6.0\n" in census
+    secret = "".join(dev["Secret anonymous/kubeflow-minio-secret"].diff)
+    assert f"-  AWS_SECRET_ACCESS_KEY: {REDACTED}\n+  AWS_SECRET_ACCESS_KEY: <redacted (changed)>\n" in secret
+    assert "-  AWS_ACCESS_KEY_ID" not in secret and "+  AWS_ACCESS_KEY_ID" not in secret  # unchanged
+
+    text = run_cli("diff", "--base", "HEAD~1", "--root", example_git_repo)
+    md = run_cli("diff", "--base", "HEAD~1", "--format", "markdown", "--root", example_git_repo)
+    assert text.exit_code == 0 and md.exit_code == 0, text.stderr + md.stderr
+    assert text.stdout.startswith(f"servespec diff against HEAD~1: {report.summary}\n")
+    assert md.stdout.startswith("<!-- servespec-diff -->\n### servespec: rendered changes against `HEAD~1`\n\n"
+                                f"**{report.summary}**\n")
+    assert "| `InferenceService anonymous/new-model` | added |" in md.stdout
+    for form in _secret_forms():
+        assert form not in text.stdout and form not in md.stdout, f"secret leaked: {form}"
+
+
+def test_diff_of_uncommitted_work_and_nothing(example_git_repo: Path) -> None:
+    none = run_cli("diff", "--root", example_git_repo)
+    assert none.stdout == "servespec diff against HEAD: dev: no changes; prod: no changes; staging: no changes\n"
+    (example_git_repo / "specs/sklearn_iris.py").unlink()  # not rendered, not committed: still shown
+    res = run_cli("diff", "--env", "prod", "--root", example_git_repo)
+    assert res.stdout.startswith("servespec diff against HEAD: prod: 0 added, 0 changed, 1 removed\n--- a/prod/InferenceService/ml-prod/sklearn-iris\n")
+
+
+def test_diff_bad_input(example_git_repo: Path, tmp_path: Path) -> None:
+    res = run_cli("diff", "--base", "no-such-branch", "--root", example_git_repo)
+    assert res.exit_code == 2
+    assert res.stderr == f"servespec: error: {example_git_repo}: --base: expected a commit, branch or tag, found 'no-such-branch' (unknown revision)\n"
+    empty = copy_example(tmp_path / "empty")
+    git(empty, "init", "-q")  # a git repo without commits is no better
+    res = run_cli("diff", "--root", empty)
+    assert res.exit_code == 2 and "found 'HEAD' (unknown revision)" in res.stderr
+    plain = copy_example(tmp_path / "plain")
+    res = run_cli("diff", "--root", plain)
+    assert res.exit_code == 2
+    assert res.stderr == f"servespec: error: {plain}: not in a git repository: diff compares against a commit (--base REF)\n"
+
+
+def test_markdown_is_cut_to_fit_a_comment(example_git_repo: Path) -> None:
+    _second_commit(example_git_repo)
+    md = format_markdown(diff_project(example_git_repo, "HEAD~1"), limit=1500)
+    assert len(md) < 1600
+    assert md.endswith("_… diff cut to fit a comment: run `servespec diff` locally for the rest._\n")
+    assert md.count("```diff") == md.count("</details>")
