@@ -21,6 +21,7 @@ __all__ = ["cli", "main"]
 
 # Importing the command modules registers them on ``cli``.
 from . import diff as _diff  # noqa: E402,F401
+from . import init as _init  # noqa: E402,F401
 from . import render as _render  # noqa: E402,F401
 from . import validate as _validate  # noqa: E402,F401
 from . import rollout as _rollout  # noqa: E402,F401
