@@ -24,7 +24,7 @@ def _file_objects(folder: Path) -> dict[tuple[str, str, str, str], dict]:
     out = {}
     for path in folder.rglob("*.yaml"):
         for doc in yaml.safe_load_all(path.read_text()):
-            if doc and doc["kind"] != "Kustomization" or doc and not doc["apiVersion"].startswith("kustomize.config.k8s.io/"):
+            if doc and not doc["apiVersion"].startswith("kustomize.config.k8s.io/"):
                 out[_identity(doc)] = doc
     return out
 
