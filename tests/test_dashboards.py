@@ -29,7 +29,7 @@ def _load(path: Path) -> dict[str, Any]:
 def _dashboards(env: str) -> dict[Path, tuple[dict[str, Any], str]]:
     """Rendered dashboard ConfigMaps of an environment: path -> (ConfigMap, JSON text)."""
     folder = REPO / "rendered" / env
-    paths = sorted(folder.glob("models/*/dashboard.yaml")) + [folder / "monitoring" / "overview-dashboard.yaml"]
+    paths = sorted(folder.glob("models/*/dashboard.yaml")) + [folder / "common" / "monitoring" / "overview-dashboard.yaml"]
     out = {}
     for p in paths:
         cm = _load(p)
@@ -155,7 +155,7 @@ def _summary(text: str) -> list[Any]:
 def test_dashboard_snapshots(snapshot: Any) -> None:
     rendered = REPO / "rendered"
     picks = [("staging", "models/census-income/dashboard.yaml"), ("prod", "models/fraud-detector/dashboard.yaml"),
-             ("dev", "monitoring/overview-dashboard.yaml")]
+             ("dev", "common/monitoring/overview-dashboard.yaml")]
     out = {}
     for env, rel in picks:
         cm = _load(rendered / env / rel)
@@ -215,7 +215,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
 @needs_promtool
 def test_overview_queries_give_one_series_per_model(tmp_path: Path) -> None:
     """The overview's label_replace/regex queries, evaluated by promtool on made-up series."""
-    _, text = _dashboards("dev")[REPO / "rendered" / "dev" / "monitoring" / "overview-dashboard.yaml"]
+    _, text = _dashboards("dev")[REPO / "rendered" / "dev" / "common" / "monitoring" / "overview-dashboard.yaml"]
     panels = {p["title"]: [t["expr"].replace("$__rate_interval", "5m") for t in p["targets"]] for p in _panels(text)}
     qp = 'revision_app_request_count{namespace="%s",service_name="census-income-predictor",revision_name="%s",response_code_class="%s"}'
     series = [

@@ -80,39 +80,58 @@ def test_argocd_objects() -> None:
     assert staging["spec"]["template"]["spec"]["syncPolicy"]["automated"] == {"prune": False, "selfHeal": True}
 
 
-def test_flux_objects_per_shard() -> None:
+def test_flux_objects_per_model() -> None:
     from conftest import REPO
 
     boot = REPO / "rendered/prod/bootstrap"
     git = _load(boot / "gitrepository-servespec-prod.yaml")
     assert git["spec"]["ref"] == {"branch": "main"}
     assert git["spec"]["ignore"] == "/*\n!/rendered/prod/\n"
-    shards = sorted(p.name for p in boot.glob("kustomization-servespec-prod-shard-*.yaml"))
-    assert shards == ["kustomization-servespec-prod-shard-0.yaml", "kustomization-servespec-prod-shard-1.yaml"]
-    ks = _load(boot / shards[0])["spec"]
-    assert ks["path"] == "./rendered/prod/shards/0"
-    assert ks["prune"] is True and ks["wait"] is True and ks["timeout"] == "15m"
+    ks = _load(boot / "kustomization-servespec-prod-model-census-income.yaml")["spec"]
+    assert ks["path"] == "./rendered/prod/models/census-income"
+    assert ks["prune"] is True and ks["wait"] is True and ks["timeout"] == "15m" and ks["suspend"] is False
     assert ks["dependsOn"] == [{"name": "servespec-prod-common"}]
     assert ks["healthCheckExprs"][0]["kind"] == "InferenceService"
-    # every model is in exactly the shard its name hashes to
+    assert "dependsOn" not in _load(boot / "kustomization-servespec-prod-common.yaml")["spec"]
+    assert _load(boot / "kustomization-servespec-prod.yaml")["spec"]["path"] == "./rendered/prod/bootstrap"
+
+
+def test_flux_objects_per_shard(example_repo: Path) -> None:
+    overlay = example_repo / "overlays/prod.yaml"
+    overlay.write_text(overlay.read_text().replace("  revision: main\n", "  revision: main\n  shards: 2\n"))
+    assert run_cli("render", "--env", "prod", "--root", example_repo).exit_code == 0
+    env = example_repo / "rendered/prod"
+    boot = env / "bootstrap"
+    shards = sorted(p.name for p in boot.glob("kustomization-servespec-prod-shard-*.yaml"))
+    assert shards == ["kustomization-servespec-prod-shard-0.yaml", "kustomization-servespec-prod-shard-1.yaml"]
+    assert not list(boot.glob("*-model-*.yaml")) and not (env / "models").exists()
+    assert _load(boot / shards[0])["spec"]["path"] == "./rendered/prod/shards/0"
+    # every model is in exactly the shard its name hashes to, and the env still builds whole
     for model in ("census-income", "fraud-detector", "sklearn-iris"):
-        assert (REPO / f"rendered/prod/shards/{shard_of(model, 2)}/{model}/inferenceservice.yaml").is_file()
+        assert (env / f"shards/{shard_of(model, 2)}/{model}/inferenceservice.yaml").is_file()
+    assert _load(env / "kustomization.yaml")["resources"] == ["common", "shards/0", "shards/1"]
+    files = _file_objects(env)
+    assert _build(env) == {k: v for k, v in files.items() if k[2] not in ("flux-system",)}
+    assert run_cli("validate", "--crds", CRDS, "--env", "prod", "--root", example_repo).exit_code == 0
 
 
 def test_delivery_overlay_errors(example_repo: Path) -> None:
     overlay = example_repo / "overlays/dev.yaml"
     original = overlay.read_text()
-    overlay.write_text(original.replace("revision: main", "revision: main\n  shards: 0\n  interval: soon"))
+    broken = original.replace("revision: main", "revision: main\n  shards: 0\n  interval: soon")
+    overlay.write_text(broken)
+    line = broken.splitlines().index("  shards: 0") + 1
+    delivery_line = broken.splitlines().index("delivery:") + 1
     res = run_cli("render", "--root", example_repo)
     assert res.exit_code == 2
     assert res.stderr.splitlines() == [
-        "servespec: error: overlays/dev.yaml:20: delivery.shards: expected an integer >= 1, found 0",
-        'servespec: error: overlays/dev.yaml:21: delivery.interval: expected a Go duration such as "5m" or "1h30m", found \'soon\'',
+        f"servespec: error: overlays/dev.yaml:{line}: delivery.shards: expected an integer >= 1, found 0",
+        f'servespec: error: overlays/dev.yaml:{line + 1}: delivery.interval: expected a Go duration such as "5m" or "1h30m", found \'soon\'',
     ]
     overlay.write_text(original.replace("  repoUrl: https://git.example.com/ml-platform/servespec.git\n", ""))
     res = run_cli("render", "--root", example_repo)
     assert res.exit_code == 2
-    assert "overlays/dev.yaml:16: delivery: expected repoUrl (the git URL argocd clones) when controller is 'argocd', found none" in res.stderr
+    assert f"overlays/dev.yaml:{delivery_line}: delivery: expected repoUrl (the git URL argocd clones) when controller is 'argocd', found none" in res.stderr
     assert "Traceback" not in res.stderr
 
 

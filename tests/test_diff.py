@@ -41,10 +41,20 @@ def _secret_forms() -> list[str]:
 def test_diff_between_two_commits(example_git_repo: Path) -> None:
     _second_commit(example_git_repo)
     report = diff_project(example_git_repo, "HEAD~1")
-    assert report.summary == (
-        "dev: 1 added, 2 changed, 1 removed; prod: 1 added, 1 changed, 1 removed; "
-        "staging: 1 added, 1 changed, 1 removed"
-    )
+    assert [e.env for e in report.envs] == ["dev", "prod", "staging"]
+    assert report.summary == "; ".join(
+        f"{e.env}: {e.count('added')} added, {e.count('changed')} changed, {e.count('removed')} removed" for e in report.envs)
+    for env in report.envs:  # per model objects: InferenceService, and whatever else servespec renders for a model
+        ns = {"dev": "anonymous", "prod": "ml-prod", "staging": "ml-staging"}[env.env]
+        by_label = {c.label: c.status for c in env.changes}
+        assert by_label[f"InferenceService {ns}/new-model"] == "added"
+        assert by_label[f"InferenceService {ns}/census-income"] == "changed"
+        assert by_label[f"InferenceService {ns}/sklearn-iris"] == "removed"
+        assert env.count("added") >= 1 and env.count("changed") >= 1 and env.count("removed") >= 1
+        assert all(c.status != "changed" or c.diff for c in env.changes)
+    prod = {c.label: c.status for c in report.envs[1].changes}
+    assert prod["Kustomization flux-system/servespec-prod-model-new-model"] == "added"  # Flux: one per model
+    assert prod["Kustomization flux-system/servespec-prod-model-sklearn-iris"] == "removed"
     dev = {c.label: c for c in report.envs[0].changes}
     assert dev["InferenceService anonymous/new-model"].status == "added"
     assert dev["InferenceService anonymous/sklearn-iris"].status == "removed"
@@ -70,7 +80,10 @@ def test_diff_of_uncommitted_work_and_nothing(example_git_repo: Path) -> None:
     assert none.stdout == "servespec diff against HEAD: dev: no changes; prod: no changes; staging: no changes\n"
     (example_git_repo / "specs/sklearn_iris.py").unlink()  # not rendered, not committed: still shown
     res = run_cli("diff", "--env", "prod", "--root", example_git_repo)
-    assert res.stdout.startswith("servespec diff against HEAD: prod: 0 added, 0 changed, 1 removed\n--- a/prod/InferenceService/ml-prod/sklearn-iris\n")
+    # prod (Flux): the InferenceService and the model's own Flux Kustomization go
+    assert res.stdout.startswith("servespec diff against HEAD: prod: 0 added, ")
+    assert "--- a/prod/InferenceService/ml-prod/sklearn-iris\n+++ b/prod/InferenceService/ml-prod/sklearn-iris\n" in res.stdout
+    assert "--- a/prod/Kustomization/flux-system/servespec-prod-model-sklearn-iris\n" in res.stdout
 
 
 def test_diff_bad_input(example_git_repo: Path, tmp_path: Path) -> None:

@@ -24,21 +24,21 @@ CASES = {
     "overlay-unknown-key-and-wrong-type": (
         lambda r: _append(r / "overlays/prod.yaml", "  sklearn-iris:\n    minReplica: 2\n    maxReplicas: \"3\"\n"),
         [
-            "overlays/prod.yaml:29: models.sklearn-iris.maxReplicas: expected an integer, found '3'",
-            "overlays/prod.yaml:28: models.sklearn-iris.minReplica: unknown field",
+            "overlays/prod.yaml:37: models.sklearn-iris.maxReplicas: expected an integer, found '3'",
+            "overlays/prod.yaml:36: models.sklearn-iris.minReplica: unknown field",
         ],
     ),
     "overlay-negative-replicas": (
         lambda r: _edit(r / "overlays/staging.yaml", "  census-income:\n    minReplicas: 2", "  census-income:\n    minReplicas: -2"),
-        ["overlays/staging.yaml:17: models.census-income.minReplicas: expected an integer >= 0, found -2"],
+        ["overlays/staging.yaml:23: models.census-income.minReplicas: expected an integer >= 0, found -2"],
     ),
     "overlay-min-above-max": (
         lambda r: _edit(r / "overlays/prod.yaml", "    maxReplicas: 10\n    resources", "    maxReplicas: 2\n    resources"),
-        ["overlays/prod.yaml:19: models.census-income.predictor: min_replicas (3) must not exceed max_replicas (2)"],
+        ["overlays/prod.yaml:27: models.census-income.predictor: min_replicas (3) must not exceed max_replicas (2)"],
     ),
     "overlay-duplicate-key": (
         lambda r: _append(r / "overlays/dev.yaml", "namespace: other\n"),
-        ["overlays/dev.yaml:17: namespace: duplicate key (first on line 3)"],
+        ["overlays/dev.yaml:23: namespace: duplicate key (first on line 3)"],
     ),
     "overlay-invalid-yaml": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: [qa\n"),

@@ -74,17 +74,17 @@ def test_monitoring_can_be_switched_off_per_env_and_per_model(example_repo: Path
     result = run_cli("render", "--root", example_repo)
     assert result.exit_code == 0, result.stderr
     prod = example_repo / "rendered" / "prod"
-    assert not list(prod.glob("models/*/podmonitor.yaml")) and not (prod / "monitoring").exists()
+    assert not list(prod.glob("models/*/podmonitor.yaml")) and not (prod / "common" / "monitoring").exists()
     staging = example_repo / "rendered" / "staging"
     assert not (staging / "models" / "fraud-detector" / "podmonitor.yaml").exists()
     assert (staging / "models" / "census-income" / "podmonitor.yaml").exists()
-    assert "fraud-detector" not in (staging / "monitoring" / "overview-dashboard.yaml").read_text()
+    assert "fraud-detector" not in (staging / "common" / "monitoring" / "overview-dashboard.yaml").read_text()
     assert run_cli("validate", "--crds", CRDS, "--root", example_repo).exit_code == 0
 
 
 def test_the_message_dumper_is_rendered_when_asked_and_becomes_the_logger_sink(example_repo: Path) -> None:
-    dep = _obj(example_repo, "dev", "logging/message-dumper-deployment.yaml")
-    svc = _obj(example_repo, "dev", "logging/message-dumper-service.yaml")
+    dep = _obj(example_repo, "dev", "common/logging/message-dumper-deployment.yaml")
+    svc = _obj(example_repo, "dev", "common/logging/message-dumper-service.yaml")
     (container,) = dep["spec"]["template"]["spec"]["containers"]
     assert container["image"].startswith("gcr.io/knative-releases/knative.dev/eventing/cmd/event_display@sha256:")
     assert (svc["metadata"]["name"], svc["metadata"]["namespace"]) == ("message-dumper", "anonymous")
@@ -93,8 +93,8 @@ def test_the_message_dumper_is_rendered_when_asked_and_becomes_the_logger_sink(e
     logger = _obj(example_repo, "dev", "models/census-income/inferenceservice.yaml")["spec"]["predictor"]["logger"]
     assert logger == {"mode": "all", "url": "http://message-dumper.anonymous.svc.cluster.local"}
     # prod has no dumper and keeps its explicit loggerUrl
-    assert not (example_repo / "rendered" / "prod" / "logging").exists()
-    kustomization = _obj(example_repo, "dev", "kustomization.yaml")["resources"]
+    assert not (example_repo / "rendered" / "prod" / "common" / "logging").exists()
+    kustomization = _obj(example_repo, "dev", "common/kustomization.yaml")["resources"]
     assert "logging/message-dumper-deployment.yaml" in kustomization
 
 
@@ -103,7 +103,7 @@ def test_an_explicit_logger_url_beats_the_message_dumper(example_repo: Path) -> 
     assert run_cli("render", "--env", "staging", "--root", example_repo).exit_code == 0
     logger = _obj(example_repo, "staging", "models/census-income/inferenceservice.yaml")["spec"]["predictor"]["logger"]
     assert logger["url"] == "http://kafka-bridge.logs:8080"
-    assert (example_repo / "rendered" / "staging" / "logging" / "message-dumper-service.yaml").exists()
+    assert (example_repo / "rendered" / "staging" / "common" / "logging" / "message-dumper-service.yaml").exists()
 
 
 def test_an_unpinned_dumper_image_is_bad_input(example_repo: Path) -> None:
@@ -121,7 +121,7 @@ def test_an_unknown_metric_name_key_is_bad_input(example_repo: Path) -> None:
     _append(example_repo / "overlays" / "prod.yaml", "monitoring:\n  metrics: {requestCnt: request_count}\n")
     result = run_cli("render", "--root", example_repo)
     assert result.exit_code == 2
-    assert result.stderr == "servespec: error: overlays/prod.yaml:28: monitoring.metrics.requestCnt: unknown field\n"
+    assert result.stderr == "servespec: error: overlays/prod.yaml:36: monitoring.metrics.requestCnt: unknown field\n"
 
 
 def test_a_model_server_metrics_port_from_the_annotation(example_repo: Path) -> None:
@@ -132,7 +132,7 @@ def test_a_model_server_metrics_port_from_the_annotation(example_repo: Path) -> 
     _edit(example_repo / "overlays" / "prod.yaml", '"8002"', '"metrics"')
     result = run_cli("render", "--env", "prod", "--root", example_repo)
     assert result.exit_code == 2
-    assert result.stderr == ("servespec: error: overlays/prod.yaml:26: fraud-detector.annotations.prometheus.kserve.io/port: "
+    assert result.stderr == ("servespec: error: overlays/prod.yaml:34: fraud-detector.annotations.prometheus.kserve.io/port: "
                              "expected a port number (env prod), found 'metrics'\n")
 
 

@@ -16,9 +16,9 @@ from servespec.render import render_env
 
 SELECTED = [
     ("dev", "models/census-income/inferenceservice.yaml"),
-    ("dev", "storage/minio/secret.yaml"),
-    ("dev", "storage/minio/serviceaccount.yaml"),
-    ("prod", "storage/minio/externalsecret.yaml"),
+    ("dev", "common/storage/minio/secret.yaml"),
+    ("dev", "common/storage/minio/serviceaccount.yaml"),
+    ("prod", "common/storage/minio/externalsecret.yaml"),
     ("prod", "models/fraud-detector/inferenceservice.yaml"),
     ("staging", "models/sklearn-iris/inferenceservice.yaml"),
     ("staging", "kustomization.yaml"),
@@ -44,8 +44,8 @@ def test_sealed_secret_credentials(tmp_path: Path, snapshot) -> None:  # type: i
         "      accessKeyId: AgBy3i4OJSWK+PiTySYZZA==\n      secretAccessKey: AgCtr8OJSWK+PiTySYZZB==\n      scope: namespace-wide\n"
     )
     files = render_env(Project.load(repo, ["qa"]), "qa")
-    assert "storage/minio/secret.yaml" not in files
-    assert files["storage/minio/sealedsecret.yaml"].decode() == snapshot
+    assert "common/storage/minio/secret.yaml" not in files
+    assert files["common/storage/minio/sealedsecret.yaml"].decode() == snapshot
 
 
 def test_seed_values_are_reproduced_in_dev() -> None:
@@ -54,8 +54,8 @@ def test_seed_values_are_reproduced_in_dev() -> None:
 
     dev = REPO / "rendered/dev"
     isvc = yaml.safe_load((dev / "models/census-income/inferenceservice.yaml").read_text())
-    secret = yaml.safe_load((dev / "storage/minio/secret.yaml").read_text())
-    sa = yaml.safe_load((dev / "storage/minio/serviceaccount.yaml").read_text())
+    secret = yaml.safe_load((dev / "common/storage/minio/secret.yaml").read_text())
+    sa = yaml.safe_load((dev / "common/storage/minio/serviceaccount.yaml").read_text())
     assert isvc["metadata"]["namespace"] == "anonymous"
     assert isvc["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false"
     assert isvc["metadata"]["annotations"]["prometheus.io/scrape"] == "true"

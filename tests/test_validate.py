@@ -54,7 +54,7 @@ def test_metadata_of_a_crd_kind_is_checked_against_object_meta(example_repo: Pat
 
 
 def test_builtin_kind_strict_typo(example_repo: Path) -> None:
-    sa = "rendered/prod/storage/minio/serviceaccount.yaml"
+    sa = "rendered/prod/common/storage/minio/serviceaccount.yaml"
     _edit(example_repo / sa, "secrets:", "secretz:")
     code, lines = _validate(example_repo)
     assert code == 1
@@ -62,23 +62,23 @@ def test_builtin_kind_strict_typo(example_repo: Path) -> None:
 
 
 def test_plaintext_secret_refused_where_not_allowed(example_repo: Path) -> None:
-    secret = (example_repo / "rendered/dev/storage/minio/secret.yaml").read_text().replace("namespace: anonymous", "namespace: ml-prod")
-    (example_repo / "rendered/prod/storage/minio/secret.yaml").write_text(secret)
-    _edit(example_repo / "rendered/prod/kustomization.yaml", "- storage/minio/externalsecret.yaml\n", "- storage/minio/externalsecret.yaml\n- storage/minio/secret.yaml\n")
+    secret = (example_repo / "rendered/dev/common/storage/minio/secret.yaml").read_text().replace("namespace: anonymous", "namespace: ml-prod")
+    (example_repo / "rendered/prod/common/storage/minio/secret.yaml").write_text(secret)
+    _edit(example_repo / "rendered/prod/common/kustomization.yaml", "- storage/minio/externalsecret.yaml\n", "- storage/minio/externalsecret.yaml\n- storage/minio/secret.yaml\n")
     code, lines = _validate(example_repo)
     assert code == 1
-    assert lines == ["servespec: error: rendered/prod/storage/minio/secret.yaml: env prod: Secret kubeflow-minio-secret: plaintext secret data in git is refused in env 'prod' (allowPlaintextSecrets is false)"]
+    assert lines == ["servespec: error: rendered/prod/common/storage/minio/secret.yaml: env prod: Secret kubeflow-minio-secret: plaintext secret data in git is refused in env 'prod' (allowPlaintextSecrets is false)"]
 
 
 def test_limits_required_bad_names_and_listing(example_repo: Path) -> None:
     _edit(example_repo / ISVC, "        limits:\n          cpu: \"2\"\n", "        limits:\n")
     _edit(example_repo / ISVC, "  name: census-income\n", "  name: census.income\n")
     (example_repo / "rendered/prod/models/stray.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stray, namespace: ml-prod}\n")
-    _edit(example_repo / "rendered/prod/kustomization.yaml", "- namespace.yaml\n", "- namespace.yaml\n- gone.yaml\n")
+    _edit(example_repo / "rendered/prod/kustomization.yaml", "- common\n", "- common\n- gone.yaml\n")
     code, lines = _validate(example_repo)
     assert code == 1
     assert lines == [
-        "servespec: error: rendered/prod/models/stray.yaml: env prod: not listed in kustomization.yaml: the controller would never apply it",
+        "servespec: error: rendered/prod/models/stray.yaml: env prod: not listed in any kustomization.yaml: the controller would never apply it",
         "servespec: error: rendered/prod/kustomization.yaml: env prod: resources: lists 'gone.yaml', which does not exist",
         f"servespec: error: {ISVC}: env prod: InferenceService census.income: metadata.name: expected a DNS-1035 label (InferenceService names become hostnames), found 'census.income'",
         f"servespec: error: {ISVC}: env prod: InferenceService census.income: spec.predictor.model.resources.limits: env 'prod' requires limits, missing cpu",
@@ -87,7 +87,7 @@ def test_limits_required_bad_names_and_listing(example_repo: Path) -> None:
 
 def test_unknown_kind_and_not_rendered(example_repo: Path) -> None:
     (example_repo / "rendered/prod/models/x.yaml").write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: x}\n")
-    _edit(example_repo / "rendered/prod/kustomization.yaml", "- namespace.yaml\n", "- namespace.yaml\n- models/x.yaml\n")
+    _edit(example_repo / "rendered/prod/kustomization.yaml", "- common\n", "- common\n- models/x.yaml\n")
     import shutil
 
     shutil.rmtree(example_repo / "rendered/dev")

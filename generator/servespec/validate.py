@@ -312,10 +312,9 @@ def _kustomize_listing(display: str, kustomizations: dict[str, list[str]], on_di
     reached.update(roots)
     for kfile in roots:
         walk(kfile)
-    for rel in sorted(on_disk - reached):
-        if rel.endswith(".yaml"):
-            problems.append(Problem(f"{display}/{rel}", None, "", "not listed in any kustomization.yaml: the controller would never apply it"))
-    return problems
+    unlisted = [Problem(f"{display}/{rel}", None, "", "not listed in any kustomization.yaml: the controller would never apply it")
+                for rel in sorted(on_disk - reached) if rel.endswith(".yaml")]
+    return unlisted + problems
 
 
 def validate_tree(root: Path, env: Env, registry: SchemaRegistry) -> ValidationReport:
