@@ -16,6 +16,7 @@ Each changed object is shown as a unified diff of its canonical YAML. Secret ``d
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,8 +165,6 @@ def mask_secrets(obj: dict[str, Any] | None, other: dict[str, Any] | None = None
     paths = _secret_maps(obj)
     if not paths:
         return obj
-    import copy
-
     masked = copy.deepcopy(obj)
     for path in paths:
         values = _get(masked, path)
