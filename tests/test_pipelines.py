@@ -181,6 +181,7 @@ def kfp_local(tmp_path: Path):
     # The SubprocessRunner warns about any image whose name lacks "python"; here it runs in this venv.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="You may be attemping", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message=".*have no effect in the current local runner", category=UserWarning)
         yield kfp
 
 
@@ -209,14 +210,17 @@ def test_example_pipeline_compiles_with_the_release_component(kfp_local, tmp_pat
         "pull_request": "BOOLEAN", "pr_branch": "STRING", "root_dir": "STRING", "author": "STRING"}
     assert sorted(k for k, v in params.items() if not v.get("isOptional")) == ["env", "model", "repo_url", "storage_uri"]
     assert not [k for k in params if any(w in k for w in ("token", "password", "key", "secret"))]
-    # The release runs after evaluate, on the trained URI, inside the evaluation's condition.
-    cond = spec["components"]["comp-condition-1"]["dag"]["tasks"]["release-model"]
-    assert cond["inputs"]["parameters"]["storage_uri"]["componentInputParameter"] == "pipelinechannel--train-Output"
-    assert cond["inputs"]["parameters"]["model"]["runtimeValue"]["constant"] == "census-income"
+    # The release runs after evaluate, on the trained URI.
+    task = spec["root"]["dag"]["tasks"]["release-model"]
+    assert sorted(task["dependentTasks"]) == ["evaluate", "train"]
+    assert task["inputs"]["parameters"]["storage_uri"]["taskOutputParameter"] == {"outputParameterKey": "Output", "producerTask": "train"}
+    assert task["inputs"]["parameters"]["model"]["runtimeValue"]["constant"] == "census-income"
+    assert task["inputs"]["parameters"]["pull_request"]["componentInputParameter"] == "pull_request"
+    assert spec["root"]["inputDefinitions"]["parameters"]["pull_request"]["defaultValue"] is True
     # The token comes from a Kubernetes Secret whose name is a parameter, as an env variable.
     secret = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-release-model"]["secretAsEnv"]
     assert secret == [{"keyToEnv": [{"envVar": "SERVESPEC_GIT_TOKEN", "secretKey": "token"}], "optional": False,
-                       "secretNameParameter": {"componentInputParameter": "pipelinechannel--git_secret"}}]
+                       "secretNameParameter": {"componentInputParameter": "git_secret"}}]
     # Nothing is pip-installed at run time: the image carries servespec[kfp].
     command = " ".join(spec["deploymentSpec"]["executors"]["exec-release-model"]["container"]["command"])
     assert "pip install" not in command
@@ -243,4 +247,23 @@ def test_failing_release_through_the_local_runner_leaves_the_remote_untouched(kf
     assert "servespec: error: " in out and "census-incme" in out and "not a model" in out
     assert "servespec: nothing was pushed; the GitOps repo is unchanged" in out
     assert "Traceback" not in out
+    assert refs(remote) == before
+
+
+def test_example_pipeline_runs_locally_and_proposes_the_release(kfp_local, remote: Path) -> None:
+    before = refs(remote)
+    uri = "s3://census-income/serving_model/v7"
+    module = _load_pipeline_module()
+    module.census_income_pipeline(repo_url=f"file://{remote}", model_version="v7")
+    branch = default_pr_branch("census-income", "prod", uri)
+    assert commits(remote, f"main..{branch}") == [f"release(prod/census-income): {uri} at 10% (step 1/4)"]
+    assert refs(remote).replace(f"refs/heads/{branch} {git(remote, 'rev-parse', branch).strip()}\n", "") == before
+
+
+def test_example_pipeline_below_the_accuracy_threshold_releases_nothing(kfp_local, remote: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = refs(remote)
+    module = _load_pipeline_module()
+    with pytest.raises(RuntimeError, match="Inner task failed: .*evaluate"):
+        module.census_income_pipeline(repo_url=f"file://{remote}", model_version="v7", min_accuracy=0.9)
+    assert "evaluate: accuracy 0.853 is below 0.9: not releasing s3://census-income/serving_model/v7" in capsys.readouterr().out
     assert refs(remote) == before
