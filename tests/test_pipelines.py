@@ -2,10 +2,9 @@
 
 The remote is a real bare repo over file://. The kfp tests compile the example pipeline with the
 kfp compiler and run the component with kfp's local SubprocessRunner (in this venv: no Docker);
-they are skipped when the ``kfp`` extra is not installed.
+they are skipped when the ``kfp`` extra is not installed. (No ``from __future__ import
+annotations`` here: kfp reads the pipeline functions' annotations as types.)
 """
-
-from __future__ import annotations
 
 import os
 import subprocess
@@ -267,3 +266,25 @@ def test_example_pipeline_below_the_accuracy_threshold_releases_nothing(kfp_loca
         module.census_income_pipeline(repo_url=f"file://{remote}", model_version="v7", min_accuracy=0.9)
     assert "evaluate: accuracy 0.853 is below 0.9: not releasing s3://census-income/serving_model/v7" in capsys.readouterr().out
     assert refs(remote) == before
+
+
+def test_ssh_key_secret_is_mounted_as_a_volume(kfp_local, tmp_path: Path) -> None:
+    from kfp import compiler, dsl
+
+    from servespec.pipelines.component import release_component, use_git_ssh_secret
+
+    @dsl.pipeline(name="release-over-ssh")
+    def over_ssh(storage_uri: str) -> None:
+        task = release_component()(repo_url="ssh://git@git.example.com/ml/gitops.git", model="census-income", env="prod",
+                                   storage_uri=storage_uri)
+        use_git_ssh_secret(task, secret_name="gitops-git-ssh")
+
+    out = tmp_path / "ssh.yaml"
+    compiler.Compiler().compile(over_ssh, package_path=str(out))
+    spec, platform = yaml.safe_load_all(out.read_text())
+    executor = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-release-model"]
+    assert executor["secretAsVolume"] == [{"mountPath": "/etc/servespec/git-ssh", "optional": False,
+                                           "secretName": "gitops-git-ssh", "secretNameParameter": {"runtimeValue": {"constant": "gitops-git-ssh"}}}]
+    env = spec["deploymentSpec"]["executors"]["exec-release-model"]["container"]["env"]
+    assert env == [{"name": "SERVESPEC_GIT_SSH_KEY", "value": "/etc/servespec/git-ssh/ssh-privatekey"},
+                   {"name": "SERVESPEC_GIT_KNOWN_HOSTS", "value": "/etc/servespec/git-ssh/known_hosts"}]
