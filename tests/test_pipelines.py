@@ -72,7 +72,7 @@ def test_releasing_the_stable_uri_again_pushes_nothing(remote: Path) -> None:
     before = refs(remote)
     stable = yaml.safe_load(git(remote, "show", "main:rendered/prod/models/census-income/inferenceservice.yaml"))["spec"]["predictor"]["model"]["storageUri"]
     result = release_via_git(f"file://{remote}", "main", "census-income", "prod", stable, credentials=GitCredentials(), log=quiet)
-    assert result.commit == "" and "already stable" in result.subject
+    assert result.commit == "" and result.branch == "" and "already stable" in result.subject
     assert refs(remote) == before
 
 
@@ -105,9 +105,9 @@ def test_unreachable_repo_and_missing_branch_fail_clearly(remote: Path, tmp_path
 
 def test_unknown_model_leaves_the_remote_untouched(remote: Path) -> None:
     before = refs(remote)
-    with pytest.raises(UsageError) as exc:
+    with pytest.raises(ServespecError) as exc:
         release_via_git(f"file://{remote}", "main", "census-incme", "prod", NEW_URI, credentials=GitCredentials(), log=quiet)
-    assert len(exc.value.problems) == 1
+    assert exc.value.exit_code == 2 and len(exc.value.problems) == 1
     assert "census-incme" in str(exc.value) and "not a model" in str(exc.value)
     assert refs(remote) == before
 
@@ -139,6 +139,25 @@ def test_pull_request_mode_pushes_a_new_branch_only(remote: Path) -> None:
     with pytest.raises(UsageError, match="already exists on the remote"):
         release_via_git(f"file://{remote}", "main", "census-income", "prod", NEW_URI, pull_request=True,
                         credentials=GitCredentials(), log=quiet)
+
+
+def test_root_dir_points_at_a_servespec_repo_inside_the_gitops_repo(tmp_path: Path) -> None:
+    from conftest import copy_example
+
+    work = tmp_path / "mono"
+    copy_example(work / "deploy" / "serving")
+    (work / "README.md").write_text("platform monorepo\n")
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "initial")
+    bare = tmp_path / "mono.git"
+    git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    result = release_via_git(f"file://{bare}", "main", "census-income", "prod", NEW_URI, root_dir="deploy/serving",
+                             credentials=GitCredentials(), log=quiet)
+    assert result.subject == SUBJECT
+    assert changed_files(bare, "main") == [f"deploy/serving/{f}" for f in RELEASE_FILES]
+    with pytest.raises(UsageError, match=r"root_dir: expected a servespec repo \(specs/ and overlays/\) at the top of branch 'main', found none"):
+        release_via_git(f"file://{bare}", "main", "census-income", "prod", NEW_URI, credentials=GitCredentials(), log=quiet)
 
 
 def test_token_reaches_git_through_askpass_only(tmp_path: Path) -> None:

@@ -3,12 +3,12 @@
 This is what the Kubeflow Pipelines component (``servespec.pipelines.component``) runs inside its
 container; it needs no kfp, so it is tested and usable without it (any CI job can call it).
 
-The commit contract is the CLI's: the release itself is ``servespec release MODEL --env E
---storage-uri URI --push --remote origin --branch B`` run in the fresh clone, so the change is
-exactly one commit (``overlays/<env>.rollout.yaml`` + the re-rendered ``rendered/<env>/``) and a
-rejected push is fetched, rebased and retried exactly as on a laptop. Every check that can fail
-runs before the push, and the push is the only write: bad input (unknown model, unreachable
-repo, a push rejected for good) leaves the remote untouched.
+The commit contract is the CLI's: in the fresh clone the step runs what ``servespec release MODEL
+--env E --storage-uri URI --push --remote origin --branch B`` runs (``rollout.run`` with
+``rollout.release``), so the change is exactly one commit (``overlays/<env>.rollout.yaml`` + the
+re-rendered ``rendered/<env>/``) and a rejected push is fetched, rebased and retried exactly as on
+a laptop. Every check that can fail runs before the push, and the push is the only write: bad
+input (unknown model, unreachable repo, a push rejected for good) leaves the remote untouched.
 
 Credentials never come from parameters. They come from the environment, where a Kubernetes
 Secret puts them (``kfp.kubernetes.use_secret_as_env`` / ``use_secret_as_volume``):
@@ -22,6 +22,8 @@ Secret puts them (``kfp.kubernetes.use_secret_as_env`` / ``use_secret_as_volume`
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import re
 import shlex
@@ -31,10 +33,11 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 from urllib.parse import urlsplit
 
-from ..errors import CheckFailed, GitError, Problem, ServespecError, UsageError
+from .. import rollout
+from ..errors import GitError, Problem, ServespecError, UsageError
 
 __all__ = ["GitCredentials", "ReleaseResult", "release_via_git", "default_pr_branch", "run_step",
            "DEFAULT_PIPELINE_AUTHOR"]
@@ -133,7 +136,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
 
 
-def _git(args: list[str], *, cwd: Path | None, env: dict[str, str], creds: GitCredentials) -> subprocess.CompletedProcess[str]:
+def _git(args: list[str], *, cwd: Path | None, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=_GIT_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
@@ -191,63 +194,64 @@ def release_via_git(repo_url: str, branch: str, model: str, env: str, storage_ur
     if not m:
         raise UsageError(Problem("author", None, "", f"expected \"Name <email>\", found {author!r}"))
 
+    who = f"{m.group(1)} <{m.group(2)}>"
     with tempfile.TemporaryDirectory(prefix="servespec-release-") as tmp:
         scratch = Path(tmp)
         (scratch / "bin").mkdir(mode=0o700)
-        env_vars = {**os.environ, **creds.git_env(scratch / "bin"), "SERVESPEC_AUTHOR": f"{m.group(1)} <{m.group(2)}>"}
+        git_env = creds.git_env(scratch / "bin")
+        env_vars = {**os.environ, **git_env}
         clone = (workdir if workdir is not None else scratch) / "repo"
         display = creds.redact(repo_url)
 
         log(f"cloning {display} (branch {branch})")
-        proc = _git(["clone", "--quiet", "--single-branch", "--branch", branch, "--", repo_url, str(clone)], cwd=None, env=env_vars, creds=creds)
+        proc = _git(["clone", "--quiet", "--single-branch", "--branch", branch, "--", repo_url, str(clone)], cwd=None, env=env_vars)
         if proc.returncode != 0:
             raise GitError(Problem(display, None, "", f"cannot clone branch {branch!r}: {_stderr(proc, creds)}"))
         root = clone / root_dir if root_dir else clone
         if not (root / "specs").is_dir() or not (root / "overlays").is_dir():
             raise UsageError(Problem(display, None, "root_dir", f"expected a servespec repo (specs/ and overlays/) at {root_dir or 'the top'} of branch {branch!r}, found none"))
-        for key, value in (("user.name", m.group(1)), ("user.email", m.group(2))):
-            _git(["config", key, value], cwd=clone, env=env_vars, creds=creds)
 
         if pull_request:
-            proc = _git(["ls-remote", "--heads", "origin", f"refs/heads/{target}"], cwd=clone, env=env_vars, creds=creds)
+            proc = _git(["ls-remote", "--heads", "origin", f"refs/heads/{target}"], cwd=clone, env=env_vars)
             if proc.returncode != 0:
                 raise GitError(Problem(display, None, "", f"cannot list branches: {_stderr(proc, creds)}"))
             if proc.stdout.strip():
                 raise UsageError(Problem(display, None, "pr_branch", f"branch {target!r} already exists on the remote "
                                          "(this release was already proposed?): pick another pr_branch or delete it"))
-            _git(["checkout", "--quiet", "-b", target], cwd=clone, env=env_vars, creds=creds)
-        before = _git(["rev-parse", "HEAD"], cwd=clone, env=env_vars, creds=creds).stdout.strip()
+            _git(["checkout", "--quiet", "-b", target], cwd=clone, env=env_vars)
 
-        log(f"servespec release {model} --env {env} --storage-uri {storage_uri} --push --branch {target}")
-        code, out, err = _run_release(root, model, env, storage_uri, target, env_vars)
-        problems = []
-        for line in (out + err).splitlines():
-            if line.startswith("servespec: error: "):
-                problems.append(creds.redact(line.removeprefix("servespec: error: ")))
-            elif line.strip():
-                log(creds.redact(line))
-        if code != 0:
-            error = CheckFailed if code == 1 else UsageError
-            raise error(problems or [f"servespec release exited with {code}: {creds.redact(err.strip()) or 'no message'}"])
-
-        head = _git(["rev-parse", "HEAD"], cwd=clone, env=env_vars, creds=creds).stdout.strip()
-        if head == before:
-            return ReleaseResult("", target, out.strip().splitlines()[-1] if out.strip() else "nothing to release")
-        remote = _git(["ls-remote", "origin", f"refs/heads/{target}"], cwd=clone, env=env_vars, creds=creds).stdout.split()
-        if not remote or remote[0] != head:
-            raise GitError(Problem(display, None, "", f"the release commit {head[:12]} is not on branch {target!r} after the push"))
-        subject = _git(["log", "-1", "--format=%s", "HEAD"], cwd=clone, env=env_vars, creds=creds).stdout.strip()
-        return ReleaseResult(head, target, subject)
+        log(f"servespec release {model} --env {env} --storage-uri {storage_uri} --push --remote origin --branch {target}")
+        try:
+            with _environ(git_env):
+                out = rollout.run(root, env, model, lambda e, mdl, state, now: rollout.release(e, mdl, state, storage_uri, now),
+                                  author=who, push=("origin", target), log=lambda line: log(creds.redact(line)))
+        except ServespecError as exc:
+            raise type(exc)([_redacted(p, creds) for p in exc.problems]) from None
+        if out.transition is None or out.commit is None:
+            return ReleaseResult("", "", f"{env}/{model}: {storage_uri} is already stable; nothing to commit")
+        remote = _git(["ls-remote", "origin", f"refs/heads/{target}"], cwd=clone, env=env_vars).stdout.split()
+        if not remote or remote[0] != out.commit:
+            raise GitError(Problem(display, None, "", f"the release commit {out.commit[:12]} is not on branch {target!r} after the push"))
+        return ReleaseResult(out.commit, target, out.transition.subject)
 
 
-def _run_release(root: Path, model: str, env: str, storage_uri: str, branch: str, env_vars: dict[str, str]) -> tuple[int, str, str]:
-    """``servespec release`` with ``--push``, in a child process: the CLI is the contract (one
-    commit, push with fetch/rebase/retry), and a child keeps the credentials' environment
-    out of this process."""
-    cmd = [sys.executable, "-c", "from servespec.cli import main; main()", "release", model, "--env", env, "--storage-uri", storage_uri,
-           "--root", str(root), "--push", "--remote", "origin", "--branch", branch]
-    proc = subprocess.run(cmd, cwd=root, env=env_vars, capture_output=True, text=True, timeout=_GIT_TIMEOUT * 3, check=False)
-    return proc.returncode, proc.stdout, proc.stderr
+@contextlib.contextmanager
+def _environ(extra: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` plus ``extra`` for the git processes GitPython starts, restored afterwards."""
+    saved = {key: os.environ.get(key) for key in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _redacted(problem: Problem, creds: GitCredentials) -> Problem:
+    return dataclasses.replace(problem, message=creds.redact(problem.message), file=creds.redact(problem.file))
 
 
 def run_step(repo_url: str, branch: str, model: str, env: str, storage_uri: str, *, pull_request: bool = False,
