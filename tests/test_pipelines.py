@@ -92,6 +92,8 @@ def test_bad_input_is_refused_before_cloning(remote: Path, tmp_path: Path) -> No
     ]
     assert "s3cret" not in str(exc.value)
     assert refs(remote) == before
+    with pytest.raises(UsageError, match=r"^author: expected \"Name <email>\", found 'ci-bot'$"):
+        release_via_git(f"file://{remote}", "main", "census-income", "prod", NEW_URI, author="ci-bot", credentials=GitCredentials(), log=quiet)
 
 
 def test_unreachable_repo_and_missing_branch_fail_clearly(remote: Path, tmp_path: Path) -> None:

@@ -33,11 +33,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from .. import rollout
 from ..errors import GitError, Problem, ServespecError, UsageError
+from ..gitrepo import resolve_author
 
 __all__ = ["GitCredentials", "ReleaseResult", "release_via_git", "default_pr_branch", "run_step",
            "DEFAULT_PIPELINE_AUTHOR"]
@@ -175,32 +176,30 @@ def _check_inputs(repo_url: str, branch: str, model: str, env: str, storage_uri:
 
 def release_via_git(repo_url: str, branch: str, model: str, env: str, storage_uri: str, *,
                     pull_request: bool = False, pr_branch: str = "", root_dir: str = "", author: str = "",
-                    credentials: GitCredentials | None = None, workdir: Path | None = None,
-                    log=print) -> ReleaseResult:
+                    credentials: GitCredentials | None = None, log: Callable[[str], None] = print) -> ReleaseResult:
     """Clone ``branch`` of ``repo_url``, release ``storage_uri`` of ``model`` in ``env`` as one
     commit, and push it to ``branch`` (or, with ``pull_request``, to a new branch ``pr_branch``,
     default :func:`default_pr_branch`). Raises ``ServespecError`` (nothing pushed) on any problem.
 
-    ``root_dir`` is the servespec repo inside the GitOps repo (default: its top). ``workdir``
-    receives the clone (default: a temporary folder, removed afterwards).
+    ``root_dir`` is the servespec repo inside the GitOps repo (default: its top). The clone is
+    made in a temporary folder, removed afterwards; ``log`` receives progress lines.
     """
     creds = credentials if credentials is not None else GitCredentials.from_env()
     target = (pr_branch or default_pr_branch(model, env, storage_uri)) if pull_request else branch
     problems = _check_inputs(repo_url, branch, model, env, storage_uri, target, pull_request, root_dir) + creds.check()
     if problems:
         raise UsageError(problems)
-    author = author or DEFAULT_PIPELINE_AUTHOR
-    m = re.fullmatch(r"\s*([^<>]+?)\s*<([^<>\s]+)>\s*", author)
-    if not m:
-        raise UsageError(Problem("author", None, "", f"expected \"Name <email>\", found {author!r}"))
+    try:
+        who = str(resolve_author(author or DEFAULT_PIPELINE_AUTHOR))
+    except GitError as exc:
+        raise UsageError([dataclasses.replace(p, file="author") for p in exc.problems]) from None
 
-    who = f"{m.group(1)} <{m.group(2)}>"
     with tempfile.TemporaryDirectory(prefix="servespec-release-") as tmp:
         scratch = Path(tmp)
         (scratch / "bin").mkdir(mode=0o700)
         git_env = creds.git_env(scratch / "bin")
         env_vars = {**os.environ, **git_env}
-        clone = (workdir if workdir is not None else scratch) / "repo"
+        clone = scratch / "repo"
         display = creds.redact(repo_url)
 
         log(f"cloning {display} (branch {branch})")
