@@ -105,12 +105,15 @@ def test_unreachable_repo_and_missing_branch_fail_clearly(remote: Path, tmp_path
     assert refs(remote) == before
 
 
-def test_unknown_model_leaves_the_remote_untouched(remote: Path) -> None:
+def test_unknown_model_or_env_leaves_the_remote_untouched(remote: Path) -> None:
     before = refs(remote)
-    with pytest.raises(ServespecError) as exc:
-        release_via_git(f"file://{remote}", "main", "census-incme", "prod", NEW_URI, credentials=GitCredentials(), log=quiet)
-    assert exc.value.exit_code == 2 and len(exc.value.problems) == 1
-    assert "census-incme" in str(exc.value) and "not a model" in str(exc.value)
+    for model, env, message in [
+        ("census-incme", "prod", "MODEL: 'census-incme' is not a model of env 'prod' (models: census-income, fraud-detector, sklearn-iris)"),
+        ("census-income", "qa", "overlays/: unknown environment 'qa' (known: dev, prod, staging)"),
+    ]:
+        with pytest.raises(ServespecError) as exc:
+            release_via_git(f"file://{remote}", "main", model, env, NEW_URI, credentials=GitCredentials(), log=quiet)
+        assert exc.value.exit_code == 2 and [str(p) for p in exc.value.problems] == [message]
     assert refs(remote) == before
 
 
@@ -122,7 +125,7 @@ def test_push_rejected_for_good_leaves_the_remote_untouched(remote: Path) -> Non
     logged: list[str] = []
     with pytest.raises(ServespecError) as exc:
         release_via_git(f"file://{remote}", "main", "census-income", "prod", NEW_URI, credentials=GitCredentials(), log=logged.append)
-    assert exc.value.exit_code == 2 and "rejected" in str(exc.value)
+    assert exc.value.exit_code == 2 and str(exc.value).startswith("origin: push to origin/main still rejected after 5 attempts; nothing pushed")
     assert any("pre-receive hook declined" in line for line in logged)
     assert refs(remote) == before
 
@@ -264,7 +267,7 @@ def test_failing_release_through_the_local_runner_leaves_the_remote_untouched(kf
     with pytest.raises(RuntimeError, match="FAILURE"):
         release_component()(repo_url=f"file://{remote}", branch="main", model="census-incme", env="prod", storage_uri=NEW_URI)
     out = capsys.readouterr().out
-    assert "servespec: error: " in out and "census-incme" in out and "not a model" in out
+    assert "servespec: error: MODEL: 'census-incme' is not a model of env 'prod' (models: census-income, fraud-detector, sklearn-iris)\n" in out
     assert "servespec: nothing was pushed; the GitOps repo is unchanged" in out
     assert "Traceback" not in out
     assert refs(remote) == before
