@@ -125,8 +125,10 @@ def test_push_rejected_for_good_leaves_the_remote_untouched(remote: Path) -> Non
     logged: list[str] = []
     with pytest.raises(ServespecError) as exc:
         release_via_git(f"file://{remote}", "main", "census-income", "prod", NEW_URI, credentials=GitCredentials(), log=logged.append)
-    assert exc.value.exit_code == 2 and str(exc.value).startswith("origin: push to origin/main still rejected after 5 attempts; nothing pushed")
-    assert any("pre-receive hook declined" in line for line in logged)
+    # a hook's refusal is final: no fetch/rebase/retry round
+    assert exc.value.exit_code == 2 and str(exc.value) == (
+        "origin: the remote refused the push to main: [remote rejected] (pre-receive hook declined); nothing was pushed")
+    assert not any("attempt" in line for line in logged)
     assert refs(remote) == before
 
 

@@ -123,8 +123,15 @@ def _push_once(repo, remote: str, branch: str) -> tuple[bool, str]:
     if not infos:
         raise PushFailed(Problem(remote, None, "", "push failed: git reported nothing (unreachable remote?)"))
     for info in infos:
-        if info.flags & (info.REJECTED | info.REMOTE_REJECTED | info.REMOTE_FAILURE | info.ERROR):
-            return False, info.summary.strip()
+        summary = info.summary.strip()
+        if info.flags & (info.REMOTE_REJECTED | info.REMOTE_FAILURE) and ("declined" in summary or "protected" in summary):
+            # declined by the server (a hook, a protected branch): retrying cannot help
+            raise PushFailed(Problem(remote, None, "", f"the remote refused the push to {branch}: {info.summary.strip()}; "
+                                     "nothing was pushed"))
+        if info.flags & (info.REJECTED | info.REMOTE_REJECTED | info.REMOTE_FAILURE):
+            return False, summary  # not a fast-forward, or lost a ref-lock race: fetch, rebase, retry
+        if info.flags & info.ERROR:
+            raise PushFailed(Problem(remote, None, "", f"push to {branch} failed: {info.summary.strip()}"))
     return True, infos[0].summary.strip()
 
 
