@@ -10,6 +10,11 @@ from servespec.yamlio import _pyyaml_dump, canonical_order, dump
 
 text = st.one_of(
     st.text(max_size=12),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=30),
+    st.text(alphabet=st.sampled_from(list(" -?:#'\"\\{}[],&*!|>%@`abc01\n.")), max_size=20),
+    st.builds(lambda a, b: a + "\n" + b, st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=20),
+              st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=20)),
+    st.builds(lambda n: "x " * n, st.integers(400, 700)),
     st.sampled_from(["on", "off", "yes", "no", "y", "n", "true", "False", "null", "~", "0755", "1.10", "1e3",
                      "0x1F", "2026-11-24", "a: b", "- x", "#c", "*a", "&b", "!t", "%p", "@x", "`b", "'q'",
                      '"d"', "line1\nline2\n", "tail\n\n", "no-newline\nend", " lead", "trail ", "", "-", "?",

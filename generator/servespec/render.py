@@ -1,9 +1,10 @@
-"""Render environments into ``rendered/<env>/``: in memory first, then an atomic swap.
+"""Render environments into ``rendered/<env>/``: in memory first, then written atomically.
 
 Everything is computed before anything is written, so bad input never touches ``rendered/``.
-Writing builds the new tree in a temp folder beside the old one (unchanged files are
-hard-linked, so they keep their inode and mtime), then swaps the folders. A render that
-changes nothing writes nothing.
+A render that changes nothing writes nothing. A small change (a few models) replaces just those
+files, each atomically (temp file, then rename); a larger one builds the new tree in a temp
+folder beside the old one (unchanged files hard-linked, so they keep their inode and mtime) and
+swaps the folders.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from .emit import build_context, emit_env
 from .errors import Problem, RenderError
 from .project import Project
+from .render_cache import RenderCache, digest
 from .yamlio import dump
 
 __all__ = ["RenderResult", "render_env", "render_project", "write_env", "check_env", "read_tree", "RENDERED"]
@@ -39,27 +41,31 @@ class RenderResult:
         return not (self.added or self.changed or self.removed)
 
 
-def render_env(project: Project, env: str) -> dict[str, bytes]:
-    """Every file of ``rendered/<env>/`` as bytes, keyed by relative path."""
+def render_env(project: Project, env: str, cache: RenderCache | None = None) -> dict[str, bytes]:
+    """Every file of ``rendered/<env>/`` as bytes, keyed by relative path.
+
+    With a ``cache``, models whose inputs did not change since the last render reuse their
+    serialized files instead of being emitted again.
+    """
     ctx = build_context(project, env)
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
-    for out in emit_env(ctx):
+    for out in emit_env(ctx, cache.per_model(ctx) if cache else None):
         if out.path in files:
             problems.append(Problem(f"rendered/{env}/{out.path}", None, "", "two objects render to the same file"))
-        files[out.path] = dump(out.obj).encode("utf-8")
+        files[out.path] = out.data if out.data is not None else dump(out.obj).encode("utf-8")
     if problems:
         raise RenderError(problems)
     return dict(sorted(files.items()))
 
 
-def render_project(project: Project) -> dict[str, dict[str, bytes]]:
+def render_project(project: Project, cache: RenderCache | None = None) -> dict[str, dict[str, bytes]]:
     """All environments of the project, rendered in memory; all problems reported together."""
     out: dict[str, dict[str, bytes]] = {}
     problems: list[Problem] = []
     for env in project.envs:
         try:
-            out[env] = render_env(project, env)
+            out[env] = render_env(project, env, cache)
         except RenderError as exc:
             problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
     if problems:
@@ -80,6 +86,7 @@ def read_tree(folder: Path) -> dict[str, bytes]:
 
 
 def _compare(env: str, old: dict[str, bytes], new: dict[str, bytes]) -> RenderResult:
+    """Differences between two trees given as ``path -> bytes`` or ``path -> digest``."""
     res = RenderResult(env)
     for path, data in new.items():
         if path not in old:
@@ -90,20 +97,64 @@ def _compare(env: str, old: dict[str, bytes], new: dict[str, bytes]) -> RenderRe
     return res
 
 
-def write_env(root: Path, env: str, files: dict[str, bytes]) -> RenderResult:
-    """Make ``rendered/<env>/`` hold exactly ``files``; atomic, and a no-op when nothing changed."""
+def write_env(root: Path, env: str, files: dict[str, bytes], cache: RenderCache | None = None) -> RenderResult:
+    """Make ``rendered/<env>/`` hold exactly ``files``; atomic, and a no-op when nothing changed.
+
+    With a ``cache``, files whose stat matches the last render are not read again.
+    """
     target = root / RENDERED / env
-    old = read_tree(target)
-    result = _compare(env, old, files)
+    cache = cache or RenderCache(root, enabled=False)
+    old = cache.tree(env, target)
+    new = {path: digest(data) for path, data in files.items()}
+    result = _compare(env, old, new)
     if result.unchanged:
+        cache.remember_tree(env, target, new)
         return result
+    touched = len(result.added) + len(result.changed) + len(result.removed)
+    if target.is_dir() and touched <= max(SMALL_CHANGE, len(files) // 50):
+        _replace_files(target, files, result)
+    else:
+        _swap_tree(target, env, files, old, new)
+    cache.remember_tree(env, target, new, {*result.added, *result.changed})
+    return result
+
+
+SMALL_CHANGE = 64
+"""A render touching at most this many files (or 2% of the tree) replaces them one by one."""
+
+
+def _replace_files(target: Path, files: dict[str, bytes], result: RenderResult) -> None:
+    """Apply a small change in place: each file replaced atomically (temp file + rename)."""
+    for path in [*result.added, *result.changed]:
+        dest = target / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(files[path])
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    for path in result.removed:
+        (target / path).unlink()
+        parent = (target / path).parent
+        while parent != target and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+
+def _swap_tree(target: Path, env: str, files: dict[str, bytes], old: dict[str, bytes], new: dict[str, bytes]) -> None:
+    """Build the whole new tree beside the old one (unchanged files hard-linked), then swap."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{env}.", dir=target.parent))
     try:
+        made: set[Path] = {tmp}
         for path, data in files.items():
             dest = tmp / path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if old.get(path) == data:
+            if dest.parent not in made:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                made.update(dest.parents)
+            if old.get(path) == new[path]:
                 os.link(target / path, dest)
             else:
                 dest.write_bytes(data)
@@ -117,7 +168,6 @@ def write_env(root: Path, env: str, files: dict[str, bytes]) -> RenderResult:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return result
 
 
 def check_env(root: Path, env: str, files: dict[str, bytes], max_lines: int = 40) -> tuple[RenderResult, str]:

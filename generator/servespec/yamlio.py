@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -73,17 +74,17 @@ def dump(obj: Any) -> str:
     """Deterministic YAML for one generated object.
 
     A fast emitter for the plain data servespec generates (dicts with string keys, lists,
-    strings, ints, bools, None), byte-identical to PyYAML with the settings below; anything
-    outside that subset (floats, odd strings) goes through PyYAML itself. Each distinct string's
-    spelling is asked of PyYAML once and remembered.
+    strings, ints, bools, None), byte-identical to PyYAML with the settings of
+    :func:`_pyyaml_dump` (a property test holds it to that); it orders keys as it goes. Scalars
+    it does not spell itself (floats, non-ASCII or very long strings) are asked of PyYAML once
+    and remembered; a structure it does not handle sends the whole object through PyYAML.
     """
-    data = canonical_order(obj)
     try:
         out: list[str] = []
-        _emit_block(data, 0, out)
+        _emit_block(obj, 0, out, True)
         return "".join(out)
     except _Fallback:
-        return _pyyaml_dump(data)
+        return _pyyaml_dump(canonical_order(obj))
 
 
 def _pyyaml_dump(data: Any) -> str:
@@ -104,6 +105,33 @@ class _Fallback(Exception):
 
 _VALUES: dict[str, str] = {}
 _KEYS: dict[str, str] = {}
+_ASCII_LINE = re.compile(r"[\x20-\x7e]*\Z")
+_ASCII_TEXT = re.compile(r"[\x20-\x7e\n]*\Z")
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
+
+
+def _plain_allowed(text: str) -> bool:
+    """PyYAML's ``allow_block_plain`` for one line of printable ASCII (``Emitter.analyze_scalar``)."""
+    if not text or text[0] == " " or text[-1] == " " or text.startswith(("---", "...")):
+        return False
+    first = text[0]
+    if first in _INDICATORS or (first in "?:-" and (len(text) == 1 or text[1] == " ")):
+        return False
+    return not (": " in text or text[-1] == ":" or " #" in text)
+
+
+def _spell(text: str) -> str | None:
+    """How PyYAML writes a one-line ASCII string (as key or value), or None if not sure."""
+    if len(text) > 1000 or not _ASCII_LINE.match(text):
+        return None
+    if text in ("y", "Y", "n", "N") or _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
+        # "true", "on", "1", "null", "": double-quoted (see _str_representer)
+        return None if ('"' in text or "\\" in text) else f'"{text}"'
+    if _plain_allowed(text):
+        return text
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _value(text: str) -> str:
@@ -111,27 +139,44 @@ def _value(text: str) -> str:
     if spelled is None:
         if "\n" in text:
             raise _Fallback
-        spelled = _pyyaml_dump({"k": text})[3:-1]
-        if "\n" in spelled:
-            raise _Fallback
+        spelled = _spell(text)
+        if spelled is None:
+            spelled = _pyyaml_dump({"k": text})[3:-1]
+            if "\n" in spelled:
+                raise _Fallback
         _VALUES[text] = spelled
     return spelled
 
 
 def _key(text: Any) -> str:
-    if not isinstance(text, str):
+    if type(text) is not str:
         raise _Fallback
     spelled = _KEYS.get(text)
     if spelled is None:
-        spelled = _pyyaml_dump({text: 1})
-        if not spelled.endswith(": 1\n") or spelled.count("\n") != 1:
-            raise _Fallback
-        spelled = spelled[:-4]
+        spelled = _spell(text) if len(text) <= 100 else None
+        if spelled is None:
+            spelled = _pyyaml_dump({text: 1})
+            if not spelled.endswith(": 1\n") or spelled.count("\n") != 1:
+                raise _Fallback
+            spelled = spelled[:-4]
         _KEYS[text] = spelled
     return spelled
 
 
+def _literal(text: str, pad: str, out: list[str]) -> None:
+    """A multi-line string as PyYAML's ``|`` block, when it is plain ASCII text."""
+    if (not _ASCII_TEXT.match(text) or text[0] in " \n" or " \n" in text or text[-1] == " "
+            or text.endswith("\n\n")):
+        raise _Fallback
+    body = text[:-1] if text[-1] == "\n" else text
+    out.append(" |\n" if text[-1] == "\n" else " |-\n")
+    inner = pad + "  "
+    out.extend(f"{inner}{line}\n" if line else "\n" for line in body.split("\n"))
+
+
 def _scalar(value: Any) -> str:
+    if type(value) is str:
+        return _value(value)
     if value is None:
         return "null"
     if value is True:
@@ -140,23 +185,29 @@ def _scalar(value: Any) -> str:
         return "false"
     if type(value) is int:
         return str(value)
-    if type(value) is str:
-        return _value(value)
     raise _Fallback
 
 
-def _emit_block(data: Any, indent: int, out: list[str]) -> None:
+def _top_key(key: Any) -> tuple[int, Any]:
+    return (_TOP_ORDER.get(key, 99), key)
+
+
+def _emit_block(data: Any, indent: int, out: list[str], top: bool = False) -> None:
     """``data`` (a non-empty mapping or list) in block style at column ``indent``."""
     pad = " " * indent
     if type(data) is dict:
-        for k, v in data.items():
+        for k in sorted(data, key=_top_key) if top else sorted(data):
+            v = data[k]
             out.append(f"{pad}{_key(k)}:")
-            if type(v) is dict and v:
+            tv = type(v)
+            if tv is dict and v:
                 out.append("\n")
                 _emit_block(v, indent + 2, out)
-            elif type(v) is list and v:
+            elif tv is list and v:
                 out.append("\n")
                 _emit_block(v, indent, out)  # PyYAML does not indent sequences in mappings
+            elif tv is str and "\n" in v:
+                _literal(v, pad, out)
             else:
                 out.append(f" {_inline(v)}\n")
     elif type(data) is list:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..diff import diff_project, format_markdown, format_text
 from .common import cli, common_options, resolve_root
 
 
@@ -20,6 +19,8 @@ from .common import cli, common_options, resolve_root
 @click.pass_context
 def diff(ctx: click.Context, base: str, envs: tuple[str, ...], fmt: str, cmd_root: Path | None, cmd_debug: bool) -> None:
     """Show what the working tree changes in the rendered output, per environment and object (secrets masked)."""
+    from ..diff import diff_project, format_markdown, format_text  # GitPython: imported only here
+
     root = resolve_root(ctx, cmd_root)
     report = diff_project(root, base, list(envs) or None)
     click.echo(format_markdown(report) if fmt == "markdown" else format_text(report), nl=False)

@@ -1,4 +1,4 @@
-"""``servespec render [--env E] [--check]``."""
+"""``servespec render [--env E] [--check] [--no-cache]``."""
 
 from __future__ import annotations
 
@@ -8,34 +8,39 @@ import click
 
 from ..errors import CheckFailed, Problem
 from ..project import Project
-from ..render import check_env, render_env, render_project, write_env
+from ..render import check_env, render_project, write_env
+from ..render_cache import RenderCache
 from .common import cli, common_options, resolve_root
 
 
 @cli.command()
 @click.option("--env", "envs", multiple=True, help="Environment to render (repeatable; default: all).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when rendered/ is stale.")
+@click.option("--no-cache", is_flag=True, help="Render every model from scratch and read every file (ignore the render cache).")
 @common_options
 @click.pass_context
-def render(ctx: click.Context, envs: tuple[str, ...], check: bool, cmd_root: Path | None, cmd_debug: bool) -> None:
+def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: bool, cmd_root: Path | None, cmd_debug: bool) -> None:
     """Render specs and overlays into rendered/<env>/."""
     root = resolve_root(ctx, cmd_root)
     project = Project.load(root, list(envs) or None)
-    rendered = render_project(project)
+    cache = RenderCache(root, enabled=not no_cache)
+    rendered = render_project(project, cache)
     if check:
         stale = []
         for env, files in rendered.items():
-            result, diff = check_env(root, env, files)
+            result, diff = check_env(root, env, files)  # always reads the files themselves
             if not result.unchanged:
                 stale.append(env)
                 click.echo(diff, nl=False)
+        cache.save()
         if stale:
             raise CheckFailed([Problem(f"rendered/{e}", None, "", "stale: run `servespec render` and commit the result") for e in stale])
         click.echo(f"rendered/ is up to date ({', '.join(rendered)})")
         return
     for env, files in rendered.items():
-        result = write_env(root, env, files)
+        result = write_env(root, env, files, cache)
         if result.unchanged:
             click.echo(f"{env}: unchanged ({len(files)} files)")
         else:
             click.echo(f"{env}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed ({len(files)} files)")
+    cache.save()

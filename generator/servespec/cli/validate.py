@@ -8,7 +8,6 @@ import click
 
 from ..errors import CheckFailed
 from ..overlay import load_envs
-from ..validate import SchemaRegistry, validate_tree
 from .common import cli, common_options, resolve_root
 
 
@@ -20,6 +19,8 @@ from .common import cli, common_options, resolve_root
 @click.pass_context
 def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, cmd_root: Path | None, cmd_debug: bool) -> None:
     """Validate every object in rendered/ against its schema and servespec's policies."""
+    from ..validate import SchemaRegistry, validate_tree  # jsonschema: imported only when validating
+
     root = resolve_root(ctx, cmd_root)
     registry = SchemaRegistry(crds)
     problems = []

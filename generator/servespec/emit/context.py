@@ -21,8 +21,15 @@ class Output:
 
     path: str
     obj: dict[str, Any]
+    """The object; only ``{"kind": ...}`` when ``data`` came from the render cache."""
     model: str | None = None
     """The model the object belongs to, if any (for incremental renders and diffs)."""
+    data: bytes | None = None
+    """The object serialized, when already known (a render-cache hit)."""
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj["kind"])
 
 
 @dataclass

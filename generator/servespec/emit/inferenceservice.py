@@ -17,22 +17,18 @@ from ..spec import KSERVE_DEFAULT_RESOURCES, ArtExplainer, Container, Model, Res
 from .context import EnvContext, Output, base_labels
 from .monitoring import scrape_annotations
 
-__all__ = ["emit", "isvc_object", "resources", "predictor_model", "component_extension"]
+__all__ = ["emit_model", "isvc_object", "resources", "predictor_model", "component_extension"]
 
 API_VERSION = "serving.kserve.io/v1beta1"
 
 
-def emit(ctx: EnvContext) -> list[Output]:
-    """One InferenceService per enabled model."""
-    problems: list[Problem] = []
-    out = []
-    for model in ctx.models.values():
-        if ctx.env.overlay.require_resource_limits:
-            problems.extend(_missing_limits(ctx, model))
-        out.append(Output(f"models/{model.name}/inferenceservice.yaml", isvc_object(ctx, model), model.name))
-    if problems:
-        raise RenderError(problems)
-    return out
+def emit_model(ctx: EnvContext, model: Model) -> list[Output]:
+    """The model's InferenceService."""
+    if ctx.env.overlay.require_resource_limits:
+        problems = _missing_limits(ctx, model)
+        if problems:
+            raise RenderError(problems)
+    return [Output(f"models/{model.name}/inferenceservice.yaml", isvc_object(ctx, model), model.name)]
 
 
 def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:

@@ -30,7 +30,7 @@ from ..yamlio import dump
 from .context import EnvContext, Output, base_labels
 
 __all__ = [
-    "emit", "Queries", "GroupQueries", "monitored_models", "scrape_annotations", "rule_group", "ALERTS",
+    "emit_model", "Queries", "GroupQueries", "monitored_models", "scrape_annotations", "rule_group", "ALERTS",
     "REPLICAS_FOR", "model_server_endpoint",
 ]
 
@@ -46,11 +46,11 @@ REPLICAS_FOR = "10m"
 MONITORING_API = "monitoring.coreos.com/v1"
 
 
-def monitored_models(ctx: EnvContext) -> list[Model]:
-    """Models of the environment that get monitoring objects."""
+def monitored_models(ctx: EnvContext, models: Iterable[Model] | None = None) -> list[Model]:
+    """Models of the environment (or of ``models``) that get monitoring objects."""
     if not ctx.env.overlay.monitoring.enabled:
         return []
-    return [m for m in ctx.models.values() if m.monitoring.enabled]
+    return [m for m in (ctx.models.values() if models is None else models) if m.monitoring.enabled]
 
 
 def _num(value: float) -> str:
@@ -354,11 +354,11 @@ def pod_monitor(ctx: EnvContext, model: Model) -> dict[str, Any]:
     }
 
 
-def emit(ctx: EnvContext) -> list[Output]:
-    """PodMonitor + PrometheusRule per model, or a rule-file ConfigMap without the operator."""
+def emit_model(ctx: EnvContext, model: Model) -> list[Output]:
+    """PodMonitor + PrometheusRule of a monitored model, or a rule-file ConfigMap without the operator."""
     out: list[Output] = []
     operator = ctx.env.overlay.monitoring.prometheus_operator
-    for model in monitored_models(ctx):
+    if ctx.env.overlay.monitoring.enabled and model.monitoring.enabled:
         group = rule_group(ctx, model)
         base = f"models/{model.name}"
         if operator:

@@ -1,0 +1,193 @@
+"""The render cache: reuse what did not change since the last render of the same repo.
+
+Two things are remembered per repo (in ``$SERVESPEC_CACHE_DIR`` or ``~/.cache/servespec``,
+never in the repo), both keyed so that a stale entry can only miss, never be wrong:
+
+- per environment and model, the serialized files of that model, under a key that hashes
+  everything a model emitter reads (``emit/__init__.py``): the resolved model, its rollout
+  state, the environment's overlay, its storage endpoints, and the code itself (the package's
+  files and the versions of the libraries that shape the output);
+- per environment, the size, mtime, inode and digest of every file last written or read in
+  ``rendered/<env>/``, so an unchanged tree is recognized from ``stat`` alone.
+
+``render --no-cache`` bypasses both; the test suite proves cached renders are byte-identical to
+cold ones after sequences of edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .emit import EnvContext, Output, emit_model
+from .spec import Model
+from .yamlio import dump
+
+__all__ = ["RenderCache", "cache_dir", "digest"]
+
+_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    """Where servespec keeps its caches."""
+    base = os.environ.get("SERVESPEC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "servespec")
+    return Path(base)
+
+
+def digest(data: bytes) -> bytes:
+    """Content digest of a rendered file."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+_CODE: str | None = None
+
+
+def code_fingerprint() -> str:
+    """Changes whenever the code that shapes the output could have changed."""
+    global _CODE
+    if _CODE is None:
+        from importlib import metadata
+
+        h = hashlib.sha256(sys.version.encode())
+        package = Path(__file__).parent
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                st = path.stat()
+                h.update(f"{path.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        for dist in ("PyYAML", "orjson", "grafana-foundation-sdk", "pydantic"):
+            try:
+                h.update(f"{dist}={metadata.version(dist)}\n".encode())
+            except metadata.PackageNotFoundError:
+                pass
+        _CODE = h.hexdigest()
+    return _CODE
+
+
+@dataclass
+class RenderCache:
+    """One repo's cache, loaded at start and saved (atomically) when it changed."""
+
+    root: Path
+    enabled: bool = True
+    models: dict[str, dict[str, tuple[str, list[tuple[str, str, bytes]]]]] = field(default_factory=dict)
+    trees: dict[str, dict[str, tuple[int, int, int, bytes]]] = field(default_factory=dict)
+    _dirty: bool = False
+    _seen: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.path = cache_dir() / f"render-{hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]}.pickle"
+        if not self.enabled:
+            return
+        try:
+            with open(self.path, "rb") as f:
+                data = pickle.load(f)
+            if data.get("format") == _FORMAT and data.get("code") == code_fingerprint():
+                self.models, self.trees = data["models"], data["trees"]
+        except (OSError, pickle.PickleError, EOFError, AttributeError, KeyError, TypeError, ValueError):
+            pass  # no cache or an unreadable one: start empty
+
+    def save(self) -> None:
+        """Write the cache if anything changed (a failure to write is not an error)."""
+        if not (self.enabled and self._dirty):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump({"format": _FORMAT, "code": code_fingerprint(), "models": self.models, "trees": self.trees},
+                            f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+            self._dirty = False
+        except OSError:
+            pass
+
+    # -- models -----------------------------------------------------------------------------
+    def per_model(self, ctx: EnvContext) -> Callable[[Model], list[Output]]:
+        """A ``per_model`` for ``emit_env`` that reuses the files of unchanged models."""
+        import orjson
+
+        env = ctx.env.name
+        table = self.models.setdefault(env, {})
+        for gone in set(table) - set(ctx.models):
+            del table[gone]
+            self._dirty = True
+        base = hashlib.sha256(orjson.dumps([
+            env,
+            ctx.env.overlay.model_dump(mode="json"),
+            {name: s.model_dump(mode="json") for name, s in sorted(ctx.storage.items())},
+        ], option=orjson.OPT_SORT_KEYS))
+
+        def one(model: Model) -> list[Output]:
+            h = base.copy()
+            h.update(model.model_dump_json().encode())
+            state = ctx.rollout.get(model.name)
+            if state is not None:
+                h.update(state.model_dump_json().encode())
+            key = h.hexdigest()
+            hit = table.get(model.name) if self.enabled else None
+            if hit is None or hit[0] != key:
+                items = [(o.path, o.kind, dump(o.obj).encode("utf-8")) for o in emit_model(ctx, model)]
+                if self.enabled:
+                    table[model.name] = (key, items)
+                    self._dirty = True
+            else:
+                items = hit[1]
+            return [Output(path, {"kind": kind}, model.name, data) for path, kind, data in items]
+
+        return one
+
+    # -- trees ------------------------------------------------------------------------------
+    def tree(self, env: str, folder: Path) -> dict[str, Any]:
+        """``path -> digest`` of every file in ``folder``, reading only files whose stat changed."""
+        known = self.trees.get(env, {}) if self.enabled else {}
+        out: dict[str, Any] = {}
+        seen: dict[str, tuple[int, int, int]] = {}
+        self._seen[env] = seen
+        stack = [(folder, "")]
+        while stack:
+            here, prefix = stack.pop()
+            try:
+                entries = list(os.scandir(here))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), rel + "/"))
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                seen[rel] = stat = (st.st_size, st.st_mtime_ns, st.st_ino)
+                was = known.get(rel)
+                if was is not None and was[:3] == stat:
+                    out[rel] = was[3]
+                else:
+                    with open(entry.path, "rb") as f:
+                        out[rel] = digest(f.read())
+        return out
+
+    def remember_tree(self, env: str, folder: Path, digests: dict[str, bytes], written: set[str] | frozenset[str] = frozenset()) -> None:
+        """Record the stat and digest of every file now in ``folder``: the stat seen by
+        :meth:`tree` for files left alone (hard links keep inode and mtime), a new one for
+        ``written`` files."""
+        if not self.enabled:
+            return
+        seen = self._seen.get(env, {})
+        table = {}
+        for rel, dig in digests.items():
+            stat = None if rel in written else seen.get(rel)
+            if stat is None:
+                try:
+                    st = os.stat(folder / rel)
+                except FileNotFoundError:
+                    continue
+                stat = (st.st_size, st.st_mtime_ns, st.st_ino)
+            table[rel] = (*stat, dig)
+        if table != self.trees.get(env):
+            self.trees[env] = table
+            self._dirty = True
