@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .caching import cache_dir, code_fingerprint
 from .emit import EnvContext, Output, emit_model
 from .spec import Model
 from .yamlio import dump
@@ -33,40 +33,10 @@ __all__ = ["RenderCache", "cache_dir", "digest"]
 _FORMAT = 1
 
 
-def cache_dir() -> Path:
-    """Where servespec keeps its caches."""
-    base = os.environ.get("SERVESPEC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "servespec")
-    return Path(base)
-
-
 def digest(data: bytes) -> bytes:
     """Content digest of a rendered file."""
     return hashlib.blake2b(data, digest_size=16).digest()
 
-
-_CODE: str | None = None
-
-
-def code_fingerprint() -> str:
-    """Changes whenever the code that shapes the output could have changed."""
-    global _CODE
-    if _CODE is None:
-        from importlib import metadata
-
-        h = hashlib.sha256(sys.version.encode())
-        package = Path(__file__).parent
-        for path in sorted(package.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                st = path.stat()
-                h.update(f"{path.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-        for dist in ("PyYAML", "orjson", "grafana-foundation-sdk", "pydantic"):
-            try:
-                h.update(f"{dist}={metadata.version(dist)}\n".encode())
-            except metadata.PackageNotFoundError:
-                pass
-        _CODE = h.hexdigest()
-    return _CODE
 
 
 @dataclass

@@ -520,24 +520,31 @@ def _rerender(root: Path, ctx: Any, t: Transition) -> None:
 
     from .emit import emit_env
     from .render import RENDERED, write_env
+    from .render_cache import RenderCache
     from .yamlio import dump
 
     new_ctx = dataclasses.replace(ctx, rollout={**ctx.rollout, t.model: t.after}, extra={})
-    outputs = emit_env(new_ctx)
+    cache = RenderCache(root)
+    outputs = emit_env(new_ctx, cache.per_model(new_ctx))  # unchanged models come from the cache
+
+    def data(out: Any) -> bytes:
+        return out.data if out.data is not None else dump(out.obj).encode("utf-8")
+
     target = root / RENDERED / t.env
     on_disk = {(Path(d) / n).relative_to(target).as_posix() for d, _s, names in os.walk(target) for n in names}
     if on_disk != {o.path for o in outputs}:
-        write_env(root, t.env, {o.path: dump(o.obj).encode("utf-8") for o in outputs})
-        return
-    for out in outputs:
-        if out.model not in (t.model, None):
-            continue
-        data = dump(out.obj).encode("utf-8")
-        dest = target / out.path
-        if dest.read_bytes() != data:
-            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, dest)
+        write_env(root, t.env, {o.path: data(o) for o in outputs}, cache)
+    else:
+        for out in outputs:
+            if out.model not in (t.model, None):
+                continue
+            new = data(out)
+            dest = target / out.path
+            if dest.read_bytes() != new:
+                tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(new)
+                os.replace(tmp, dest)
+    cache.save()
 
 
 def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -71,10 +72,7 @@ def to_jsonschema(node: Any, strict: bool = True) -> Any:
     return n
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("SERVESPEC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "servespec")
-    return Path(base)
+from .caching import cache_dir as _cache_dir  # noqa: E402
 
 
 @dataclass
@@ -162,6 +160,23 @@ class SchemaRegistry:
         schema = json.loads(path.read_text())
         registry = self._defs_resource(schema_dir) @ (Resource.from_contents(schema) @ Registry())
         return jsonschema.Draft202012Validator(schema, registry=registry)
+
+    def fingerprint(self) -> str:
+        """Changes when the schemas could have: the CRD files and kubernetes-validate's version."""
+        from importlib import metadata
+
+        h = hashlib.sha256(metadata.version("kubernetes-validate").encode())
+        if self.crd_dir is not None:
+            for path in sorted(self.crd_dir.rglob("*.yaml")):
+                st = path.stat()
+                h.update(f"{path}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
+
+    def warm(self, k8s_versions: Iterable[str]) -> None:
+        """Load every CRD schema and ObjectMeta now (before forking workers that share them)."""
+        self._load_crds()
+        for version in k8s_versions:
+            self.object_meta(version)
 
     def object_meta(self, k8s_version: str) -> Any:
         """A validator for ObjectMeta (used for the metadata of custom kinds)."""
@@ -317,35 +332,150 @@ def _kustomize_listing(display: str, kustomizations: dict[str, list[str]], on_di
     return unlisted + problems
 
 
-def validate_tree(root: Path, env: Env, registry: SchemaRegistry) -> ValidationReport:
-    """Validate every file of ``rendered/<env>/`` and its kustomization's resource list."""
+def _check_file(folder: Path, rel: str, data: bytes, env: Env, registry: SchemaRegistry) -> tuple[list[Problem], list[str], int, list[str] | None]:
+    """Validate one rendered file: (problems, notes, objects, its kustomization resources)."""
+    shown = f"rendered/{env.name}/{rel}"
+    if not rel.endswith(".yaml"):
+        return [Problem(shown, None, "", "unexpected non-YAML file in rendered output")], [], 0, None
+    try:
+        docs = load_all(data)
+    except yaml.YAMLError as exc:
+        return [Problem(shown, None, "", f"invalid YAML: {exc}")], [], 0, None
+    resources = None
+    if rel == "kustomization.yaml" or rel.endswith("/kustomization.yaml"):
+        resources = list((docs[0] if docs and isinstance(docs[0], dict) else {}).get("resources") or [])
+    report = validate_objects([(shown, d) for d in docs], env, registry)
+    return report.problems, report.notes, report.objects, resources
+
+
+_POOL_STATE: tuple[Path, Env, SchemaRegistry] | None = None
+
+
+def _check_chunk(chunk: list[tuple[str, bytes]]) -> list[tuple[list[Problem], list[str], int, list[str] | None]]:
+    """Worker side of a parallel validation (state inherited through fork)."""
+    assert _POOL_STATE is not None
+    folder, env, registry = _POOL_STATE
+    return [_check_file(folder, rel, data, env, registry) for rel, data in chunk]
+
+
+PARALLEL_FROM = 1500
+"""Validate in worker processes (one per core) when at least this many files changed."""
+
+
+def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: "ValidationCache | None" = None) -> ValidationReport:
+    """Validate every file of ``rendered/<env>/`` and its kustomizations' resource lists.
+
+    With a ``cache``, a file whose bytes, environment settings, schemas and code are unchanged
+    since it was last validated is not parsed again: its earlier result is reused. Large
+    batches are validated in worker processes, one per core.
+    """
+    global _POOL_STATE
     folder = root / "rendered" / env.name
     display = f"rendered/{env.name}"
     if not folder.is_dir():
         return ValidationReport([Problem(display, None, "", "not rendered: run `servespec render`")])
-    pairs: list[tuple[str, dict[str, Any]]] = []
-    problems: list[Problem] = []
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    kustomizations: dict[str, list[str]] = {}
-    for path in files:
-        rel = path.relative_to(folder).as_posix()
-        shown = f"{display}/{rel}"
-        if not rel.endswith(".yaml"):
-            problems.append(Problem(shown, None, "", "unexpected non-YAML file in rendered output"))
-            continue
+    rels = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    base = cache.env_key(env, registry) if cache else b""
+    results: dict[str, tuple[list[Problem], list[str], int, list[str] | None]] = {}
+    pending: list[tuple[str, bytes]] = []
+    keys: dict[str, bytes] = {}
+    for rel in rels:
+        data = (folder / rel).read_bytes()
+        if cache:
+            keys[rel] = key = hashlib.blake2b(base + data, digest_size=16).digest()
+            hit = cache.get(env.name, rel, key)
+            if hit is not None:
+                results[rel] = hit
+                continue
+        pending.append((rel, data))
+    workers = os.cpu_count() or 1
+    if len(pending) >= PARALLEL_FROM and workers > 1:
+        import multiprocessing
+
+        registry.warm([env.overlay.kubernetes_version])  # compile once, before forking
+        _POOL_STATE = (folder, env, registry)
         try:
-            docs = load_all(path.read_bytes())
-        except yaml.YAMLError as exc:
-            problems.append(Problem(shown, None, "", f"invalid YAML: {exc}"))
-            continue
-        if path.name == "kustomization.yaml":
-            kustomizations[rel] = list((docs[0] if docs else {}).get("resources") or [])
-        pairs.extend((shown, d) for d in docs)
-    if "kustomization.yaml" not in kustomizations:
-        problems.append(Problem(f"{display}/kustomization.yaml", None, "", "missing: kustomize cannot build this environment"))
+            chunks = [pending[i::workers] for i in range(workers)]
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for chunk, out in zip(chunks, pool.map(_check_chunk, chunks)):
+                    results.update((rel, res) for (rel, _), res in zip(chunk, out))
+        finally:
+            _POOL_STATE = None
     else:
-        problems.extend(_kustomize_listing(display, kustomizations, {p.relative_to(folder).as_posix() for p in files}))
-    report = validate_objects(pairs, env, registry)
-    report.problems[:0] = problems
-    report.files = len(files)
+        for rel, data in pending:
+            results[rel] = _check_file(folder, rel, data, env, registry)
+    if cache:
+        cache.put(env.name, {rel: (keys[rel], results[rel]) for rel in rels})
+    report = ValidationReport()
+    kustomizations: dict[str, list[str]] = {}
+    for rel in rels:
+        problems, notes, objects, resources = results[rel]
+        report.problems.extend(problems)
+        report.notes.extend(notes)
+        report.objects += objects
+        if resources is not None:
+            kustomizations[rel] = resources
+    listing: list[Problem] = []
+    if "kustomization.yaml" not in kustomizations:
+        listing.append(Problem(f"{display}/kustomization.yaml", None, "", "missing: kustomize cannot build this environment"))
+    else:
+        listing.extend(_kustomize_listing(display, kustomizations, set(rels)))
+    report.problems = _order(listing, report.problems)
+    report.files = len(rels)
     return report
+
+
+def _order(listing: list[Problem], problems: list[Problem]) -> list[Problem]:
+    """File-level problems (non-YAML, invalid YAML) first, then listing problems, then objects."""
+    file_level = [p for p in problems if not p.field and ("unexpected non-YAML" in p.message or p.message.startswith("invalid YAML"))]
+    rest = [p for p in problems if p not in file_level]
+    return [*file_level, *listing, *rest]
+
+
+class ValidationCache:
+    """Earlier results per rendered file, keyed by its bytes and everything else that decides
+    the result (environment settings, the schemas, servespec's code)."""
+
+    def __init__(self, root: Path, enabled: bool = True):
+        from .caching import cache_dir
+
+        self.enabled = enabled
+        self.path = cache_dir() / f"validate-{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]}.pickle"
+        self.table: dict[str, dict[str, tuple[bytes, Any]]] = {}
+        self._dirty = False
+        if enabled:
+            try:
+                with open(self.path, "rb") as f:
+                    self.table = pickle.load(f)
+            except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError):
+                self.table = {}
+
+    def env_key(self, env: Env, registry: SchemaRegistry) -> bytes:
+        from .caching import code_fingerprint
+
+        h = hashlib.sha256(code_fingerprint().encode())
+        h.update(env.name.encode())
+        h.update(env.overlay.model_dump_json().encode())
+        h.update(registry.fingerprint().encode())
+        return h.digest()
+
+    def get(self, env: str, rel: str, key: bytes) -> Any:
+        hit = self.table.get(env, {}).get(rel) if self.enabled else None
+        return hit[1] if hit is not None and hit[0] == key else None
+
+    def put(self, env: str, entries: dict[str, tuple[bytes, Any]]) -> None:
+        if self.enabled and self.table.get(env) != entries:
+            self.table[env] = entries
+            self._dirty = True
+
+    def save(self) -> None:
+        if not (self.enabled and self._dirty):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(self.table, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass

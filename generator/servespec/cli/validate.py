@@ -15,23 +15,26 @@ from .common import cli, common_options, resolve_root
 @click.option("--env", "envs", multiple=True, help="Environment to validate (repeatable; default: all).")
 @click.option("--crds", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of CustomResourceDefinitions for custom kinds (e.g. ../shared/crds).")
+@click.option("--no-cache", is_flag=True, help="Check every file again (ignore earlier results for unchanged files).")
 @common_options
 @click.pass_context
-def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, cmd_root: Path | None, cmd_debug: bool) -> None:
+def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, no_cache: bool, cmd_root: Path | None, cmd_debug: bool) -> None:
     """Validate every object in rendered/ against its schema and servespec's policies."""
-    from ..validate import SchemaRegistry, validate_tree  # jsonschema: imported only when validating
+    from ..validate import SchemaRegistry, ValidationCache, validate_tree  # jsonschema: imported only here
 
     root = resolve_root(ctx, cmd_root)
-    registry = SchemaRegistry(crds)
+    registry = SchemaRegistry(crds, use_cache=not no_cache)
+    cache = ValidationCache(root, enabled=not no_cache)
     problems = []
     total = 0
     for env in load_envs(root, list(envs) or None).values():
-        report = validate_tree(root, env, registry)
+        report = validate_tree(root, env, registry, cache)
         total += report.objects
         for note in report.notes:
             click.echo(f"note: {note}", err=True)
         problems.extend(p.__class__(p.file, p.line, f"env {env.name}: {p.field}" if p.field else f"env {env.name}", p.message)
                         for p in report.problems)
+    cache.save()
     if problems:
         raise CheckFailed(problems)
     click.echo(f"{total} objects valid")
