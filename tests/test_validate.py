@@ -119,3 +119,34 @@ def test_crd_schema_cache_gives_the_same_answer(example_repo: Path, use_cache: b
     registry = SchemaRegistry(CRDS, use_cache=use_cache)
     report = validate_objects([(ISVC, obj)], env, registry)
     assert [p.message for p in report.problems] == ["Additional properties are not allowed ('canaryTrafficPercnt' was unexpected)"]
+
+
+def test_cached_validation_sees_every_change(example_repo: Path) -> None:
+    """Results are reused only for unchanged files under unchanged settings and schemas."""
+    assert _validate(example_repo)[0] == 0  # fills the cache
+    _edit(example_repo / ISVC, "    minReplicas: 3\n", "    minReplicas: 3\n    canaryTrafficPercnt: 10\n")
+    code, lines = _validate(example_repo)
+    assert code == 1 and len(lines) == 1 and "'canaryTrafficPercnt' was unexpected" in lines[0]
+    _edit(example_repo / ISVC, "    canaryTrafficPercnt: 10\n", "")
+    assert _validate(example_repo)[0] == 0
+    # a policy change in the overlay re-checks files whose bytes did not change
+    _edit(example_repo / "overlays/dev.yaml", "allowPlaintextSecrets: true", "allowPlaintextSecrets: false")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == ["servespec: error: rendered/dev/common/storage/minio/secret.yaml: env dev: Secret kubeflow-minio-secret: "
+                     "plaintext secret data in git is refused in env 'dev' (allowPlaintextSecrets is false)"]
+    # --no-cache gives the same verdict
+    assert run_cli("validate", "--no-cache", "--crds", CRDS, "--root", example_repo).stderr.splitlines() == lines
+
+
+def test_parallel_validation_gives_the_same_report(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import servespec.validate as v
+
+    _edit(example_repo / ISVC, "    minReplicas: 3\n", "    minReplicas: 3\n    canaryTrafficPercnt: 10\n")
+    env = load_envs(example_repo, ["prod"])["prod"]
+    serial = v.validate_tree(example_repo, env, SchemaRegistry(CRDS))
+    monkeypatch.setattr(v, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(v.os, "cpu_count", lambda: 2)
+    parallel = v.validate_tree(example_repo, env, SchemaRegistry(CRDS))
+    assert [str(p) for p in parallel.problems] == [str(p) for p in serial.problems] and len(serial.problems) == 1
+    assert parallel.objects == serial.objects
