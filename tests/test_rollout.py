@@ -183,14 +183,17 @@ def test_step_outside_the_plan(example_git_repo: Path) -> None:
      "overlays/prod.rollout.yaml:5: models.census-income.traffic: expected an integer, found 'lots'"),
     ("models:\n  nope:\n    phase: stable\n    stable: s3://a/b\n    since: '2026-01-01T00:00:00Z'\n",
      "overlays/prod.rollout.yaml:2: models.nope: unknown model (rendered here: census-income, fraud-detector, sklearn-iris): delete this entry"),
-    ("models: [1, 2]\n", "overlays/prod.rollout.yaml:1: models: expected a mapping of model name to state, found CommentedSeq"),
+    ("models: [1, 2]\n", "overlays/prod.rollout.yaml:1: models: expected a mapping of model name to state, found a list\n"),
+    ("- models\n", "overlays/prod.rollout.yaml:1: expected a mapping with only the key 'models', found a list\n"),
+    ("models: {}\nphase: stable\n", "overlays/prod.rollout.yaml:1: expected a mapping with only the key 'models', found phase\n"),
+    ("\xff\xfe models\n", "overlays/prod.rollout.yaml: expected UTF-8 text, found binary data\n"),
     ("models:\n  census-income: {phase: stable\n", "overlays/prod.rollout.yaml:3: invalid YAML"),
     ("models:\n  census-income:\n    phase: stable\n    stable: not-a-uri\n    since: yesterday\n",
      "overlays/prod.rollout.yaml:2: models.census-income.stable: expected a storage URI"),
 ])
 def test_nonsense_state_file(example_git_repo: Path, text: str, message: str) -> None:
     repo = example_git_repo
-    (repo / "overlays/prod.rollout.yaml").write_text(text)
+    (repo / "overlays/prod.rollout.yaml").write_bytes(text.encode("latin-1") if "\xff" in text else text.encode())
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "hand edit")
     before = head(repo)

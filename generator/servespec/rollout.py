@@ -115,6 +115,17 @@ def _line(node: Any, *path: Any) -> int | None:
     return line
 
 
+def _kind(node: Any) -> str:
+    """What a YAML node is, in the words of the error messages (never ruamel's class names)."""
+    if isinstance(node, dict):
+        return "a mapping"
+    if isinstance(node, list):
+        return "a list"
+    if isinstance(node, bool):
+        return f"a boolean ({str(node).lower()})"
+    return f"{type(node).__name__} {node!r}" if isinstance(node, (int, float)) else f"a string {str(node)!r}"
+
+
 def _plain(node: Any) -> Any:
     if isinstance(node, dict):
         return {str(k): _plain(v) for k, v in node.items()}
@@ -158,11 +169,11 @@ def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, i
     if doc is None:
         return {}, {}
     if not isinstance(doc, dict) or set(doc) - {"models"}:
-        found = type(doc).__name__ if not isinstance(doc, dict) else ", ".join(sorted(map(str, set(doc) - {"models"})))
+        found = _kind(doc) if not isinstance(doc, dict) else ", ".join(sorted(map(str, set(doc) - {"models"})))
         raise PromoteError(Problem(display, _line(doc) or 1, "", f"expected a mapping with only the key 'models', found {found}"))
     models = doc.get("models") or {}
     if not isinstance(models, dict):
-        raise PromoteError(Problem(display, _line(doc, "models"), "models", f"expected a mapping of model name to state, found {type(models).__name__}"))
+        raise PromoteError(Problem(display, _line(doc, "models"), "models", f"expected a mapping of model name to state, found {_kind(models)}"))
     problems: list[Problem] = []
     out: dict[str, ModelState] = {}
     lines: dict[str, int | None] = {}
