@@ -44,6 +44,10 @@ CASES = {
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: [qa\n"),
         ["overlays/qa.yaml:2: invalid YAML: did not find expected ',' or ']'"],
     ),
+    "overlay-binary": (
+        lambda r: (r / "overlays/qa.yaml").write_bytes(b"\xff\xfe namespace: qa\n"),
+        ["overlays/qa.yaml: expected UTF-8 text, found binary data"],
+    ),
     "overlay-not-a-mapping": (
         lambda r: (r / "overlays/qa.yaml").write_text("- namespace\n"),
         ["overlays/qa.yaml:1: expected a mapping of settings, found list"],

@@ -119,3 +119,15 @@ def test_crd_schema_cache_gives_the_same_answer(example_repo: Path, use_cache: b
     registry = SchemaRegistry(CRDS, use_cache=use_cache)
     report = validate_objects([(ISVC, obj)], env, registry)
     assert [p.message for p in report.problems] == ["Additional properties are not allowed ('canaryTrafficPercnt' was unexpected)"]
+
+
+def test_stray_files_in_rendered_output(example_repo: Path) -> None:
+    (example_repo / "rendered/dev/common/notes.txt").write_text("hello\n")
+    (example_repo / "rendered/dev/common/x.yaml").write_text("foo: bar\n")
+    _edit(example_repo / "rendered/dev/common/kustomization.yaml", "resources:\n", "resources:\n- x.yaml\n")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == [
+        "servespec: error: rendered/dev/common/notes.txt: env dev: unexpected non-YAML file in rendered output",
+        "servespec: error: rendered/dev/common/x.yaml: env dev: expected a Kubernetes object with apiVersion and kind",
+    ]
