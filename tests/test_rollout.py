@@ -170,6 +170,30 @@ def test_step_outside_the_plan(example_git_repo: Path) -> None:
     res = cli(repo, "promote", "census-income", "--env", "prod", "--skip-gates", "--to", "50")
     assert res.exit_code == 0 and "10% -> 50% (step 3/4)" in res.stdout
     assert head(repo) != before
+    before = head(repo)
+    res = cli(repo, "promote", "census-income", "--env", "prod", "--skip-gates", "--to", "25")
+    assert res.exit_code == 2
+    assert res.stderr == "servespec: error: --to: 25% is not after the current step 50% (plan [10, 25, 50, 100])\n"
+    res = cli(repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v3")
+    assert res.exit_code == 2
+    assert res.stderr == ("servespec: error: prod/census-income: s3://census-income/v2 is already under canary at 50% (step 3): "
+                          "promote or rollback it first\n")
+    assert head(repo) == before and git(repo, "status", "--porcelain") == ""
+
+
+def test_rollout_needs_a_git_branch(example_repo: Path) -> None:
+    args = ("release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2")
+    res = cli(example_repo, *args)
+    assert res.exit_code == 2
+    assert res.stderr == f"servespec: error: {example_repo}: not inside a git repository: rollout commands commit their changes\n"
+    git(example_repo, "init", "-q", "-b", "main")
+    git(example_repo, "add", "-A")
+    git(example_repo, "commit", "-qm", "initial")
+    git(example_repo, "checkout", "-q", "--detach")
+    res = cli(example_repo, *args)
+    assert res.exit_code == 2
+    assert res.stderr == f"servespec: error: {example_repo}: HEAD is detached: check out a branch first\n"
+    assert not (example_repo / "overlays/prod.rollout.yaml").exists()
 
 
 @pytest.mark.parametrize("text, message", [
