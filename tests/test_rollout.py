@@ -346,3 +346,19 @@ def test_author_and_text_status(example_git_repo: Path, monkeypatch: pytest.Monk
     assert any(line.startswith("prod/census-income: canary 10% (step 1/4) s3://census-income/v2, stable s3://census-income/serving_model, since ")
                for line in out)
     assert len(out) == 9  # 3 models x 3 environments
+
+
+def test_unreachable_prometheus_fails_the_gates(example_git_repo: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a free port on 127.0.0.1 that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    repo = example_git_repo
+    cli(repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2")
+    before = head(repo)
+    res = cli(repo, "promote", "census-income", "--env", "prod", "--ignore-bake-time", "--prometheus", url)
+    assert res.exit_code == 1, res.stderr
+    assert f"cannot query Prometheus at {url}" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert head(repo) == before and git(repo, "status", "--porcelain") == ""
