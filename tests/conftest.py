@@ -28,9 +28,12 @@ GIT_ENV = {
 
 @pytest.fixture(autouse=True, scope="session")
 def _session_env(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """One schema cache for the whole session, and no kubeconfig anywhere."""
+    """One schema cache for the whole session, no kubeconfig anywhere, no proxy for 127.0.0.1."""
     os.environ["SERVESPEC_CACHE_DIR"] = str(tmp_path_factory.mktemp("servespec-cache"))
     os.environ["KUBECONFIG"] = "/nonexistent/kubeconfig"
+    # Servers the tests start are on 127.0.0.1: never reach them through a proxy from the environment.
+    for var in ("no_proxy", "NO_PROXY"):
+        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), "127.0.0.1", "localhost"]))
 
 
 @dataclass

@@ -44,6 +44,10 @@ CASES = {
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: [qa\n"),
         ["overlays/qa.yaml:2: invalid YAML: did not find expected ',' or ']'"],
     ),
+    "overlay-binary": (
+        lambda r: (r / "overlays/qa.yaml").write_bytes(b"\xff\xfe namespace: qa\n"),
+        ["overlays/qa.yaml: expected UTF-8 text, found binary data"],
+    ),
     "overlay-not-a-mapping": (
         lambda r: (r / "overlays/qa.yaml").write_text("- namespace\n"),
         ["overlays/qa.yaml:1: expected a mapping of settings, found list"],
@@ -75,6 +79,69 @@ CASES = {
             "overlays/qa.yaml:4: models.census-income.storage: unknown storage endpoint 's3x' (declared: minio)",
             "overlays/qa.yaml:6: storage.gcs: unknown storage endpoint (declared: minio)",
         ],
+    ),
+    "overlay-steps-not-increasing": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    steps: [50, 25, 100]\n"),
+        ["overlays/qa.yaml:4: rollout.plan.steps: expected strictly increasing percentages in 1..100, found [50, 25, 100]"],
+    ),
+    "overlay-steps-not-ending-at-100": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    steps: [10, 50]\n"),
+        ["overlays/qa.yaml:4: rollout.plan.steps: expected steps ending at 100, found [10, 50]"],
+    ),
+    "overlay-bad-duration": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    bakeTime: 5 minutes\n"),
+        ["overlays/qa.yaml:4: rollout.plan.bakeTime: expected a duration such as \"30s\", \"5m\" or \"1h30m\", found '5 minutes'"],
+    ),
+    "overlay-gate-bad-placeholder": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    gates:\n      - {name: e, query: 'up{x=\"$bogus\"}', max: 1}\n"),
+        ["overlays/qa.yaml:5: rollout.plan.gates[0].query: expected only the placeholders $namespace, $model, $window, $version, $canary in the query, found a bad one ('bogus')"],
+    ),
+    "overlay-gate-min-above-max": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    gates:\n      - {name: e, query: up, min: 2, max: 1}\n"),
+        ["overlays/qa.yaml:5: rollout.plan.gates[0]: expected min <= max, found min 2.0 > max 1.0"],
+    ),
+    "overlay-gate-no-bounds": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    gates:\n      - {name: e, query: up}\n"),
+        ["overlays/qa.yaml:5: rollout.plan.gates[0]: expected min, max or both, found neither"],
+    ),
+    "overlay-gate-cannot-fail": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    gates:\n      - {name: e, query: up, max: 1, samples: 2, failureLimit: 2}\n"),
+        ["overlays/qa.yaml:5: rollout.plan.gates[0]: expected failureLimit < samples (2), found 2: the gate could never fail"],
+    ),
+    "overlay-gate-duplicate-names": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    gates:\n      - {name: e, query: up, max: 1}\n      - {name: e, query: up, max: 2}\n"),
+        ["overlays/qa.yaml:4: rollout.plan.gates: expected unique gate names, found e twice"],
+    ),
+    "overlay-delivery-path-escapes": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\ndelivery: {controller: flux, repoUrl: 'https://g/x.git', path: ../up}\n"),
+        ["overlays/qa.yaml:2: delivery: expected path relative to the git root, found '../up'"],
+    ),
+    "overlay-delivery-without-repo": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\ndelivery: {controller: flux}\n"),
+        ["overlays/qa.yaml:2: delivery: expected repoUrl (the git URL flux clones) when controller is 'flux', found none"],
+    ),
+    "overlay-unknown-resource": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nmodels:\n  census-income:\n    resources: {requests: {gpu: '1'}}\n"),
+        ["overlays/qa.yaml:4: models.census-income.resources.requests: expected one of ['amd.com/gpu', 'cpu', 'ephemeral-storage', 'memory', 'nvidia.com/gpu'], found 'gpu'"],
+    ),
+    "overlay-negative-quantity": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nmodels:\n  census-income:\n    resources: {requests: {cpu: '-1'}}\n"),
+        ["overlays/qa.yaml:4: models.census-income.resources.requests.cpu: expected a non-negative quantity, found '-1'"],
+    ),
+    "overlay-bad-label-key": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\ndefaults:\n  labels: {'bad key!': x}\n"),
+        ["overlays/qa.yaml:3: defaults.labels: expected a Kubernetes label/annotation key, found 'bad key!'"],
+    ),
+    "overlay-bad-metric-unit": (
+        lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nmonitoring: {metrics: {requestLatenciesUnit: h}}\n"),
+        ["overlays/qa.yaml:2: monitoring.metrics.requestLatenciesUnit: expected 'ms' or 's', found 'h'"],
+    ),
+    "spec-storage-without-credentials": (
+        lambda r: (r / "specs/storage.py").write_text('from servespec.spec import S3Storage\n\nMINIO = S3Storage(name="minio", endpoint="minio:9000")\n'),
+        # The two follow-on lines are noise (the loader checks references although a module failed).
+        ["specs/storage.py:3: S3Storage: expected credentials (or anonymous: true), found none",
+         "specs/census_income.py: census-income.storage: expected the name of a declared S3Storage (none declared), found 'minio'",
+         "specs/fraud_detector.py: fraud-detector.storage: expected the name of a declared S3Storage (none declared), found 'minio'"],
     ),
     "plaintext-refused": (
         lambda r: _edit(r / "overlays/dev.yaml", "allowPlaintextSecrets: true", "allowPlaintextSecrets: false"),

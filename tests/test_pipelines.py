@@ -127,7 +127,8 @@ def test_push_rejected_for_good_leaves_the_remote_untouched(remote: Path) -> Non
         release_via_git(f"file://{remote}", "main", "census-income", "prod", NEW_URI, credentials=GitCredentials(), log=logged.append)
     # a hook's refusal is final: no fetch/rebase/retry round
     assert exc.value.exit_code == 2 and str(exc.value) == (
-        "origin: the remote refused the push to main: [remote rejected] (pre-receive hook declined); nothing was pushed")
+        "origin: the remote refused the push to main: [remote rejected] (pre-receive hook declined); nothing was pushed\n"
+        "the local commit was undone (HEAD is back at " + git(remote, "rev-parse", "main")[:10] + "): fix the cause and re-run the command")
     assert not any("attempt" in line for line in logged)
     assert refs(remote) == before
 

@@ -26,7 +26,8 @@ EDITS = {
     "model-replicas": lambda r: _sub(r / "specs/fraud_detector.py", "max_replicas=6", "max_replicas=7"),
     "model-annotation": lambda r: _sub(r / "specs/census_income.py", '"prometheus.io/scrape": "true",', '"prometheus.io/scrape": "false",'),
     "overlay-defaults": lambda r: _sub(r / "overlays/prod.yaml", "  minReplicas: 3\n  maxReplicas: 10\n", "  minReplicas: 4\n  maxReplicas: 10\n"),
-    "overlay-disable": lambda r: _sub(r / "overlays/staging.yaml", "models:\n", "models:\n  fraud-detector: {enabled: false}\n"),
+    # a toggle (entry first: "models:\n" is always there); not sklearn-iris, which "delete-model" removes
+    "overlay-disable": lambda r: _sub(r / "overlays/staging.yaml", "models:\n  fraud-detector: {enabled: false}\n", "models:\n"),
     "overlay-monitoring": lambda r: _sub(r / "overlays/dev.yaml", "messageDumper: {enabled: true}", "messageDumper: {enabled: false}"),
     "add-model": lambda r: (r / "specs/extra.py").unlink() if (r / "specs/extra.py").exists() else (r / "specs/extra.py").write_text(
         "from servespec.spec import Model, Predictor, Resources\n"

@@ -170,6 +170,30 @@ def test_step_outside_the_plan(example_git_repo: Path) -> None:
     res = cli(repo, "promote", "census-income", "--env", "prod", "--skip-gates", "--to", "50")
     assert res.exit_code == 0 and "10% -> 50% (step 3/4)" in res.stdout
     assert head(repo) != before
+    before = head(repo)
+    res = cli(repo, "promote", "census-income", "--env", "prod", "--skip-gates", "--to", "25")
+    assert res.exit_code == 2
+    assert res.stderr == "servespec: error: --to: 25% is not after the current step 50% (plan [10, 25, 50, 100])\n"
+    res = cli(repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v3")
+    assert res.exit_code == 2
+    assert res.stderr == ("servespec: error: prod/census-income: s3://census-income/v2 is already under canary at 50% (step 3): "
+                          "promote or rollback it first\n")
+    assert head(repo) == before and git(repo, "status", "--porcelain") == ""
+
+
+def test_rollout_needs_a_git_branch(example_repo: Path) -> None:
+    args = ("release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2")
+    res = cli(example_repo, *args)
+    assert res.exit_code == 2
+    assert res.stderr == f"servespec: error: {example_repo}: not inside a git repository: rollout commands commit their changes\n"
+    git(example_repo, "init", "-q", "-b", "main")
+    git(example_repo, "add", "-A")
+    git(example_repo, "commit", "-qm", "initial")
+    git(example_repo, "checkout", "-q", "--detach")
+    res = cli(example_repo, *args)
+    assert res.exit_code == 2
+    assert res.stderr == f"servespec: error: {example_repo}: HEAD is detached: check out a branch first\n"
+    assert not (example_repo / "overlays/prod.rollout.yaml").exists()
 
 
 @pytest.mark.parametrize("text, message", [
@@ -183,14 +207,17 @@ def test_step_outside_the_plan(example_git_repo: Path) -> None:
      "overlays/prod.rollout.yaml:5: models.census-income.traffic: expected an integer, found 'lots'"),
     ("models:\n  nope:\n    phase: stable\n    stable: s3://a/b\n    since: '2026-01-01T00:00:00Z'\n",
      "overlays/prod.rollout.yaml:2: models.nope: unknown model (rendered here: census-income, fraud-detector, sklearn-iris): delete this entry"),
-    ("models: [1, 2]\n", "overlays/prod.rollout.yaml:1: models: expected a mapping of model name to state, found CommentedSeq"),
+    ("models: [1, 2]\n", "overlays/prod.rollout.yaml:1: models: expected a mapping of model name to state, found a list\n"),
+    ("- models\n", "overlays/prod.rollout.yaml:1: expected a mapping with only the key 'models', found a list\n"),
+    ("models: {}\nphase: stable\n", "overlays/prod.rollout.yaml:1: expected a mapping with only the key 'models', found phase\n"),
+    ("\xff\xfe models\n", "overlays/prod.rollout.yaml: expected UTF-8 text, found binary data\n"),
     ("models:\n  census-income: {phase: stable\n", "overlays/prod.rollout.yaml:3: invalid YAML"),
     ("models:\n  census-income:\n    phase: stable\n    stable: not-a-uri\n    since: yesterday\n",
      "overlays/prod.rollout.yaml:2: models.census-income.stable: expected a storage URI"),
 ])
 def test_nonsense_state_file(example_git_repo: Path, text: str, message: str) -> None:
     repo = example_git_repo
-    (repo / "overlays/prod.rollout.yaml").write_text(text)
+    (repo / "overlays/prod.rollout.yaml").write_bytes(text.encode("latin-1") if "\xff" in text else text.encode())
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "hand edit")
     before = head(repo)
@@ -319,3 +346,19 @@ def test_author_and_text_status(example_git_repo: Path, monkeypatch: pytest.Monk
     assert any(line.startswith("prod/census-income: canary 10% (step 1/4) s3://census-income/v2, stable s3://census-income/serving_model, since ")
                for line in out)
     assert len(out) == 9  # 3 models x 3 environments
+
+
+def test_unreachable_prometheus_fails_the_gates(example_git_repo: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a free port on 127.0.0.1 that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    repo = example_git_repo
+    cli(repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2")
+    before = head(repo)
+    res = cli(repo, "promote", "census-income", "--env", "prod", "--ignore-bake-time", "--prometheus", url)
+    assert res.exit_code == 1, res.stderr
+    assert f"cannot query Prometheus at {url}" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert head(repo) == before and git(repo, "status", "--porcelain") == ""

@@ -118,6 +118,24 @@ def test_push_to_missing_remote_is_a_clear_error(example_git_repo: Path, tmp_pat
     res = cli(example_git_repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2", "--push")
     assert res.exit_code == 2
     assert "origin: push failed:" in res.stderr and "does not appear to be a git repository" in res.stderr
+    before = git(example_git_repo, "rev-parse", "HEAD")
+    assert res.stderr.endswith(f"servespec: error: the local commit was undone (HEAD is back at {before[:10]}): fix the cause and re-run the command\n")
+    assert git(example_git_repo, "log", "--format=%s").splitlines() == ["initial"]
+    assert git(example_git_repo, "status", "--porcelain") == ""
+    # once the remote exists, re-running the same command pushes the release
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(tmp_path / "missing.git"))
+    res = cli(example_git_repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2", "--push")
+    assert res.exit_code == 0, res.stderr
+    assert remote_log(tmp_path / "missing.git")[0] == "release(prod/census-income): s3://census-income/v2 at 10% (step 1/4)"
+
+
+def test_push_to_unknown_remote_commits_nothing(example_git_repo: Path) -> None:
+    res = cli(example_git_repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2",
+              "--push", "--remote", "upstream")
+    assert res.exit_code == 2
+    assert res.stderr == "servespec: error: --remote: no such remote 'upstream' (remotes: none); nothing committed\n"
+    assert git(example_git_repo, "log", "--format=%s").splitlines() == ["initial"]
+    assert git(example_git_repo, "status", "--porcelain") == ""
 
 
 def _spawn(repo: Path, *args: str) -> subprocess.Popen:

@@ -150,3 +150,15 @@ def test_parallel_validation_gives_the_same_report(example_repo: Path, monkeypat
     parallel = v.validate_tree(example_repo, env, SchemaRegistry(CRDS))
     assert [str(p) for p in parallel.problems] == [str(p) for p in serial.problems] and len(serial.problems) == 1
     assert parallel.objects == serial.objects
+
+
+def test_stray_files_in_rendered_output(example_repo: Path) -> None:
+    (example_repo / "rendered/dev/common/notes.txt").write_text("hello\n")
+    (example_repo / "rendered/dev/common/x.yaml").write_text("foo: bar\n")
+    _edit(example_repo / "rendered/dev/common/kustomization.yaml", "resources:\n", "resources:\n- x.yaml\n")
+    code, lines = _validate(example_repo)
+    assert code == 1
+    assert lines == [
+        "servespec: error: rendered/dev/common/notes.txt: env dev: unexpected non-YAML file in rendered output",
+        "servespec: error: rendered/dev/common/x.yaml: env dev: expected a Kubernetes object with apiVersion and kind",
+    ]

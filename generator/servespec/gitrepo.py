@@ -167,8 +167,7 @@ def push_with_retry(repo, remote: str, branch: str, reapply: Callable[[], str | 
             repo.git.rebase("--abort")
             repo.git.reset("-q", "--hard", ours.hexsha)
             raise PushFailed(Problem(remote, None, "", f"your unpushed commits do not rebase cleanly onto {remote}/{branch}: "
-                                     "rebase by hand; the rollout commit is kept locally, unpushed")) from None
+                                     "rebase by hand, then re-run")) from None
         if reapply() is None:
             return attempt
-    raise PushFailed(Problem(remote, None, "", f"push to {remote}/{branch} still rejected after {attempts} attempts; nothing pushed, "
-                             "the local commit is kept: re-run with --push"))
+    raise PushFailed(Problem(remote, None, "", f"push to {remote}/{branch} still rejected after {attempts} attempts"))

@@ -28,7 +28,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import ValidationError
 
-from .errors import CheckFailed, Problem, PromoteError
+from .errors import CheckFailed, GitError, Problem, PromoteError
 from .metrics import version_id
 from .spec import Model, RolloutPlan
 from .spec.base import SpecModel
@@ -115,6 +115,17 @@ def _line(node: Any, *path: Any) -> int | None:
     return line
 
 
+def _kind(node: Any) -> str:
+    """What a YAML node is, in the words of the error messages (never ruamel's class names)."""
+    if isinstance(node, dict):
+        return "a mapping"
+    if isinstance(node, list):
+        return "a list"
+    if isinstance(node, bool):
+        return f"a boolean ({str(node).lower()})"
+    return f"{type(node).__name__} {node!r}" if isinstance(node, (int, float)) else f"a string {str(node)!r}"
+
+
 def _plain(node: Any) -> Any:
     if isinstance(node, dict):
         return {str(k): _plain(v) for k, v in node.items()}
@@ -158,11 +169,11 @@ def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, i
     if doc is None:
         return {}, {}
     if not isinstance(doc, dict) or set(doc) - {"models"}:
-        found = type(doc).__name__ if not isinstance(doc, dict) else ", ".join(sorted(map(str, set(doc) - {"models"})))
+        found = _kind(doc) if not isinstance(doc, dict) else ", ".join(sorted(map(str, set(doc) - {"models"})))
         raise PromoteError(Problem(display, _line(doc) or 1, "", f"expected a mapping with only the key 'models', found {found}"))
     models = doc.get("models") or {}
     if not isinstance(models, dict):
-        raise PromoteError(Problem(display, _line(doc, "models"), "models", f"expected a mapping of model name to state, found {type(models).__name__}"))
+        raise PromoteError(Problem(display, _line(doc, "models"), "models", f"expected a mapping of model name to state, found {_kind(models)}"))
     problems: list[Problem] = []
     out: dict[str, ModelState] = {}
     lines: dict[str, int | None] = {}
@@ -552,10 +563,14 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
         log: Callable[[str], None] = lambda _m: None) -> Outcome:
     """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
     rejected pushes by re-applying the same transition on the new upstream."""
-    from .gitrepo import ensure_clean, open_repo, push_with_retry, resolve_author
+    from .gitrepo import PushFailed, ensure_clean, open_repo, push_with_retry, resolve_author
 
     repo = open_repo(root)
     ensure_clean(repo, root, env_name)
+    if push and push[0] not in [r.name for r in repo.remotes]:
+        known = ", ".join(sorted(r.name for r in repo.remotes)) or "none"
+        raise GitError(Problem("--remote", None, "", f"no such remote {push[0]!r} (remotes: {known}); nothing committed"))
+    start = repo.head.commit.hexsha
     who = resolve_author(author, repo)
     now = now or now_utc()
     _project, ctx, model, state = _load(root, env_name, model_name)
@@ -577,7 +592,13 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
             out.commit = new
             return new
 
-        out.pushes = push_with_retry(repo, remote, branch, reapply, log=log, author=who)
+        try:
+            out.pushes = push_with_retry(repo, remote, branch, reapply, log=log, author=who)
+        except PushFailed as exc:
+            # Undo the local commit: a re-run must redo the whole change (the commit alone
+            # could never be pushed by re-running the command, which would find it applied).
+            repo.git.reset("-q", "--hard", start)
+            raise PushFailed([*exc.problems, Problem(message=f"the local commit was undone (HEAD is back at {start[:10]}): fix the cause and re-run the command")]) from None
     return out
 
 
