@@ -141,3 +141,27 @@ def test_no_socket_is_created_when_network_is_blocked(example_repo: Path, monkey
     shutil.rmtree(example_repo / "rendered")
     result = run_cli("render", "--root", example_repo)
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_deleted_environment_is_stale_then_removed(example_repo: Path) -> None:
+    (example_repo / "overlays/staging.yaml").unlink()
+    check = run_cli("render", "--check", "--root", example_repo)
+    assert check.exit_code == 1
+    assert "rendered/staging/: no overlays/staging.yaml any more; `servespec render` deletes it" in check.stdout
+    assert check.stderr == "servespec: error: rendered/staging: stale: run `servespec render` and commit the result\n"
+    (example_repo / "rendered/notes").mkdir()  # not servespec's: left alone
+    result = run_cli("render", "--root", example_repo)
+    assert result.exit_code == 0 and result.stdout.endswith("staging: removed (no overlay)\n")
+    assert sorted(p.name for p in (example_repo / "rendered").iterdir()) == ["dev", "notes", "prod"]
+    assert run_cli("render", "--check", "--root", example_repo).exit_code == 0
+
+
+def test_swapped_in_folders_are_not_private(example_repo: Path) -> None:
+    import stat
+
+    shutil.rmtree(example_repo / "rendered")
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    mode = stat.S_IMODE((example_repo / "rendered/dev").stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o777 & ~umask

@@ -63,7 +63,7 @@ def load_specs(root: Path) -> SpecSet:
             mod_file = getattr(sys.modules[name], "__file__", None) or ""
             if name.startswith("_servespec_spec_") or mod_file.startswith(str(specs_dir)):
                 del sys.modules[name]
-    for name, model in result.models.items():
+    for name, model in result.models.items() if not problems else ():  # a failed import hides declarations
         if model.storage and model.storage not in result.storage:
             known = ", ".join(sorted(result.storage)) or "none declared"
             problems.append(
@@ -97,7 +97,7 @@ def _import(path: Path) -> ModuleType:
             [Problem(display, line, f"{exc.title}.{describe_pydantic_error(e)[0]}".rstrip("."),
                      describe_pydantic_error(e)[1]) for e in exc.errors()]
         ) from None
-    except Exception as exc:  # a spec module may raise anything; report it as its error
+    except (Exception, SystemExit) as exc:  # a spec module may raise anything; report it as its error
         line = _line_in(exc, path)
         raise _ImportFailed(
             [Problem(display, line, "", f"importing the spec raised {type(exc).__name__}: {exc}")]

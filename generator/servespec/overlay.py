@@ -20,7 +20,7 @@ from pydantic import ValidationError, field_validator
 
 from .errors import Problem, SpecError
 from .spec import Credentials, LabelMap, Model, Resources, S3Storage
-from .spec.base import EnvName, Name, NonNegativeInt, SpecModel
+from .spec.base import EnvName, Name, NonNegativeInt, SpecModel, SubdomainName
 from .spec.delivery import EnvDelivery
 from .spec.monitoring import EnvMonitoring
 from .spec.rollout import EnvRollout
@@ -86,9 +86,9 @@ class StorageOverride(SpecModel):
     """Anonymous credentials."""
     credentials: Credentials | None = None
     """Where this environment's credentials come from (replaces the spec's)."""
-    secret_name: str | None = None
+    secret_name: SubdomainName | None = None
     """Name of the credentials Secret."""
-    service_account_name: str | None = None
+    service_account_name: SubdomainName | None = None
     """Name of the ServiceAccount."""
 
 

@@ -22,7 +22,8 @@ from .project import Project
 from .render_cache import RenderCache, digest
 from .yamlio import dump
 
-__all__ = ["RenderResult", "render_env", "render_project", "write_env", "check_env", "read_tree", "RENDERED"]
+__all__ = ["RenderResult", "render_env", "render_project", "write_env", "check_env", "read_tree", "orphaned_envs",
+           "remove_env", "RENDERED"]
 
 RENDERED = "rendered"
 
@@ -119,6 +120,24 @@ def write_env(root: Path, env: str, files: dict[str, bytes], cache: RenderCache 
     return result
 
 
+def orphaned_envs(root: Path, envs: list[str]) -> list[str]:
+    """Folders of ``rendered/`` that servespec wrote (they hold a kustomization.yaml) for an
+    environment whose overlay is gone: a controller would keep syncing them."""
+    folder = root / RENDERED
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and p.name not in envs and (p / "kustomization.yaml").is_file())
+
+
+def remove_env(root: Path, env: str) -> None:
+    """Delete ``rendered/<env>/`` (renamed away first, so it disappears at once)."""
+    target = root / RENDERED / env
+    trash = target.parent / f".{env}.old-{os.getpid()}"
+    os.rename(target, trash)
+    shutil.rmtree(trash)
+
+
 SMALL_CHANGE = 64
 """A render touching at most this many files (or 2% of the tree) replaces them one by one."""
 
@@ -147,6 +166,9 @@ def _swap_tree(target: Path, env: str, files: dict[str, bytes], old: dict[str, b
     """Build the whole new tree beside the old one (unchanged files hard-linked), then swap."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{env}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the swapped-in folder must look like any other
     try:
         made: set[Path] = {tmp}
         for path, data in files.items():

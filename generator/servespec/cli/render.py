@@ -8,7 +8,8 @@ import click
 
 from ..errors import CheckFailed, Problem
 from ..project import Project
-from ..render import check_env, render_project, write_env
+from ..overlay import discover_envs
+from ..render import check_env, orphaned_envs, remove_env, render_project, write_env
 from ..render_cache import RenderCache
 from .common import cli, common_options, resolve_root
 
@@ -25,16 +26,19 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
     project = Project.load(root, list(envs) or None)
     cache = RenderCache(root, enabled=not no_cache)
     rendered = render_project(project, cache)
+    orphans = [] if envs else orphaned_envs(root, discover_envs(root))
     if check:
-        stale = []
+        stale = [f"rendered/{o}" for o in orphans]
+        for o in orphans:
+            click.echo(f"rendered/{o}/: no overlays/{o}.yaml any more; `servespec render` deletes it")
         for env, files in rendered.items():
             result, diff = check_env(root, env, files)  # always reads the files themselves
             if not result.unchanged:
-                stale.append(env)
+                stale.append(f"rendered/{env}")
                 click.echo(diff, nl=False)
         cache.save()
         if stale:
-            raise CheckFailed([Problem(f"rendered/{e}", None, "", "stale: run `servespec render` and commit the result") for e in stale])
+            raise CheckFailed([Problem(s, None, "", "stale: run `servespec render` and commit the result") for s in sorted(stale)])
         click.echo(f"rendered/ is up to date ({', '.join(rendered)})")
         return
     for env, files in rendered.items():
@@ -43,4 +47,7 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
             click.echo(f"{env}: unchanged ({len(files)} files)")
         else:
             click.echo(f"{env}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed ({len(files)} files)")
+    for orphan in orphans:
+        remove_env(root, orphan)
+        click.echo(f"{orphan}: removed (no overlay)")
     cache.save()
