@@ -193,26 +193,43 @@ def _top_key(key: Any) -> tuple[int, Any]:
 
 
 def _emit_block(data: Any, indent: int, out: list[str], top: bool = False) -> None:
-    """``data`` (a non-empty mapping or list) in block style at column ``indent``."""
+    """``data`` (a non-empty mapping or list) in block style at column ``indent``.
+
+    The hot loop of every render: string keys and values are looked up in the spelling memos
+    inline; everything else goes through :func:`_key` / :func:`_scalar`.
+    """
     pad = " " * indent
     if type(data) is dict:
         for k in sorted(data, key=_top_key) if top else sorted(data):
             v = data[k]
-            out.append(f"{pad}{_key(k)}:")
+            ks = _KEYS.get(k) or _key(k)
             tv = type(v)
-            if tv is dict and v:
-                out.append("\n")
-                _emit_block(v, indent + 2, out)
-            elif tv is list and v:
-                out.append("\n")
-                _emit_block(v, indent, out)  # PyYAML does not indent sequences in mappings
-            elif tv is str and "\n" in v:
-                _literal(v, pad, out)
+            if tv is str:
+                if "\n" in v:
+                    out.append(f"{pad}{ks}:")
+                    _literal(v, pad, out)
+                else:
+                    out.append(f"{pad}{ks}: {_VALUES.get(v) or _value(v)}\n")
+            elif tv is dict:
+                if v:
+                    out.append(f"{pad}{ks}:\n")
+                    _emit_block(v, indent + 2, out)
+                else:
+                    out.append(f"{pad}{ks}: {{}}\n")
+            elif tv is list:
+                if v:
+                    out.append(f"{pad}{ks}:\n")
+                    _emit_block(v, indent, out)  # PyYAML does not indent sequences in mappings
+                else:
+                    out.append(f"{pad}{ks}: []\n")
             else:
-                out.append(f" {_inline(v)}\n")
+                out.append(f"{pad}{ks}: {_scalar(v)}\n")
     elif type(data) is list:
         for item in data:
-            if (type(item) is dict or type(item) is list) and item:
+            ti = type(item)
+            if ti is str:
+                out.append(f"{pad}- {_VALUES.get(item) or _value(item)}\n")
+            elif (ti is dict or ti is list) and item:
                 sub: list[str] = []
                 _emit_block(item, indent + 2, sub)
                 first = "".join(sub)
