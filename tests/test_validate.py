@@ -162,3 +162,54 @@ def test_stray_files_in_rendered_output(example_repo: Path) -> None:
         "servespec: error: rendered/dev/common/notes.txt: env dev: unexpected non-YAML file in rendered output",
         "servespec: error: rendered/dev/common/x.yaml: env dev: expected a Kubernetes object with apiVersion and kind",
     ]
+
+
+def test_freshly_rendered_files_are_read_from_the_render_cache(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files whose bytes servespec just wrote are not parsed as YAML; any other file is."""
+    import servespec.validate as v
+
+    assert run_cli("render", "--no-cache", "--root", example_repo).exit_code == 0
+    assert run_cli("render", "--root", example_repo).exit_code == 0  # fills the render cache
+    parsed_yaml: list[bytes] = []
+    real = v.load_all
+    monkeypatch.setattr(v, "load_all", lambda data: parsed_yaml.append(data) or real(data))
+    assert run_cli("validate", "--crds", CRDS, "--root", example_repo).exit_code == 0
+    model_files = [p for p in (example_repo / "rendered").rglob("models/*/*.yaml") if p.name != "kustomization.yaml"]
+    assert model_files and not any(p.read_bytes() in parsed_yaml for p in model_files)
+    _edit(example_repo / ISVC, "    minReplicas: 3\n", "    minReplicas: 3\n    canaryTrafficPercnt: 10\n")
+    code, lines = _validate(example_repo)
+    assert code == 1 and len(lines) == 1 and "'canaryTrafficPercnt' was unexpected" in lines[0]
+    assert (example_repo / ISVC).read_bytes() in parsed_yaml
+
+
+BROKEN = {
+    "unknown-field": (ISVC, "    minReplicas: 3\n", "    minReplicas: 3\n    canaryTrafficPercnt: 10\n"),
+    "wrong-type": (ISVC, "    minReplicas: 3\n", "    minReplicas: \"3\"\n"),
+    "bad-enum": (ISVC, "      mode: all\n", "      mode: some\n"),
+    "bad-pattern": ("rendered/prod/models/census-income/prometheusrule.yaml", "  - name: ", "  - partial_response_strategy: maybe\n    name: "),
+    "bad-meta": ("rendered/prod/models/census-income/podmonitor.yaml", "  namespace: ml-prod\n", "  namespace: ml-prod\n  labelz: {}\n"),
+    "builtin-typo": ("rendered/prod/common/storage/minio/serviceaccount.yaml", "secrets:", "secretz:"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_fast_and_python_validators_agree(example_repo: Path, case: str) -> None:
+    """jsonschema-rs (the fast path) rejects exactly what jsonschema rejects, and accepts every
+    object of the example repo; messages always come from jsonschema."""
+    import yaml
+
+    registry = SchemaRegistry(CRDS)
+    for path in (example_repo / "rendered").rglob("*.yaml"):
+        for obj in yaml.safe_load_all(path.read_text()):
+            if obj["kind"] == "Kustomization" and obj["apiVersion"].startswith("kustomize.config"):
+                continue
+            _source, checker = registry.validator("1.31", obj["apiVersion"], obj["kind"])
+            assert checker.fast is not None and checker.fast.is_valid(obj), path
+    file, old, new = BROKEN[case]
+    _edit(example_repo / file, old, new)
+    obj = yaml.safe_load((example_repo / file).read_text())
+    _source, checker = registry.validator("1.31", obj["apiVersion"], obj["kind"])
+    target = obj["metadata"] if case == "bad-meta" else obj
+    checker = registry.object_meta("1.31") if case == "bad-meta" else checker
+    assert not checker.fast.is_valid(target)
+    assert list(checker.slow.iter_errors(target))

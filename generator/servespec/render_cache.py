@@ -30,7 +30,7 @@ from .yamlio import dump
 
 __all__ = ["RenderCache", "cache_dir", "digest"]
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 def digest(data: bytes) -> bytes:
@@ -45,7 +45,8 @@ class RenderCache:
 
     root: Path
     enabled: bool = True
-    models: dict[str, dict[str, tuple[str, list[tuple[str, str, bytes]]]]] = field(default_factory=dict)
+    models: dict[str, dict[str, tuple[str, list[tuple[str, str, bytes, bytes]]]]] = field(default_factory=dict)
+    """env -> model -> (key, [(path, kind, YAML bytes, the same object as JSON)])."""
     trees: dict[str, dict[str, tuple[int, int, int, bytes]]] = field(default_factory=dict)
     _dirty: bool = False
     _seen: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
@@ -102,15 +103,21 @@ class RenderCache:
             key = h.hexdigest()
             hit = table.get(model.name) if self.enabled else None
             if hit is None or hit[0] != key:
-                items = [(o.path, o.kind, dump(o.obj).encode("utf-8")) for o in emit_model(ctx, model)]
+                items = [(o.path, o.kind, dump(o.obj).encode("utf-8"), orjson.dumps(o.obj)) for o in emit_model(ctx, model)]
                 if self.enabled:
                     table[model.name] = (key, items)
                     self._dirty = True
             else:
                 items = hit[1]
-            return [Output(path, {"kind": kind}, model.name, data) for path, kind, data in items]
+            return [Output(path, {"kind": kind}, model.name, data) for path, kind, data, _json in items]
 
         return one
+
+    def parsed(self, env: str) -> dict[bytes, bytes]:
+        """YAML bytes -> the same object as JSON, for every model file rendered in ``env``: a
+        file whose bytes are exactly these need no YAML parsing (``yamlio.dump`` round-trips,
+        property-tested), which makes validating a freshly rendered tree several times faster."""
+        return {data: js for _key, items in self.models.get(env, {}).values() for _p, _k, data, js in items}
 
     # -- trees ------------------------------------------------------------------------------
     def tree(self, env: str, folder: Path) -> dict[str, Any]:

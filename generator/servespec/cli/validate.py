@@ -24,11 +24,14 @@ def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, no_ca
 
     root = resolve_root(ctx, cmd_root)
     registry = SchemaRegistry(crds, use_cache=not no_cache)
+    from ..render_cache import RenderCache
+
     cache = ValidationCache(root, enabled=not no_cache)
+    renders = RenderCache(root, enabled=not no_cache)  # objects servespec just wrote need no YAML parsing
     problems = []
     total = 0
     for env in load_envs(root, list(envs) or None).values():
-        report = validate_tree(root, env, registry, cache)
+        report = validate_tree(root, env, registry, cache, renders.parsed(env.name))
         total += report.objects
         for note in report.notes:
             click.echo(f"note: {note}", err=True)
