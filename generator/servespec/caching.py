@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import sys
 from pathlib import Path
+from typing import Any
 
-__all__ = ["cache_dir", "code_fingerprint"]
+__all__ = ["cache_dir", "code_fingerprint", "load_pickle", "save_pickle", "repo_cache_path"]
 
 
 def cache_dir() -> Path:
@@ -40,3 +42,30 @@ def code_fingerprint() -> str:
                 pass
         _CODE = h.hexdigest()
     return _CODE
+
+
+def repo_cache_path(kind: str, root: Path) -> Path:
+    """The cache file of one kind (``render``, ``validate``) for the repo at ``root``."""
+    return cache_dir() / f"{kind}-{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]}.pickle"
+
+
+def load_pickle(path: Path) -> Any:
+    """A cache file's content, or None when it is missing or unreadable (then start empty)."""
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError):
+        return None
+
+
+def save_pickle(path: Path, data: Any) -> bool:
+    """Write a cache file atomically (temp file + rename); a failure to write is not an error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        return False

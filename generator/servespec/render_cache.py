@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .caching import cache_dir, code_fingerprint
+from .caching import cache_dir, code_fingerprint, load_pickle, repo_cache_path, save_pickle
 from .emit import EnvContext, Output, emit_model
 from .spec import Model
 from .yamlio import dump
@@ -52,31 +51,18 @@ class RenderCache:
     _seen: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.path = cache_dir() / f"render-{hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]}.pickle"
+        self.path = repo_cache_path("render", self.root)
         if not self.enabled:
             return
-        try:
-            with open(self.path, "rb") as f:
-                data = pickle.load(f)
-            if data.get("format") == _FORMAT and data.get("code") == code_fingerprint():
-                self.models, self.trees = data["models"], data["trees"]
-        except (OSError, pickle.PickleError, EOFError, AttributeError, KeyError, TypeError, ValueError):
-            pass  # no cache or an unreadable one: start empty
+        data = load_pickle(self.path)
+        if isinstance(data, dict) and data.get("format") == _FORMAT and data.get("code") == code_fingerprint():
+            self.models, self.trees = data["models"], data["trees"]
 
     def save(self) -> None:
-        """Write the cache if anything changed (a failure to write is not an error)."""
-        if not (self.enabled and self._dirty):
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump({"format": _FORMAT, "code": code_fingerprint(), "models": self.models, "trees": self.trees},
-                            f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-            self._dirty = False
-        except OSError:
-            pass
+        """Write the cache if anything changed."""
+        if self.enabled and self._dirty:
+            data = {"format": _FORMAT, "code": code_fingerprint(), "models": self.models, "trees": self.trees}
+            self._dirty = not save_pickle(self.path, data)
 
     # -- models -----------------------------------------------------------------------------
     def per_model(self, ctx: EnvContext) -> Callable[[Model], list[Output]]:

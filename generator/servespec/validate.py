@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -526,18 +525,13 @@ class ValidationCache:
     the result (environment settings, the schemas, servespec's code)."""
 
     def __init__(self, root: Path, enabled: bool = True):
-        from .caching import cache_dir
+        from .caching import load_pickle, repo_cache_path
 
         self.enabled = enabled
-        self.path = cache_dir() / f"validate-{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]}.pickle"
-        self.table: dict[str, dict[str, tuple[bytes, Any]]] = {}
+        self.path = repo_cache_path("validate", root)
         self._dirty = False
-        if enabled:
-            try:
-                with open(self.path, "rb") as f:
-                    self.table = pickle.load(f)
-            except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError):
-                self.table = {}
+        data = load_pickle(self.path) if enabled else None
+        self.table: dict[str, dict[str, tuple[bytes, Any]]] = data if isinstance(data, dict) else {}
 
     def env_key(self, env: Env, registry: SchemaRegistry) -> bytes:
         from .caching import code_fingerprint
@@ -558,13 +552,7 @@ class ValidationCache:
             self._dirty = True
 
     def save(self) -> None:
-        if not (self.enabled and self._dirty):
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(self.table, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass
+        from .caching import save_pickle
+
+        if self.enabled and self._dirty:
+            self._dirty = not save_pickle(self.path, self.table)
