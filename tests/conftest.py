@@ -81,6 +81,16 @@ def git(cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture
+def bare_remote(example_git_repo: Path, tmp_path: Path) -> Path:
+    """A bare repo holding the example repo's ``main``: the GitOps remote, over ``file://``."""
+    remote = tmp_path / "srv" / "gitops.git"
+    remote.parent.mkdir()
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(example_git_repo, "push", "-q", str(remote), "main")
+    return remote
+
+
+@pytest.fixture
 def example_git_repo(example_repo: Path) -> Path:
     """The example repo copy as a git repository with one commit on ``main``."""
     git(example_repo, "init", "-q", "-b", "main")

@@ -25,13 +25,9 @@ RELEASE_FILES = ["overlays/prod.rollout.yaml", "rendered/prod/models/census-inco
 
 
 @pytest.fixture
-def remote(example_git_repo: Path, tmp_path: Path) -> Path:
-    """A bare repo holding the example repo's ``main`` (the GitOps remote)."""
-    bare = tmp_path / "srv" / "gitops.git"
-    bare.parent.mkdir()
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(example_git_repo, "push", "-q", str(bare), "main")
-    return bare
+def remote(bare_remote: Path) -> Path:
+    """The GitOps remote (conftest's bare repo)."""
+    return bare_remote
 
 
 def refs(bare: Path) -> str:

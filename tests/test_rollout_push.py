@@ -25,16 +25,6 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def bare_remote(example_git_repo: Path, tmp_path: Path) -> Path:
-    """A bare repo holding the example repo's ``main``."""
-    remote = tmp_path / "srv" / "remote.git"
-    remote.parent.mkdir()
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(example_git_repo, "push", "-q", str(remote), "main")
-    return remote
-
-
-@pytest.fixture
 def git_daemon(bare_remote: Path):
     """``git daemon`` serving the bare remote's folder on 127.0.0.1 (stopped by the test)."""
     port = free_port()

@@ -141,14 +141,9 @@ def _plain(node: Any) -> Any:
 def _read_doc(path: Path, display: str) -> Any:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    from .yamlio import roundtrip_load
+    from .yamlio import read_text, roundtrip_load
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PromoteError(Problem(display, None, "", f"cannot read: {exc.strerror}")) from None
-    except UnicodeDecodeError:
-        raise PromoteError(Problem(display, None, "", "expected UTF-8 text, found binary data")) from None
+    text = read_text(path, display, PromoteError)
     try:
         return roundtrip_load(text)
     except MarkedYAMLError as exc:

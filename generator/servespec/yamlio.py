@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from .errors import Problem, SpecError
+from .errors import Problem, ServespecError, SpecError
 
 __all__ = [
     "dump",
@@ -258,18 +258,23 @@ def load_all(text: str | bytes) -> list[Any]:
     return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
 
 
+def read_text(path: Path, display: str, error: type[ServespecError] = SpecError) -> str:
+    """A human-written file's text, or ``error`` naming the file when it is unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(Problem(display, None, "", f"cannot read: {exc.strerror}")) from None
+    except UnicodeDecodeError:
+        raise error(Problem(display, None, "", "expected UTF-8 text, found binary data")) from None
+
+
 def load_with_lines(path: Path, display: str | None = None) -> tuple[Any, Lines]:
     """Load a human-written YAML file and the line of every key and item.
 
     Raises ``SpecError`` for unreadable files, YAML syntax errors and duplicate keys.
     """
     display = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(Problem(display, None, "", f"cannot read: {exc.strerror}")) from None
-    except UnicodeDecodeError:
-        raise SpecError(Problem(display, None, "", "expected UTF-8 text, found binary data")) from None
+    text = read_text(path, display)
     loader = _Loader(io.StringIO(text))
     try:
         node = loader.get_single_node()
