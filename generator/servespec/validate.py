@@ -29,6 +29,7 @@ import jsonschema
 import orjson
 import yaml
 
+from .caching import cache_dir
 from .errors import Problem
 from .legacy_schema import PACKAGED_SCHEMAS
 from .overlay import Env
@@ -70,9 +71,6 @@ def to_jsonschema(node: Any, strict: bool = True) -> Any:
             and not n.get("x-kubernetes-preserve-unknown-fields")):
         n["additionalProperties"] = False
     return n
-
-
-from .caching import cache_dir as _cache_dir  # noqa: E402
 
 
 class _FastError:
@@ -162,7 +160,7 @@ class SchemaRegistry:
     def _crd_file(self, path: Path) -> dict[tuple[str, str], dict[str, Any]]:
         raw = path.read_bytes()
         digest = hashlib.sha256(raw + _CONVERTER_VERSION.encode()).hexdigest()[:20]
-        cache = _cache_dir() / f"crd-{digest}.json"
+        cache = cache_dir() / f"crd-{digest}.json"
         if self.use_cache and cache.is_file():
             try:
                 return {tuple(k.split("|", 1)): v for k, v in json.loads(cache.read_text()).items()}  # type: ignore[misc]
