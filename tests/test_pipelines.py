@@ -8,7 +8,6 @@ annotations`` here: kfp reads the pipeline functions' annotations as types.)
 
 import os
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -195,7 +194,7 @@ def test_ssh_key_is_copied_private(tmp_path: Path) -> None:
 @pytest.fixture
 def kfp_local(tmp_path: Path):
     """kfp's local SubprocessRunner in this venv, outputs under tmp_path."""
-    kfp = pytest.importorskip("kfp")
+    pytest.importorskip("kfp")
     import kfp.local
 
     kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp-outputs"),

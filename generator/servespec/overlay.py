@@ -20,12 +20,12 @@ from pydantic import ValidationError, field_validator
 
 from .errors import Problem, SpecError
 from .spec import Credentials, LabelMap, Model, Resources, S3Storage
-from .spec.base import EnvName, Name, NonNegativeInt, SpecModel, SubdomainName
+from .spec.base import Name, NonNegativeInt, SpecModel, SubdomainName
 from .spec.delivery import EnvDelivery
 from .spec.monitoring import EnvMonitoring
 from .spec.rollout import EnvRollout
 from .validation_messages import describe_pydantic_error
-from .yamlio import Lines, line_of, load_with_lines
+from .yamlio import load_with_lines
 
 __all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride", "Env", "load_envs", "discover_envs", "resolve_model", "resolve_storage"]
 

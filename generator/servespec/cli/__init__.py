@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any, Callable
-
 import click
 
 from ..errors import ServespecError
