@@ -38,6 +38,16 @@ def digest(data: bytes) -> bytes:
 
 
 
+def _as_json(obj: Any) -> bytes | None:
+    """The object as JSON for validate's fast path, or None if it is not plain JSON data."""
+    import orjson
+
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return None
+
+
 @dataclass
 class RenderCache:
     """One repo's cache, loaded at start and saved (atomically) when it changed."""
@@ -89,7 +99,7 @@ class RenderCache:
             key = h.hexdigest()
             hit = table.get(model.name) if self.enabled else None
             if hit is None or hit[0] != key:
-                items = [(o.path, o.kind, dump(o.obj).encode("utf-8"), orjson.dumps(o.obj)) for o in emit_model(ctx, model)]
+                items = [(o.path, o.kind, dump(o.obj).encode("utf-8"), _as_json(o.obj)) for o in emit_model(ctx, model)]
                 if self.enabled:
                     table[model.name] = (key, items)
                     self._dirty = True
@@ -103,7 +113,7 @@ class RenderCache:
         """YAML bytes -> the same object as JSON, for every model file rendered in ``env``: a
         file whose bytes are exactly these need no YAML parsing (``yamlio.dump`` round-trips,
         property-tested), which makes validating a freshly rendered tree several times faster."""
-        return {data: js for _key, items in self.models.get(env, {}).values() for _p, _k, data, js in items}
+        return {data: js for _key, items in self.models.get(env, {}).values() for _p, _k, data, js in items if js is not None}
 
     # -- trees ------------------------------------------------------------------------------
     def tree(self, env: str, folder: Path) -> dict[str, Any]:
