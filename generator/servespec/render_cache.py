@@ -29,7 +29,7 @@ from .yamlio import dump
 
 __all__ = ["RenderCache", "cache_dir", "digest"]
 
-_FORMAT = 2
+_FORMAT = 4
 
 
 def digest(data: bytes) -> bytes:
@@ -54,14 +54,17 @@ class RenderCache:
 
     root: Path
     enabled: bool = True
-    models: dict[str, dict[str, tuple[str, list[tuple[str, str, bytes, bytes]]]]] = field(default_factory=dict)
-    """env -> model -> (key, [(path, kind, YAML bytes, the same object as JSON)])."""
+    models: dict[str, dict[str, tuple[str, list[tuple[str, str, bytes]]]]] = field(default_factory=dict)
+    """env -> model -> (key, [(path, kind, YAML bytes)])."""
     trees: dict[str, dict[str, tuple[int, int, int, bytes]]] = field(default_factory=dict)
     _dirty: bool = False
     _seen: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
+    _new_json: dict[tuple[str, str], tuple[str, list[bytes | None]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.path = repo_cache_path("render", self.root)
+        self.json_path = repo_cache_path("render-json", self.root)
+        """Beside the main file, the same objects as JSON: only ``validate`` reads it."""
         if not self.enabled:
             return
         data = load_pickle(self.path)
@@ -73,6 +76,20 @@ class RenderCache:
         if self.enabled and self._dirty:
             data = {"format": _FORMAT, "code": code_fingerprint(), "models": self.models, "trees": self.trees}
             self._dirty = not save_pickle(self.path, data)
+        if self.enabled and self._new_json:
+            sidecar = self._load_json()
+            for (env, model), entry in self._new_json.items():
+                sidecar.setdefault(env, {})[model] = entry
+            sidecar = {env: {m: e for m, e in table.items() if self.models.get(env, {}).get(m, ("",))[0] == e[0]}
+                       for env, table in sidecar.items()}
+            save_pickle(self.json_path, {"format": _FORMAT, "code": code_fingerprint(), "json": sidecar})
+            self._new_json = {}
+
+    def _load_json(self) -> dict[str, dict[str, tuple[str, list[bytes | None]]]]:
+        data = load_pickle(self.json_path) if self.enabled else None
+        if isinstance(data, dict) and data.get("format") == _FORMAT and data.get("code") == code_fingerprint():
+            return dict(data["json"])
+        return {}
 
     # -- models -----------------------------------------------------------------------------
     def per_model(self, ctx: EnvContext) -> Callable[[Model], list[Output]]:
@@ -99,13 +116,15 @@ class RenderCache:
             key = h.hexdigest()
             hit = table.get(model.name) if self.enabled else None
             if hit is None or hit[0] != key:
-                items = [(o.path, o.kind, dump(o.obj).encode("utf-8"), _as_json(o.obj)) for o in emit_model(ctx, model)]
+                outputs = emit_model(ctx, model)
+                items = [(o.path, o.kind, dump(o.obj).encode("utf-8")) for o in outputs]
                 if self.enabled:
                     table[model.name] = (key, items)
+                    self._new_json[(env, model.name)] = (key, [_as_json(o.obj) for o in outputs])
                     self._dirty = True
             else:
                 items = hit[1]
-            return [Output(path, {"kind": kind}, model.name, data) for path, kind, data, _json in items]
+            return [Output(path, {"kind": kind}, model.name, data) for path, kind, data in items]
 
         return one
 
@@ -113,7 +132,13 @@ class RenderCache:
         """YAML bytes -> the same object as JSON, for every model file rendered in ``env``: a
         file whose bytes are exactly these need no YAML parsing (``yamlio.dump`` round-trips,
         property-tested), which makes validating a freshly rendered tree several times faster."""
-        return {data: js for _key, items in self.models.get(env, {}).values() for _p, _k, data, js in items if js is not None}
+        sidecar = self._load_json().get(env, {})
+        out: dict[bytes, bytes] = {}
+        for model, (key, items) in self.models.get(env, {}).items():
+            entry = sidecar.get(model)
+            if entry is not None and entry[0] == key:
+                out.update((data, js) for (_p, _k, data), js in zip(items, entry[1]) if js is not None)
+        return out
 
     # -- trees ------------------------------------------------------------------------------
     def tree(self, env: str, folder: Path) -> dict[str, Any]:
