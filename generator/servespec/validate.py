@@ -411,32 +411,37 @@ def _kustomize_listing(display: str, kustomizations: dict[str, list[str]], on_di
     return unlisted + problems
 
 
+_FileResult = tuple[list[Problem], list[Problem], list[str], int, "list[str] | None"]
+"""(problems reading the file, problems of its objects, notes, objects, kustomization resources)."""
+
+
 def _check_file(folder: Path, rel: str, data: bytes, env: Env, registry: SchemaRegistry,
-                parsed: dict[bytes, bytes] | None = None) -> tuple[list[Problem], list[str], int, list[str] | None]:
-    """Validate one rendered file: (problems, notes, objects, its kustomization resources).
+                parsed: dict[bytes, bytes] | None = None) -> _FileResult:
+    """Validate one rendered file: (problems reading it, problems of its objects, notes, objects,
+    its kustomization's resources).
 
     ``parsed`` maps file bytes servespec itself wrote to the object as JSON (the render cache):
     such a file is read with orjson instead of parsed as YAML.
     """
     shown = f"rendered/{env.name}/{rel}"
     if not rel.endswith(".yaml"):
-        return [Problem(shown, None, "", "unexpected non-YAML file in rendered output")], [], 0, None
+        return [Problem(shown, None, "", "unexpected non-YAML file in rendered output")], [], [], 0, None
     known = parsed.get(data) if parsed else None
     try:
         docs = [orjson.loads(known)] if known is not None else load_all(data)
     except yaml.YAMLError as exc:
-        return [Problem(shown, None, "", f"invalid YAML: {exc}")], [], 0, None
+        return [Problem(shown, None, "", f"invalid YAML: {exc}")], [], [], 0, None
     resources = None
     if rel == "kustomization.yaml" or rel.endswith("/kustomization.yaml"):
         resources = list((docs[0] if docs and isinstance(docs[0], dict) else {}).get("resources") or [])
     report = validate_objects([(shown, d) for d in docs], env, registry)
-    return report.problems, report.notes, report.objects, resources
+    return [], report.problems, report.notes, report.objects, resources
 
 
 _POOL_STATE: tuple[Path, Env, SchemaRegistry, dict[bytes, bytes] | None] | None = None
 
 
-def _check_chunk(chunk: list[tuple[str, bytes]]) -> list[tuple[list[Problem], list[str], int, list[str] | None]]:
+def _check_chunk(chunk: list[tuple[str, bytes]]) -> list[_FileResult]:
     """Worker side of a parallel validation (state inherited through fork)."""
     assert _POOL_STATE is not None
     folder, env, registry, parsed = _POOL_STATE
@@ -462,7 +467,7 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: "Valida
         return ValidationReport([Problem(display, None, "", "not rendered: run `servespec render`")])
     rels = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     base = cache.env_key(env, registry) if cache else b""
-    results: dict[str, tuple[list[Problem], list[str], int, list[str] | None]] = {}
+    results: dict[str, _FileResult] = {}
     pending: list[tuple[str, bytes]] = []
     keys: dict[str, bytes] = {}
     for rel in rels:
@@ -494,8 +499,10 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: "Valida
         cache.put(env.name, {rel: (keys[rel], results[rel]) for rel in rels})
     report = ValidationReport()
     kustomizations: dict[str, list[str]] = {}
+    unreadable: list[Problem] = []
     for rel in rels:
-        problems, notes, objects, resources = results[rel]
+        file_problems, problems, notes, objects, resources = results[rel]
+        unreadable.extend(file_problems)
         report.problems.extend(problems)
         report.notes.extend(notes)
         report.objects += objects
@@ -506,16 +513,9 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: "Valida
         listing.append(Problem(f"{display}/kustomization.yaml", None, "", "missing: kustomize cannot build this environment"))
     else:
         listing.extend(_kustomize_listing(display, kustomizations, set(rels)))
-    report.problems = _order(listing, report.problems)
+    report.problems = [*unreadable, *listing, *report.problems]
     report.files = len(rels)
     return report
-
-
-def _order(listing: list[Problem], problems: list[Problem]) -> list[Problem]:
-    """File-level problems (non-YAML, invalid YAML) first, then listing problems, then objects."""
-    file_level = [p for p in problems if not p.field and ("unexpected non-YAML" in p.message or p.message.startswith("invalid YAML"))]
-    rest = [p for p in problems if p not in file_level]
-    return [*file_level, *listing, *rest]
 
 
 class ValidationCache:

@@ -99,14 +99,20 @@ def component_extension(ctx: EnvContext, model: Model) -> dict[str, Any]:
     if p.batcher:
         body["batcher"] = p.batcher.model_dump(by_alias=True, exclude_none=True)
     if model.logger:
-        logger: dict[str, Any] = {"mode": model.logger.mode}
-        if model.logger.url:
-            logger["url"] = model.logger.url
-        body["logger"] = logger
+        body["logger"] = logger_spec(model)
     sa = service_account(ctx, model)
     if sa:
         body["serviceAccountName"] = sa
     return body
+
+
+def logger_spec(model: Model) -> dict[str, Any]:
+    """``logger``: the mode always (KServe rejects an empty one), the sink when known."""
+    assert model.logger is not None
+    logger: dict[str, Any] = {"mode": model.logger.mode}
+    if model.logger.url:
+        logger["url"] = model.logger.url
+    return logger
 
 
 def service_account(ctx: EnvContext, model: Model) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import Problem, RenderError
 from ..spec import ArtExplainer, Model
 from .context import EnvContext
-from .inferenceservice import _container, metadata, resources, service_account
+from .inferenceservice import _container, logger_spec, metadata, resources, service_account
 
 __all__ = ["API_VERSION", "FRAMEWORKS", "isvc_object"]
 
@@ -60,7 +60,7 @@ def _deployment(ctx: EnvContext, model: Model) -> dict[str, Any]:
     if p.batcher:
         body["batcher"] = p.batcher.model_dump(by_alias=True, exclude_none=True)
     if model.logger:
-        body["logger"] = {"mode": model.logger.mode, **({"url": model.logger.url} if model.logger.url else {})}
+        body["logger"] = logger_spec(model)
     sa = service_account(ctx, model)
     if sa:
         body["serviceAccountName"] = sa
