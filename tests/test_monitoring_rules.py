@@ -11,8 +11,9 @@ import yaml
 
 from conftest import copy_example, run_cli
 from promtool_cases import PROMTOOL, promtool, write_suite
-from servespec.emit import build_context, emit_env
-from servespec.emit.context import EnvContext
+from servespec.emit import emit_env
+from servespec.resolve import build_context
+from servespec.resolve import EnvContext
 from servespec.emit.monitoring import ALERTS
 from servespec.project import Project
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from conftest import copy_example, run_cli
 from servespec.project import Project
 from servespec.render import read_tree, render_project
-from servespec.render_cache import RenderCache
+from servespec.cache.render import RenderCache
 
 
 def _sub(path: Path, old: str, new: str) -> None:
@@ -58,7 +58,7 @@ def test_cached_render_equals_cold_render_after_any_edits(tmp_path: Path, edits:
 
 def test_cache_hits_skip_emitting(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second render emits no model at all; a change to one model emits only that one."""
-    import servespec.render_cache as rc
+    import servespec.cache.render as rc
 
     assert run_cli("render", "--root", example_repo).exit_code == 0
     emitted: list[str] = []

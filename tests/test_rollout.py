@@ -329,7 +329,7 @@ def test_bad_plan_in_overlay(example_repo: Path) -> None:
     res = run_cli("render", "--root", example_repo)
     assert res.exit_code == 2
     assert "overlays/dev.yaml:9: rollout.plan.steps: " in res.stderr and "expected steps ending at 100, found [50, 20]" in res.stderr
-    assert "overlays/dev.yaml:10: rollout.plan.bakeTime: " in res.stderr and "expected a duration such as" in res.stderr
+    assert "overlays/dev.yaml:10: rollout.plan.bakeTime: " in res.stderr and "expected a Prometheus duration such as" in res.stderr
     assert "overlays/dev.yaml:12: rollout.plan.gates[0]: " in res.stderr and "expected min, max or both, found neither" in res.stderr
 
 

@@ -140,7 +140,7 @@ def test_cached_validation_sees_every_change(example_repo: Path) -> None:
 
 
 def test_parallel_validation_gives_the_same_report(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import servespec.validate as v
+    import servespec.validate.tree as v
 
     _edit(example_repo / ISVC, "    minReplicas: 3\n", "    minReplicas: 3\n    canaryTrafficPercnt: 10\n")
     env = load_envs(example_repo, ["prod"])["prod"]
@@ -166,7 +166,7 @@ def test_stray_files_in_rendered_output(example_repo: Path) -> None:
 
 def test_freshly_rendered_files_are_read_from_the_render_cache(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Files whose bytes servespec just wrote are not parsed as YAML; any other file is."""
-    import servespec.validate as v
+    import servespec.validate.tree as v
 
     assert run_cli("render", "--no-cache", "--root", example_repo).exit_code == 0
     assert run_cli("render", "--root", example_repo).exit_code == 0  # fills the render cache

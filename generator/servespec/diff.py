@@ -24,7 +24,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from .errors import GitError, Problem
+from .errors import Problem
+from .gitrepo import files_at
 from .project import Project
 from .render import RENDERED, render_project
 from .yamlio import dump, load_all
@@ -110,32 +111,11 @@ def _objects(files: dict[str, bytes], where: str) -> dict[Key, dict[str, Any]]:
 
 def _committed(root: Path, ref: str) -> dict[str, dict[str, bytes]]:
     """``rendered/<env>/`` files as committed at ``ref``, per env."""
-    import git
-
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitError(Problem(str(root), None, "", "not in a git repository: diff compares against a commit (--base REF)")) from None
-    try:
-        commit = repo.commit(ref)
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise GitError(Problem(str(root), None, "--base", f"expected a commit, branch or tag, found {ref!r} (unknown revision)")) from None
-    prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
-    parts = [p for p in (prefix if prefix != "." else "", RENDERED) if p]
-    tree = commit.tree
-    try:
-        for part in parts:
-            tree = tree / part
-    except KeyError:
-        return {}
     out: dict[str, dict[str, bytes]] = {}
-    for item in tree.traverse():
-        if item.type != "blob":
-            continue
-        rel = Path(item.path).relative_to("/".join(parts)).as_posix()
+    for rel, data in files_at(root, ref, RENDERED).items():
         env, _, inner = rel.partition("/")
         if inner:
-            out.setdefault(env, {})[inner] = item.data_stream.read()
+            out.setdefault(env, {})[inner] = data
     return out
 
 

@@ -8,7 +8,7 @@ problem and shows a traceback only with ``--debug``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = [
     "Problem",
@@ -19,6 +19,9 @@ __all__ = [
     "RenderError",
     "PromoteError",
     "GitError",
+    "PushFailed",
+    "RaceLost",
+    "NotDue",
 ]
 
 
@@ -84,3 +87,21 @@ class CheckFailed(ServespecError):
     """A check found problems: drift, invalid objects, a failed gate (exit 1)."""
 
     exit_code = 1
+
+
+class PushFailed(GitError):
+    """The push could not be completed (exit 2); a lost race is :class:`RaceLost` (exit 1)."""
+
+
+class RaceLost(CheckFailed):
+    """The model's state changed upstream while this command ran (exit 1: re-run it)."""
+
+
+class NotDue(CheckFailed):
+    """A promote that is not due yet: the step's bake time is not over (exit 1 for one model;
+    ``promote --all`` skips the model with one line)."""
+
+    def __init__(self, problems: str | Problem | Iterable[Problem | str], *, waiting: str = ""):
+        super().__init__(problems)
+        self.waiting = waiting
+        """What is awaited, e.g. ``at 10% since ..., 5m00s required, 3m10s left``."""

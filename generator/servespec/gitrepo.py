@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import GitError, Problem
+import git
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "PushFailed"]
+from .errors import GitError, Problem, PushFailed
+
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "files_at", "run_git",
+           "GIT_TIMEOUT"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
 """Author of rollout commits when neither ``--author``, ``SERVESPEC_AUTHOR`` nor git config set one."""
 _AUTHOR = re.compile(r"^\s*([^<>]+?)\s*<([^<>\s]+)>\s*$")
-
-
-class PushFailed(GitError):
-    """The push could not be completed (exit 2); a lost race is ``rollout.RaceLost`` (exit 1)."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ class Author:
                 "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email}
 
 
-def resolve_author(value: str | None, repo: "object | None" = None) -> Author:
+def resolve_author(value: str | None, repo: git.Repo | None = None) -> Author:
     """``--author``, else ``$SERVESPEC_AUTHOR``, else the repo's git identity, else the default."""
     raw = value or os.environ.get("SERVESPEC_AUTHOR")
     if not raw and repo is not None:
         try:
-            reader = repo.config_reader()  # type: ignore[attr-defined]
+            reader = repo.config_reader()
             name, email = reader.get_value("user", "name", ""), reader.get_value("user", "email", "")
             if name and email:
                 raw = f"{name} <{email}>"
@@ -60,21 +60,20 @@ def resolve_author(value: str | None, repo: "object | None" = None) -> Author:
     return Author(m.group(1), m.group(2))
 
 
-def open_repo(root: Path):  # -> git.Repo
-    import git
-
+def open_repo(root: Path) -> git.Repo:
+    """The git repository ``root`` is in (exit 2 when there is none)."""
     try:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise GitError(Problem(str(root), None, "", "not inside a git repository: rollout commands commit their changes")) from None
 
 
-def _rel(repo, root: Path, *parts: str) -> str:
+def _rel(repo: git.Repo, root: Path, *parts: str) -> str:
     base = Path(repo.working_tree_dir).resolve()
     return (root.resolve().joinpath(*parts)).relative_to(base).as_posix()
 
 
-def ensure_clean(repo, root: Path, env: str) -> None:
+def ensure_clean(repo: git.Repo, root: Path, env: str) -> None:
     """Refuse a dirty tree: modified or staged tracked files anywhere, untracked files in what we commit."""
     if repo.head.is_detached:
         raise GitError(Problem(repo.working_tree_dir, None, "", "HEAD is detached: check out a branch first"))
@@ -93,7 +92,7 @@ def ensure_clean(repo, root: Path, env: str) -> None:
         raise GitError(Problem(repo.working_tree_dir, None, "", f"the working tree is dirty ({shown}): commit or stash first"))
 
 
-def commit_paths(repo, root: Path, paths: list[str], message: str, author: Author) -> str | None:
+def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str, author: Author) -> str | None:
     """Stage exactly ``paths`` (files or folders, relative to ``root``) and commit them.
 
     Returns the new commit's sha, or None when nothing changed (no empty commits).
@@ -111,9 +110,7 @@ def commit_paths(repo, root: Path, paths: list[str], message: str, author: Autho
     return repo.head.commit.hexsha
 
 
-def _push_once(repo, remote: str, branch: str) -> tuple[bool, str]:
-    import git
-
+def _push_once(repo: git.Repo, remote: str, branch: str) -> tuple[bool, str]:
     try:
         infos = repo.remote(remote).push(f"HEAD:refs/heads/{branch}")
     except git.GitCommandError as exc:
@@ -135,7 +132,7 @@ def _push_once(repo, remote: str, branch: str) -> tuple[bool, str]:
     return True, infos[0].summary.strip()
 
 
-def push_with_retry(repo, remote: str, branch: str, reapply: Callable[[], str | None], attempts: int = 5,
+def push_with_retry(repo: git.Repo, remote: str, branch: str, reapply: Callable[[], str | None], attempts: int = 5,
                     log: Callable[[str], None] = lambda _m: None, author: Author | None = None) -> int:
     """Push HEAD to ``remote``/``branch``; on rejection fetch, rebase and ``reapply()``, then retry.
 
@@ -144,8 +141,6 @@ def push_with_retry(repo, remote: str, branch: str, reapply: Callable[[], str | 
     raises to stop (e.g. a lost race); the branch is then left clean at the rebased base.
     Returns the number of push attempts made.
     """
-    import git
-
     for attempt in range(1, attempts + 1):
         ok, summary = _push_once(repo, remote, branch)
         if ok:
@@ -171,3 +166,40 @@ def push_with_retry(repo, remote: str, branch: str, reapply: Callable[[], str | 
         if reapply() is None:
             return attempt
     raise PushFailed(Problem(remote, None, "", f"push to {remote}/{branch} still rejected after {attempts} attempts"))
+
+
+def files_at(root: Path, ref: str, folder: str) -> dict[str, bytes]:
+    """Every file below ``root/folder`` as committed at ``ref`` (read from git objects, the work
+    tree untouched), keyed by its path relative to that folder."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitError(Problem(str(root), None, "", "not in a git repository: diff compares against a commit (--base REF)")) from None
+    try:
+        commit = repo.commit(ref)
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise GitError(Problem(str(root), None, "--base", f"expected a commit, branch or tag, found {ref!r} (unknown revision)")) from None
+    prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
+    parts = [p for p in (prefix if prefix != "." else "", folder) if p]
+    tree = commit.tree
+    try:
+        for part in parts:
+            tree = tree / part
+    except KeyError:
+        return {}
+    base = "/".join(parts)
+    return {Path(item.path).relative_to(base).as_posix(): item.data_stream.read()
+            for item in tree.traverse() if item.type == "blob"}
+
+
+GIT_TIMEOUT = 120
+"""Seconds any one git command run by :func:`run_git` may take (a hung remote fails instead of blocking)."""
+
+
+def run_git(args: list[str], *, cwd: Path | None, env: dict[str, str], timeout: float = GIT_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """Run the git command line (for what GitPython cannot do with a controlled environment:
+    clones and pushes with credentials from the environment)."""
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise GitError(Problem("git", None, "", f"`git {args[0]}` took longer than {timeout:g}s (unreachable remote?)")) from None

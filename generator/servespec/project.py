@@ -31,7 +31,8 @@ class Project:
 
     @classmethod
     def load(cls, root: Path, envs: list[str] | None = None) -> "Project":
-        """Load specs and overlays; every problem in either is reported together."""
+        """Load specs and overlays; every problem in either is reported together (``resolve.py``
+        checks them against each other)."""
         problems: list[Problem] = []
         specs = SpecSet()
         loaded: dict[str, Env] = {}
@@ -43,26 +44,6 @@ class Project:
             loaded = load_envs(root, envs)
         except SpecError as exc:
             problems.extend(exc.problems)
-        if not problems:
-            problems.extend(_cross_check(specs, loaded))
         if problems:
             raise SpecError(problems)
         return cls(root, specs, loaded)
-
-
-def _cross_check(specs: SpecSet, envs: dict[str, Env]) -> list[Problem]:
-    """Overlay entries must name models and storage endpoints the specs declare."""
-    problems = []
-    for env in envs.values():
-        for name, override in env.overlay.models.items():
-            if name not in specs.models:
-                file, line = env.where("models", name)
-                problems.append(Problem(file, line, f"models.{name}", f"unknown model (declared: {', '.join(sorted(specs.models)) or 'none'})"))
-            if override.storage and override.storage not in specs.storage:
-                file, line = env.where("models", name, "storage")
-                problems.append(Problem(file, line, f"models.{name}.storage", f"unknown storage endpoint {override.storage!r} (declared: {', '.join(sorted(specs.storage)) or 'none'})"))
-        for name in env.overlay.storage:
-            if name not in specs.storage:
-                file, line = env.where("storage", name)
-                problems.append(Problem(file, line, f"storage.{name}", f"unknown storage endpoint (declared: {', '.join(sorted(specs.storage)) or 'none'})"))
-    return problems

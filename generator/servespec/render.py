@@ -16,14 +16,17 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .emit import build_context, emit_env
+from .cache.render import RenderCache, digest
+from .emit import emit_env
 from .errors import Problem, RenderError
+from .fsutil import atomic_write
+from .overlay import discover_envs
 from .project import Project
-from .render_cache import RenderCache, digest
+from .resolve import build_context
 from .yamlio import dump
 
-__all__ = ["RenderResult", "render_env", "render_project", "write_env", "check_env", "read_tree", "orphaned_envs",
-           "remove_env", "RENDERED"]
+__all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "check_env", "read_tree",
+           "orphaned_envs", "remove_env", "RENDERED"]
 
 RENDERED = "rendered"
 
@@ -145,15 +148,7 @@ SMALL_CHANGE = 64
 def _replace_files(target: Path, files: dict[str, bytes], result: RenderResult) -> None:
     """Apply a small change in place: each file replaced atomically (temp file + rename)."""
     for path in [*result.added, *result.changed]:
-        dest = target / path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(files[path])
-            os.replace(tmp, dest)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write(target / path, files[path], mkdir=True)
     for path in result.removed:
         (target / path).unlink()
         parent = (target / path).parent
@@ -205,3 +200,42 @@ def check_env(root: Path, env: str, files: dict[str, bytes], max_lines: int = 40
     if len(lines) > max_lines:
         lines = [*lines[:max_lines], f"... {len(lines) - max_lines} more diff lines\n"]
     return result, "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+@dataclass
+class RepoRender:
+    """What ``render_repo`` did or found: per env its result (and, with ``check``, its diff),
+    the orphaned envs (removed, or with ``check`` reported), the file counts."""
+
+    results: list[RenderResult] = field(default_factory=list)
+    files: dict[str, int] = field(default_factory=dict)
+    diffs: dict[str, str] = field(default_factory=dict)
+    orphans: list[str] = field(default_factory=list)
+
+    def stale(self) -> list[Problem]:
+        """With ``check``: one problem per stale folder of ``rendered/`` (none: up to date)."""
+        folders = sorted([f"rendered/{o}" for o in self.orphans] + [f"rendered/{e}" for e in self.diffs])
+        return [Problem(s, None, "", "stale: run `servespec render` and commit the result") for s in folders]
+
+
+def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = False, use_cache: bool = True) -> RepoRender:
+    """``servespec render``: render every environment (or ``envs``) and write ``rendered/``
+    atomically (orphaned envs removed); with ``check`` write nothing and report what is stale."""
+    project = Project.load(root, envs)
+    cache = RenderCache(root, enabled=use_cache)
+    rendered = render_project(project, cache)
+    out = RepoRender(orphans=[] if envs else orphaned_envs(root, discover_envs(root)))
+    for env, files in rendered.items():
+        out.files[env] = len(files)
+        if check:
+            result, diff = check_env(root, env, files)  # always reads the files themselves
+            if not result.unchanged:
+                out.diffs[env] = diff
+        else:
+            result = write_env(root, env, files, cache)
+        out.results.append(result)
+    if not check:
+        for orphan in out.orphans:
+            remove_env(root, orphan)
+    cache.save()
+    return out

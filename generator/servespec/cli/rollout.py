@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import rollout as ro
 from ..errors import CheckFailed, Problem
 from .common import cli, common_options, resolve_root
+
+if TYPE_CHECKING:
+    from ..rollout.apply import Outcome, Push
 
 
 def _git_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -22,7 +24,15 @@ def _git_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _report(out: ro.Outcome, nothing: str) -> None:
+def _push(push: bool, remote: str, branch: str | None) -> Push | None:
+    return (remote, branch) if push else None
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _report(out: Outcome, nothing: str) -> None:
     if out.transition is None:
         click.echo(nothing)
         return
@@ -35,13 +45,6 @@ def _report(out: ro.Outcome, nothing: str) -> None:
         click.echo(f"  {line}")
 
 
-def _run(ctx: click.Context, cmd_root: Path | None, env: str, model: str, compute: ro.Compute,
-         author: str | None, push: bool, remote: str, branch: str | None) -> ro.Outcome:
-    root = resolve_root(ctx, cmd_root)
-    return ro.run(root, env, model, compute, author=author, push=(remote, branch) if push else None,
-                  log=lambda m: click.echo(m, err=True))
-
-
 @cli.command()
 @click.argument("model")
 @click.option("--env", required=True, help="Environment.")
@@ -52,18 +55,10 @@ def _run(ctx: click.Context, cmd_root: Path | None, env: str, model: str, comput
 def release(ctx: click.Context, model: str, env: str, storage_uri: str, author: str | None, push: bool, remote: str,
             branch: str | None, cmd_root: Path | None, cmd_debug: bool) -> None:
     """Start a canary of a new model version at the plan's first step (one commit)."""
-    compute = lambda e, m, s, now: ro.release(e, m, s, storage_uri, now)  # noqa: E731
-    out = _run(ctx, cmd_root, env, model, compute, author, push, remote, branch)
+    from ..rollout import apply
+
+    out = apply.release(resolve_root(ctx, cmd_root), env, model, storage_uri, author=author, push=_push(push, remote, branch), log=_log)
     _report(out, f"{env}/{model}: {storage_uri} is already stable; nothing to commit")
-
-
-def _evaluator(url: str | None, env: Any, model: str) -> Callable[..., Any] | None:
-    if not url:
-        return None
-    from ..gates import evaluate_gates
-
-    metrics = env.overlay.monitoring.metrics
-    return lambda gates, state: evaluate_gates(url, gates, env.overlay.namespace, model, state.candidate, metrics)
 
 
 @cli.command()
@@ -81,24 +76,16 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
             ignore_bake_time: bool, skip_gates: bool, author: str | None, push: bool, remote: str, branch: str | None,
             cmd_root: Path | None, cmd_debug: bool) -> None:
     """Check bake time and gates, then move the candidate to the next step (one commit)."""
+    from ..rollout import apply
+
     if bool(model) == all_:
         raise click.UsageError("give either MODEL or --all")
-
-    def compute(name: str, e: Any, m: Any, s: Any, now: Any) -> ro.Transition:
-        url = prometheus or e.overlay.rollout.prometheus_url
-        return ro.promote(e, m, s, now, to=to, ignore_bake_time=ignore_bake_time, skip_gates=skip_gates,
-                          evaluate=_evaluator(url, e, name))
-
-    if model:
-        out = _run(ctx, cmd_root, env, model, partial(compute, model), author, push, remote, branch)
-        _report(out, "nothing to do")
-        return
     root = resolve_root(ctx, cmd_root)
-    outcomes, failures = ro.promote_all(
-        root, env,
-        lambda name: ro.run(root, env, name, partial(compute, name), author=author, push=(remote, branch) if push else None,
-                            log=lambda m: click.echo(m, err=True)),
-        log=click.echo)
+    options = apply.PromoteOptions(prometheus, to, ignore_bake_time, skip_gates)
+    if model:
+        _report(apply.promote(root, env, model, options, author=author, push=_push(push, remote, branch), log=_log), "nothing to do")
+        return
+    outcomes, failures = apply.promote_all(root, env, options, author=author, push=_push(push, remote, branch), log=_log, report=click.echo)
     for out in outcomes:
         _report(out, "nothing to do")
     if failures:
@@ -114,5 +101,6 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
 def rollback(ctx: click.Context, model: str, env: str, author: str | None, push: bool, remote: str, branch: str | None,
              cmd_root: Path | None, cmd_debug: bool) -> None:
     """Send all traffic back to the stable version at once (one commit)."""
-    out = _run(ctx, cmd_root, env, model, ro.rollback, author, push, remote, branch)
-    _report(out, "nothing to do")
+    from ..rollout import apply
+
+    _report(apply.rollback(resolve_root(ctx, cmd_root), env, model, author=author, push=_push(push, remote, branch), log=_log), "nothing to do")

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..emit import build_context
-from ..project import Project
-from ..rollout import status_rows
 from .common import cli, common_options, resolve_root
+
+
+def _line(r: dict[str, Any]) -> str:
+    where = f"{r['env']}/{r['model']}"
+    if r["phase"] == "canary":
+        line = f"{where}: canary {r['traffic_percent']}% (step {r['step']}/{len(r['steps'])}) {r['candidate']}, stable {r['stable']}, since {r['since']}"
+    elif r["phase"] == "rolled-back":
+        line = f"{where}: rolled back {r['rolled_back']}, 100% to stable {r['stable']} since {r['since']}"
+    else:
+        line = f"{where}: stable {r['stable']}" + ("" if r["managed"] else " (never released)")
+    if r["last_gate"]:
+        g = r["last_gate"]
+        line += f"; last gate {g['result']} at {g['at']}" + (f" ({g['summary']})" if g["summary"] else "")
+    return line
 
 
 @cli.command()
@@ -20,24 +32,11 @@ from .common import cli, common_options, resolve_root
 @click.pass_context
 def status(ctx: click.Context, envs: tuple[str, ...], output: str, cmd_root: Path | None, cmd_debug: bool) -> None:
     """Stable and candidate version, traffic, step, phase and last gate of every model."""
-    root = resolve_root(ctx, cmd_root)
-    project = Project.load(root, list(envs) or None)
-    rows = []
-    for env in project.envs:
-        c = build_context(project, env)
-        rows.extend(status_rows(c.env, c.models, c.rollout))
+    from ..rollout.status import repo_status
+
+    rows = repo_status(resolve_root(ctx, cmd_root), list(envs) or None)
     if output == "json":
         click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
     for r in rows:
-        where = f"{r['env']}/{r['model']}"
-        if r["phase"] == "canary":
-            line = f"{where}: canary {r['traffic_percent']}% (step {r['step']}/{len(r['steps'])}) {r['candidate']}, stable {r['stable']}, since {r['since']}"
-        elif r["phase"] == "rolled-back":
-            line = f"{where}: rolled back {r['rolled_back']}, 100% to stable {r['stable']} since {r['since']}"
-        else:
-            line = f"{where}: stable {r['stable']}" + ("" if r["managed"] else " (never released)")
-        if r["last_gate"]:
-            g = r["last_gate"]
-            line += f"; last gate {g['result']} at {g['at']}" + (f" ({g['summary']})" if g["summary"] else "")
-        click.echo(line)
+        click.echo(_line(r))

@@ -1,4 +1,4 @@
-"""``servespec validate [--crds DIR]``."""
+"""``servespec validate [--env E] [--crds DIR] [--no-cache]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from ..errors import CheckFailed
-from ..overlay import load_envs
 from .common import cli, common_options, resolve_root
 
 
@@ -20,24 +19,10 @@ from .common import cli, common_options, resolve_root
 @click.pass_context
 def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, no_cache: bool, cmd_root: Path | None, cmd_debug: bool) -> None:
     """Validate every object in rendered/ against its schema and servespec's policies."""
-    from ..validate import SchemaRegistry, ValidationCache, validate_tree  # jsonschema: imported only here
+    from ..validate import validate_repo  # jsonschema: imported only here
 
-    root = resolve_root(ctx, cmd_root)
-    registry = SchemaRegistry(crds, use_cache=not no_cache)
-    from ..render_cache import RenderCache
-
-    cache = ValidationCache(root, enabled=not no_cache)
-    renders = RenderCache(root, enabled=not no_cache)  # objects servespec just wrote need no YAML parsing
-    problems = []
-    total = 0
-    for env in load_envs(root, list(envs) or None).values():
-        report = validate_tree(root, env, registry, cache, renders.parsed(env.name))
-        total += report.objects
-        for note in report.notes:
-            click.echo(f"note: {note}", err=True)
-        problems.extend(p.__class__(p.file, p.line, f"env {env.name}: {p.field}" if p.field else f"env {env.name}", p.message)
-                        for p in report.problems)
-    cache.save()
-    if problems:
-        raise CheckFailed(problems)
-    click.echo(f"{total} objects valid")
+    report = validate_repo(resolve_root(ctx, cmd_root), list(envs) or None, crds, use_cache=not no_cache,
+                           note=lambda text: click.echo(f"note: {text}", err=True))
+    if report.problems:
+        raise CheckFailed(report.problems)
+    click.echo(f"{report.objects} objects valid")

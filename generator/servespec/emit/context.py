@@ -1,18 +1,30 @@
-"""What every emitter gets (``EnvContext``) and returns (``Output``)."""
+"""What every emitter gets (``EnvContext``, built by ``resolve.py``) and returns (``Output``), and the small helpers
+several emitters share (labels, kustomization objects, which models are monitored and how their
+pods are scraped). Nothing here raises: ``resolve.py`` checked the context before emitters run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from ..errors import Problem, RenderError, SpecError
-from ..overlay import Env, resolve_model, resolve_storage
-from ..project import Project
-from ..spec import Model, S3Storage
+from ..metrics import MODEL_SERVER_PATH, MODEL_SERVER_PORT
+from ..resolve import EnvContext
+from ..spec import Model
 
-__all__ = ["EnvContext", "Output", "build_context", "MANAGED_BY", "base_labels"]
+__all__ = ["EnvContext", "Output", "MANAGED_BY", "COMMON", "base_labels", "KIND_RANK", "kustomization", "monitored_models",
+           "model_server_endpoint", "scrape_annotations"]
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "servespec"}
+
+COMMON = "common"
+"""The delivery unit of the objects that belong to no model (``emit/layout.py``)."""
+
+KIND_RANK = {
+    "Namespace": 0, "Secret": 1, "ExternalSecret": 1, "SealedSecret": 1, "ServiceAccount": 2,
+    "ConfigMap": 3, "Service": 4, "Deployment": 4, "InferenceService": 5, "PodMonitor": 6, "PrometheusRule": 6,
+}
+"""Listing order of kinds in a kustomization; unknown kinds come after these."""
 
 
 @dataclass(frozen=True)
@@ -32,26 +44,6 @@ class Output:
         return str(self.obj["kind"])
 
 
-@dataclass
-class EnvContext:
-    """One environment, resolved: its overlay and the models and storage it renders."""
-
-    project: Project
-    env: Env
-    models: dict[str, Model]
-    """Enabled models with the environment's overrides applied, by name (sorted)."""
-    storage: dict[str, S3Storage]
-    """Storage endpoints used by at least one enabled model, overrides applied."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Scratch space for emitters that share derived data."""
-    rollout: dict[str, Any] = field(default_factory=dict)
-    """Rollout state by model (``rollout.ModelState``) from ``overlays/<env>.rollout.yaml``."""
-
-    @property
-    def namespace(self) -> str:
-        return self.env.overlay.namespace
-
-
 def base_labels(model: str | None = None) -> dict[str, str]:
     """Labels servespec puts on what it renders."""
     labels = dict(MANAGED_BY)
@@ -60,33 +52,42 @@ def base_labels(model: str | None = None) -> dict[str, str]:
     return labels
 
 
-def build_context(project: Project, env_name: str) -> EnvContext:
-    """Resolve one environment; every problem of its models is reported at once."""
-    env = project.envs[env_name]
-    problems: list[Problem] = []
-    models: dict[str, Model] = {}
-    for name in sorted(project.specs.models):
-        try:
-            resolved = resolve_model(project.specs.models[name], env)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-            continue
-        if resolved is not None:
-            models[name] = resolved
-    storage: dict[str, S3Storage] = {}
-    for model in models.values():
-        if model.storage and model.storage not in storage:
-            try:
-                storage[model.storage] = resolve_storage(project.specs.storage[model.storage], env)
-            except SpecError as exc:
-                problems.extend(exc.problems)
-        if model.predictor.storage_uri.startswith("s3://") and not model.storage and not model.service_account_name:
-            problems.append(Problem(project.specs.origin[("model", model.name)], None, f"{model.name}.storage",
-                                    f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env_name}), found none"))
-    if problems:
-        raise RenderError(problems)
-    from ..rollout import check_state, load_state
+def kustomization(path: str, outputs: list[Output], prefix: str = "") -> Output:
+    """A kustomization at ``path`` listing ``outputs`` (paths relative to ``prefix``) by kind rank, then path."""
+    ordered = sorted(outputs, key=lambda o: (KIND_RANK.get(o.kind, 50), o.path))
+    return Output(path, {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [o.path[len(prefix):] for o in ordered],
+    })
 
-    state, lines = load_state(project.root, env_name)
-    check_state(env, models, state, lines, set(project.specs.models))
-    return EnvContext(project, env, models, storage, rollout=state)
+
+def monitored_models(ctx: EnvContext, models: Iterable[Model] | None = None) -> list[Model]:
+    """Models of the environment (or of ``models``) that get monitoring objects."""
+    if not ctx.env.overlay.monitoring.enabled:
+        return []
+    return [m for m in (ctx.models.values() if models is None else models) if m.monitoring.enabled]
+
+
+def model_server_endpoint(model: Model) -> tuple[int, str]:
+    """Port and path of the model server's metrics (``prometheus.kserve.io/*`` annotations win;
+    ``resolve.py`` checked the port)."""
+    port = model.annotations.get("prometheus.kserve.io/port", str(MODEL_SERVER_PORT))
+    return int(port), model.annotations.get("prometheus.kserve.io/path", MODEL_SERVER_PATH)
+
+
+def scrape_annotations(ctx: EnvContext, model: Model) -> dict[str, str]:
+    """Pod-scrape annotations for the InferenceService, in environments without
+    prometheus-operator (empty otherwise). KServe copies them to the pods; its webhook turns
+    ``enable-prometheus-scraping`` into ``prometheus.io/port``/``path`` (queue-proxy 9091, or
+    9088 with aggregation) but does not set ``prometheus.io/scrape``, so that is set too."""
+    mon = ctx.env.overlay.monitoring
+    if mon.prometheus_operator or not mon.enabled or not model.monitoring.enabled:
+        return {}
+    if model.deployment_mode == "Knative":
+        out = {"prometheus.io/scrape": "true", "serving.kserve.io/enable-prometheus-scraping": "true"}
+        if mon.aggregate_metrics:
+            out["serving.kserve.io/enable-metric-aggregation"] = "true"
+        return out
+    port, path = model_server_endpoint(model)
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": path}

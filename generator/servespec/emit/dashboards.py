@@ -9,7 +9,7 @@ against Flux's ``${...}`` variable substitution (the dashboards use ``${datasour
 
 The SDK assigns no panel ids and leaves ``refId`` empty: both are set here. The JSON is
 deterministic (sorted keys, two-space indent) and written as a YAML literal block. Queries come
-from :class:`~servespec.emit.monitoring.Queries`, the same builder as the alert rules.
+from :class:`~servespec.promql.Queries`, the same builder as the alert rules.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard, DatasourceVaria
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, VariableOption
 
 from ..spec import Model
-from .context import EnvContext, Output, base_labels
-from .monitoring import GroupQueries, Queries, monitored_models
+from ..promql import GroupQueries, Queries
+from .context import EnvContext, Output, base_labels, monitored_models
 
 __all__ = ["emit", "emit_model", "model_dashboard", "overview_dashboard", "dashboard_json", "DASHBOARD_ANNOTATIONS", "RATE"]
 
@@ -85,7 +85,7 @@ def _dashboard(ctx: EnvContext, title: str, uid: str, tags: list[str]) -> Dashbo
 
 def model_dashboard(ctx: EnvContext, model: Model) -> Dashboard:
     """The dashboard of one model: every panel split by revision (canary vs stable)."""
-    q = Queries(model, ctx.namespace, ctx.env.overlay.monitoring.metrics)
+    q = Queries(model.name, model.deployment_mode, ctx.namespace, ctx.env.overlay.monitoring.metrics)
     rev = (q.m.revision_label,)
     legend = "{{" + q.m.revision_label + "}}"
     dash = _dashboard(ctx, f"{model.name} ({ctx.env.name})", _uid(ctx.env.name, model.name),
@@ -114,7 +114,7 @@ def overview_dashboard(ctx: EnvContext) -> Dashboard:
     targets per panel (Knative and Standard models), so it stays small with many models."""
     names = ctx.env.overlay.monitoring.metrics
     models = monitored_models(ctx)
-    groups = [GroupQueries(tuple(ms), ctx.namespace, names) for ms in (
+    groups = [GroupQueries(tuple(m.name for m in ms), ms[0].deployment_mode, ctx.namespace, names) for ms in (
         [m for m in models if m.deployment_mode == "Knative"], [m for m in models if m.deployment_mode != "Knative"]) if ms]
     legend = "{{model}}"
     dash = _dashboard(ctx, f"Models ({ctx.env.name})", _uid(ctx.env.name, "overview"), ["servespec", "kserve", ctx.env.name])
@@ -125,7 +125,7 @@ def overview_dashboard(ctx: EnvContext) -> Dashboard:
         dash = dash.with_panel(lay.panel("Error rate", "percentunit", errors, "Knative-mode models (queue-proxy)."))
     dash = dash.with_panel(lay.panel("p99 latency", "s", [(g.latency_p99_seconds(RATE), legend) for g in groups],
                                      "End-to-end in Knative mode, predict time in Standard mode."))
-    dash = dash.with_panel(lay.panel("Replicas", "short", [(GroupQueries(tuple(models), ctx.namespace, names).replicas(), legend)]))
+    dash = dash.with_panel(lay.panel("Replicas", "short", [(GroupQueries(tuple(m.name for m in models), models[0].deployment_mode, ctx.namespace, names).replicas(), legend)]))
     return dash
 
 

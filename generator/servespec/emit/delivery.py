@@ -7,7 +7,7 @@ go to the controller's namespace (``argocd``/``flux-system``), not the environme
 bootstraps with one step, ``kubectl apply -k rendered/<env>/bootstrap``; from then on the
 controller manages the bootstrap folder itself, so changing ``delivery`` is a commit too.
 
-Each unit of the environment (``common``, one per model or shard: ``emit/kustomization.py``) is
+Each unit of the environment (``common``, one per model or shard: ``emit/layout.py``) is
 synced by its own controller object, so a commit that touches one model rebuilds one small
 kustomization:
 
@@ -24,8 +24,7 @@ import hashlib
 from typing import Any
 
 from ..spec.delivery import EnvDelivery
-from .context import EnvContext, Output, base_labels
-from .kustomization import COMMON, UNITS_KEY, unit_kustomization
+from .context import COMMON, EnvContext, Output, base_labels, kustomization
 
 __all__ = ["emit", "BOOTSTRAP", "ISVC_IGNORE_DIFFERENCES", "ISVC_HEALTH_CHECK", "SYNC_OPTIONS"]
 
@@ -99,14 +98,15 @@ def _unit_name(unit: str) -> str:
     return f"{kind.rstrip('s')}-{leaf}"
 
 
-def emit(ctx: EnvContext) -> list[Output]:
-    """The controller objects and their kustomization (nothing when ``controller: none``)."""
+def emit(ctx: EnvContext, units: list[str]) -> list[Output]:
+    """The controller objects of the env's ``units`` and their kustomization (nothing when
+    ``controller: none``)."""
     d = ctx.env.overlay.delivery
     if d.controller == "none":
         return []
-    objs = _argocd(ctx) if d.controller == "argocd" else _flux(ctx)
+    objs = _argocd(ctx, units) if d.controller == "argocd" else _flux(ctx, units)
     outputs = [Output(f"{BOOTSTRAP}/{o['kind'].lower()}-{o['metadata']['name']}.yaml", o) for o in objs]
-    outputs.append(unit_kustomization(f"{BOOTSTRAP}/kustomization.yaml", outputs, f"{BOOTSTRAP}/"))
+    outputs.append(kustomization(f"{BOOTSTRAP}/kustomization.yaml", outputs, f"{BOOTSTRAP}/"))
     return outputs
 
 
@@ -137,9 +137,8 @@ def _argo_spec(ctx: EnvContext, path: str, models: bool, namespace: str | None =
     return spec
 
 
-def _argocd(ctx: EnvContext) -> list[dict[str, Any]]:
+def _argocd(ctx: EnvContext, units: list[str]) -> list[dict[str, Any]]:
     d, name, ns = _names(ctx)
-    units: list[str] = ctx.extra.get(UNITS_KEY, [])
     app_ann = {"argocd.argoproj.io/manifest-generate-paths": ".", "argocd.argoproj.io/compare-options": COMPARE_OPTIONS}
     objs: list[dict[str, Any]] = [{
         "apiVersion": "argoproj.io/v1alpha1",
@@ -185,9 +184,8 @@ def _argocd(ctx: EnvContext) -> list[dict[str, Any]]:
 
 
 # -- Flux ---------------------------------------------------------------------------------------
-def _flux(ctx: EnvContext) -> list[dict[str, Any]]:
+def _flux(ctx: EnvContext, units: list[str]) -> list[dict[str, Any]]:
     d, name, ns = _names(ctx)
-    units: list[str] = ctx.extra.get(UNITS_KEY, [])
     git_spec: dict[str, Any] = {
         "interval": d.interval,
         "url": d.repo_url,
@@ -204,7 +202,7 @@ def _flux(ctx: EnvContext) -> list[dict[str, Any]]:
         "spec": git_spec,
     }]
 
-    def kustomization(obj_name: str, path: str, depends: list[str], wait: bool) -> dict[str, Any]:
+    def flux_kustomization(obj_name: str, path: str, depends: list[str], wait: bool) -> dict[str, Any]:
         spec: dict[str, Any] = {
             "interval": d.interval,
             "retryInterval": "1m",
@@ -222,9 +220,9 @@ def _flux(ctx: EnvContext) -> list[dict[str, Any]]:
         return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                 "metadata": _meta(obj_name, ns), "spec": spec}
 
-    objs.append(kustomization(name, repo_path(ctx, BOOTSTRAP), [], False))
+    objs.append(flux_kustomization(name, repo_path(ctx, BOOTSTRAP), [], False))
     depends = [_label_safe(f"{name}-{COMMON}")] if COMMON in units else []
     for unit in units:
         own = _label_safe(f"{name}-{_unit_name(unit)}")
-        objs.append(kustomization(own, repo_path(ctx, unit), [] if unit == COMMON else depends, True))
+        objs.append(flux_kustomization(own, repo_path(ctx, unit), [] if unit == COMMON else depends, True))
     return objs

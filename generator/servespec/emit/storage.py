@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ..errors import Problem, RenderError
 from ..spec import (
     ACCESS_KEY_ID,
     SECRET_ACCESS_KEY,
@@ -42,18 +41,7 @@ def s3_annotations(s: S3Storage) -> dict[str, str]:
 def emit(ctx: EnvContext) -> list[Output]:
     """Credentials and ServiceAccount for every storage endpoint the environment uses."""
     out: list[Output] = []
-    problems: list[Problem] = []
-    for s in ctx.storage.values():
-        creds = s.credentials
-        if isinstance(creds, PlaintextCredentials) and not ctx.env.overlay.allow_plaintext_secrets:
-            if s.name in ctx.env.overlay.storage and "credentials" in ctx.env.overlay.storage[s.name].model_fields_set:
-                file, line = ctx.env.where("storage", s.name, "credentials")
-            else:
-                file, line = ctx.project.specs.origin[("storage", s.name)], None
-            problems.append(Problem(file, line, f"storage.{s.name}.credentials",
-                                    f"plaintext credentials are refused in env {ctx.env.name!r}: use externalSecret, "
-                                    "sealedSecret or existingSecret (allowPlaintextSecrets: true is for a local demo only)"))
-            continue
+    for s in ctx.storage.values():  # plaintext credentials reach here only where allowed (resolve.py)
         secret = _credentials(ctx, s)
         if secret is not None:
             out.append(Output(f"storage/{s.name}/{secret['kind'].lower()}.yaml", secret))
@@ -63,8 +51,6 @@ def emit(ctx: EnvContext) -> list[Output]:
             "metadata": {"name": s.effective_service_account_name, "namespace": ctx.namespace, "labels": base_labels()},
             "secrets": [{"name": s.effective_secret_name}],
         }))
-    if problems:
-        raise RenderError(problems)
     return out
 
 

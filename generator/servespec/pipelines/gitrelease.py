@@ -4,8 +4,7 @@ This is what the Kubeflow Pipelines component (``servespec.pipelines.component``
 container; it needs no kfp, so it is tested and usable without it (any CI job can call it).
 
 The commit contract is the CLI's: in the fresh clone the step runs what ``servespec release MODEL
---env E --storage-uri URI --push --remote origin --branch B`` runs (``rollout.run`` with
-``rollout.release``), so the change is exactly one commit (``overlays/<env>.rollout.yaml`` + the
+--env E --storage-uri URI --push --remote origin --branch B`` runs (``rollout.apply.release``), so the change is exactly one commit (``overlays/<env>.rollout.yaml`` + the
 re-rendered ``rendered/<env>/``) and a rejected push is fetched, rebased and retried exactly as on
 a laptop. Every check that can fail runs before the push, and the push is the only write: bad
 input (unknown model, unreachable repo, a push rejected for good) leaves the remote untouched.
@@ -24,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import re
 import shlex
@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from .. import rollout
+from ..rollout import apply
 from ..errors import GitError, Problem, ServespecError, UsageError
-from ..gitrepo import resolve_author
+from ..gitrepo import resolve_author, run_git
 
 __all__ = ["GitCredentials", "ReleaseResult", "release_via_git", "default_pr_branch", "run_step",
            "DEFAULT_PIPELINE_AUTHOR"]
@@ -127,8 +127,6 @@ class ReleaseResult:
 def default_pr_branch(model: str, env: str, storage_uri: str) -> str:
     """A branch name for a pull request that is stable for the same release (re-running the step
     cannot open a second one): ``servespec/release-<env>-<model>-<8 hex of the URI>``."""
-    import hashlib
-
     digest = hashlib.sha256(storage_uri.encode("utf-8")).hexdigest()[:8]
     return f"servespec/release-{_slug(env)}-{_slug(model)}-{digest}"
 
@@ -138,10 +136,7 @@ def _slug(text: str) -> str:
 
 
 def _git(args: list[str], *, cwd: Path | None, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=_GIT_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise GitError(Problem("git", None, "", f"`git {args[0]}` took longer than {_GIT_TIMEOUT}s (unreachable remote?)")) from None
+    return run_git(args, cwd=cwd, env=env, timeout=_GIT_TIMEOUT)
 
 
 def _stderr(proc: subprocess.CompletedProcess[str], creds: GitCredentials) -> str:
@@ -222,8 +217,8 @@ def release_via_git(repo_url: str, branch: str, model: str, env: str, storage_ur
         log(f"servespec release {model} --env {env} --storage-uri {storage_uri} --push --remote origin --branch {target}")
         try:
             with _environ(git_env):
-                out = rollout.run(root, env, model, lambda e, mdl, state, now: rollout.release(e, mdl, state, storage_uri, now),
-                                  author=who, push=("origin", target), log=lambda line: log(creds.redact(line)))
+                out = apply.release(root, env, model, storage_uri, author=who, push=("origin", target),
+                                    log=lambda line: log(creds.redact(line)))
         except ServespecError as exc:
             raise type(exc)([_redacted(p, creds) for p in exc.problems]) from None
         if out.transition is None or out.commit is None:

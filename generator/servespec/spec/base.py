@@ -10,7 +10,8 @@ from pydantic.alias_generators import to_camel
 
 from ..quantity import QuantityError, canonical
 
-__all__ = ["SpecModel", "Name", "EnvName", "Quantity", "LabelMap", "PositiveInt", "NonNegativeInt"]
+__all__ = ["SpecModel", "Name", "EnvName", "Quantity", "LabelMap", "PositiveInt", "NonNegativeInt", "SubdomainName",
+           "PromDuration", "GoDuration", "parse_duration"]
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -90,3 +91,37 @@ def _min(value: int, low: int) -> int:
     if value < low:
         raise ValueError(f"expected an integer >= {low}, found {value}")
     return value
+
+
+# -- durations: one family ---------------------------------------------------------------------
+_PROM_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_PROM_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+_GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+
+
+def parse_duration(value: str) -> float:
+    """A Prometheus duration (``"30s"``, ``"5m"``, ``"1h30m"``, ``"1d"``) in seconds; zero and
+    anything else raise ``ValueError`` with the message users see."""
+    m = _PROM_DURATION.match(value)
+    seconds = sum(int(g) * u for g, u in zip(m.groups(), _PROM_UNITS) if g) if value and m else 0
+    if not seconds:
+        raise ValueError(f"expected a Prometheus duration such as \"5m\" or \"1h30m\", found {value!r}")
+    return seconds
+
+
+def _prom_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+def _go_duration(value: str) -> str:
+    if not _GO_DURATION.match(value):
+        raise ValueError(f"expected a Go duration such as \"5m\" or \"1h30m\", found {value!r}")
+    return value
+
+
+PromDuration = Annotated[str, AfterValidator(_prom_duration)]
+"""A Prometheus duration (``30s``, ``5m``, ``1h30m``, ``1d``): windows, ``for``, bake times."""
+
+GoDuration = Annotated[str, AfterValidator(_go_duration)]
+"""A Go duration string (``30s``, ``5m``, ``1h``), as Flux and Argo CD expect."""

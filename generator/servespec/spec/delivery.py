@@ -13,21 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, model_validator
 
-from .base import Name, PositiveInt, SpecModel
+from .base import GoDuration, Name, PositiveInt, SpecModel
 
-__all__ = ["EnvDelivery", "SyncPolicy", "Duration"]
+__all__ = ["EnvDelivery", "SyncPolicy"]
 
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
-
-
-def _duration(value: str) -> str:
-    if not _DURATION.match(value):
-        raise ValueError(f"expected a Go duration such as \"5m\" or \"1h30m\", found {value!r}")
-    return value
-
-
-Duration = Annotated[str, AfterValidator(_duration)]
-"""A Go duration string (``30s``, ``5m``, ``1h``), as Flux and Argo CD expect."""
 
 
 class SyncPolicy(SpecModel):
@@ -60,9 +49,9 @@ class EnvDelivery(SpecModel):
     """Sync policy."""
     shards: PositiveInt | None = None
     """Spread the models over this many folders (by a stable hash of the name); default: one folder per model."""
-    interval: Duration = "5m"
+    interval: GoDuration = "5m"
     """Flux: how often to fetch and reconcile."""
-    timeout: Duration = "10m"
+    timeout: GoDuration = "10m"
     """Flux: how long to wait for objects (InferenceServices) to become ready."""
     secret_ref: str | None = None
     """Flux: Secret with the git credentials (``GitRepository.spec.secretRef``)."""

@@ -9,14 +9,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, field_validator
 
 from ..metrics import MetricNames
-from .base import LabelMap, Name, SpecModel
+from .base import LabelMap, Name, PromDuration, SpecModel
 
 __all__ = [
     "Monitoring", "EnvMonitoring", "ErrorRateObjective", "LatencyObjective", "CanaryObjective",
-    "TrafficObjective", "MessageDumper", "Duration", "MESSAGE_DUMPER_IMAGE", "message_dumper_url",
+    "TrafficObjective", "MessageDumper", "MESSAGE_DUMPER_IMAGE", "message_dumper_url",
 ]
-
-_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
 
 MESSAGE_DUMPER_IMAGE = (
     "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
@@ -24,12 +22,6 @@ MESSAGE_DUMPER_IMAGE = (
 )
 """Knative's CloudEvents event-display image (the seed's "message dumper"), pinned by the digest
 knative/func's tests pull; no version tag of this image could be confirmed (only ``latest``)."""
-
-
-def _duration(value: str) -> str:
-    if not value or value == "0s" or not _DURATION.match(value):
-        raise ValueError(f"expected a Prometheus duration such as \"5m\" or \"1h30m\", found {value!r}")
-    return value
 
 
 def _fraction(value: float) -> float:
@@ -44,8 +36,6 @@ def _positive(value: float) -> float:
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
-"""A Prometheus duration: ``30s``, ``5m``, ``1h30m``."""
 Fraction = Annotated[float, AfterValidator(_fraction)]
 PositiveFloat = Annotated[float, AfterValidator(_positive)]
 
@@ -57,9 +47,9 @@ class ErrorRateObjective(SpecModel):
     """Alert ``ModelErrorRateHigh`` when the error ratio stays above ``objective``."""
     objective: Fraction = 0.01
     """Highest acceptable error ratio (0.01 = 1%)."""
-    window: Duration = "5m"
+    window: PromDuration = "5m"
     """Rate window."""
-    for_duration: Duration = "10m"
+    for_duration: PromDuration = "10m"
     """How long the ratio must stay above the objective before the alert fires."""
 
 
@@ -70,9 +60,9 @@ class LatencyObjective(SpecModel):
     """Alert ``ModelLatencyP99High`` when the p99 latency stays above ``p99_ms``."""
     p99_ms: PositiveFloat = 1000.0
     """Highest acceptable p99 latency, in milliseconds."""
-    window: Duration = "5m"
+    window: PromDuration = "5m"
     """Rate window."""
-    for_duration: Duration = "10m"
+    for_duration: PromDuration = "10m"
     """How long p99 must stay above the objective before the alert fires."""
 
 
@@ -86,9 +76,9 @@ class CanaryObjective(SpecModel):
     """A revision's error ratio may exceed the best revision's by at most this much."""
     latency_factor: PositiveFloat = 1.5
     """A revision's p99 may be at most this many times the best revision's."""
-    window: Duration = "5m"
+    window: PromDuration = "5m"
     """Rate window."""
-    for_duration: Duration = "5m"
+    for_duration: PromDuration = "5m"
     """How long a revision must stay worse before the alert fires."""
 
     @field_validator("latency_factor")
@@ -105,9 +95,9 @@ class TrafficObjective(SpecModel):
     expected: bool | None = None
     """Alert ``ModelNoTraffic`` when no request arrives; unset means expected unless the model
     scales to zero (``min_replicas: 0``)."""
-    window: Duration = "15m"
+    window: PromDuration = "15m"
     """Rate window."""
-    for_duration: Duration = "15m"
+    for_duration: PromDuration = "15m"
     """How long traffic must be zero before the alert fires."""
 
 
@@ -166,7 +156,7 @@ class EnvMonitoring(SpecModel):
     one port (``serving.kserve.io/enable-metric-aggregation``; needs KServe's qpext image)."""
     labels: LabelMap = {}
     """Labels on PodMonitors and PrometheusRules (e.g. ``release: kube-prometheus-stack``)."""
-    scrape_interval: Duration | None = None
+    scrape_interval: PromDuration | None = None
     """PodMonitor scrape interval; unset uses Prometheus' own."""
     dashboards: bool = True
     """Render Grafana dashboards (per model and one overview)."""

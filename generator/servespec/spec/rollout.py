@@ -12,38 +12,15 @@ braces): ``$namespace``, ``$model``, ``$window``, ``$version`` (the candidate's 
 
 from __future__ import annotations
 
-import re
 from string import Template
-from typing import Annotated, Literal, Union
+from typing import Literal, Union
 
-from pydantic import AfterValidator, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
-from ..metrics import DEFAULT_METRICS, MetricNames
-from .base import Name, NonNegativeInt, PositiveInt, SpecModel
+from ..promql import PLACEHOLDERS
+from .base import Name, NonNegativeInt, PositiveInt, PromDuration, SpecModel, parse_duration
 
-__all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "Duration", "parse_duration", "default_gates", "PLACEHOLDERS"]
-
-_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
-_UNITS = (7 * 86400, 86400, 3600, 60, 1, 0.001)
-PLACEHOLDERS = ("namespace", "model", "window", "version", "canary")
-
-
-def parse_duration(value: str) -> float:
-    """A Prometheus duration (``"30s"``, ``"5m"``, ``"1h30m"``) in seconds."""
-    m = _DURATION.match(value)
-    if not value or not m or not any(m.groups()):
-        raise ValueError(f"expected a duration such as \"30s\", \"5m\" or \"1h30m\", found {value!r}")
-    return sum(int(g) * u for g, u in zip(m.groups(), _UNITS) if g)
-
-
-def _duration(value: str) -> str:
-    parse_duration(value)
-    return value
-
-
-Duration = Annotated[str, AfterValidator(_duration)]
-"""A Prometheus duration string: ``30s``, ``5m``, ``1h30m``, ``1d``."""
-
+__all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "ModelState", "LastGate", "Phase"]
 
 class Gate(SpecModel):
     """A metric check the candidate must pass before its traffic grows."""
@@ -56,11 +33,11 @@ class Gate(SpecModel):
     """Lowest acceptable value (inclusive)."""
     max: float | None = None
     """Highest acceptable value (inclusive)."""
-    window: Duration = "5m"
+    window: PromDuration = "5m"
     """Evaluation window: the range of ``$window`` in the query (e.g. ``rate(...[$window])``)."""
     samples: PositiveInt = 1
     """Checks per evaluation: 1 = one instant query now; N = N points ``interval`` apart ending now."""
-    interval: Duration = "1m"
+    interval: PromDuration = "1m"
     """Spacing of the checks when ``samples`` > 1."""
     on_no_data: Literal["fail", "pass"] = "fail"
     """What an empty result or NaN (0/0 at low traffic) counts as."""
@@ -92,7 +69,7 @@ class Step(SpecModel):
 
     traffic: int
     """Percent of traffic to the candidate."""
-    bake_time: Duration | None = None
+    bake_time: PromDuration | None = None
     """Minimum time at this step before the next promote (overrides the plan's)."""
 
 
@@ -101,7 +78,7 @@ class RolloutPlan(SpecModel):
 
     steps: list[Union[int, Step]] = [10, 25, 50, 100]
     """Canary traffic percentages, strictly increasing, ending at 100 (``[100]``: no canary)."""
-    bake_time: Duration | None = None
+    bake_time: PromDuration | None = None
     """Minimum time at each step before promote moves on; unset: none."""
     gates: list[Gate] | None = None
     """Gates checked before every promote; unset: the defaults of the model's deployment mode
@@ -137,33 +114,6 @@ class RolloutPlan(SpecModel):
         value = step.bake_time if isinstance(step, Step) and step.bake_time else self.bake_time
         return parse_duration(value) if value else 0.0
 
-    def effective_gates(self, deployment_mode: str, metrics: MetricNames = DEFAULT_METRICS) -> list[Gate]:
-        """The plan's gates, or the defaults for ``deployment_mode``."""
-        return list(self.gates) if self.gates is not None else default_gates(deployment_mode, metrics)
-
-
-def default_gates(deployment_mode: str, m: MetricNames = DEFAULT_METRICS) -> list[Gate]:
-    """Gates on what KServe/Knative actually export, selected to the canary's series.
-
-    Knative mode: 5xx share of the queue-proxy's ``revision_app_request_count`` (<= 1%; no 5xx
-    series at all counts as 0, no requests at all as no data) and its
-    p99 ``revision_app_request_latencies`` (<= 500 ms). Standard mode has no queue-proxy: p99 of
-    the model server's ``request_predict_seconds`` (<= 0.5 s).
-    """
-    if deployment_mode == "Knative":
-        sel = f'{m.namespace_label}="$namespace",$canary'
-        count = f"{m.request_count}{{{sel}}}"
-        errors = f'{m.request_count}{{{sel},{m.response_code_class_label}="5xx"}}'
-        return [
-            Gate(name="error-rate", query=f"(sum(rate({errors}[$window])) or vector(0)) / sum(rate({count}[$window]))", max=0.01),
-            Gate(name="latency-p99", max=500.0,
-                 query=f"histogram_quantile(0.99, sum by (le) (rate({m.request_latencies}_bucket{{{sel}}}[$window])))"),
-        ]
-    return [
-        Gate(name="latency-p99", max=0.5,
-             query=f'histogram_quantile(0.99, sum by (le) (rate({m.predict_seconds}_bucket{{{m.target_namespace_label}="$namespace",$canary}}[$window])))'),
-    ]
-
 
 class EnvRollout(SpecModel):
     """Per-environment rollout settings (overlay key ``rollout``)."""
@@ -172,3 +122,34 @@ class EnvRollout(SpecModel):
     """Plan for every model of this environment that does not set its own (dev: ``steps: [100]``)."""
     prometheus_url: str | None = None
     """Prometheus the gates query, e.g. ``http://prometheus.monitoring:9090``."""
+
+
+Phase = Literal["stable", "canary", "rolled-back"]
+
+
+class LastGate(SpecModel):
+    """The last gate evaluation that led to a commit."""
+
+    result: Literal["passed", "skipped"]
+    at: str
+    summary: str = ""
+
+
+class ModelState(SpecModel):
+    """Rollout state of one model in one environment (an entry of ``overlays/<env>.rollout.yaml``)."""
+
+    phase: Phase
+    stable: str
+    """Storage URI of the version serving (100 - traffic)% of requests."""
+    candidate: str | None = None
+    """Storage URI under canary (phase ``canary`` only)."""
+    step: int | None = None
+    """1-based index of the current step in the plan (phase ``canary`` only)."""
+    traffic: int | None = None
+    """Percent of traffic to the candidate (phase ``canary``: the plan's step)."""
+    since: str
+    """When the model got to this step or phase (UTC, ISO 8601)."""
+    rolled_back: str | None = None
+    """The candidate that was rolled back (phase ``rolled-back``)."""
+    last_gate: LastGate | None = None
+    """The last gate evaluation."""

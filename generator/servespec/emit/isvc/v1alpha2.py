@@ -7,47 +7,21 @@ optional ``transformer.custom.container``), and during a canary ``spec.canary`` 
 the candidate's storageUri) with ``spec.canaryTrafficPercent``. Promotion moves the candidate
 into ``default`` and drops ``canary``; a rollback drops ``canary`` (the default endpoint never
 stopped serving). What v1alpha2 cannot express (ServingRuntimes, Standard mode, ART explainers,
-the v2 protocol outside Triton) is refused, never dropped silently.
+the v2 protocol outside Triton) is refused by ``resolve.py``, never dropped silently.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Problem, RenderError
-from ..spec import ArtExplainer, Model
-from .context import EnvContext
-from .inferenceservice import _container, logger_spec, metadata, resources, service_account
+from ...resolve import LEGACY_API
+from ...spec import Model
+from ..context import EnvContext
+from .common import container, logger_spec, metadata, resources, service_account
 
-__all__ = ["API_VERSION", "FRAMEWORKS", "isvc_object"]
+__all__ = ["API_VERSION", "isvc_object"]
 
-API_VERSION = "serving.kubeflow.org/v1alpha2"
-FRAMEWORKS = ("tensorflow", "triton", "xgboost", "lightgbm", "sklearn", "onnx", "pytorch", "pmml")
-"""Framework keys of a v1alpha2 PredictorSpec."""
-
-
-def _refuse(ctx: EnvContext, model: Model) -> list[Problem]:
-    origin = ctx.project.specs.origin[("model", model.name)]
-    p = model.predictor
-    found = []
-
-    def no(field: str, msg: str) -> None:
-        found.append(Problem(origin, None, f"{model.name}.{field}", f"env {ctx.env.name!r} targets {API_VERSION}: {msg}"))
-
-    fmt = p.model_format.lower()
-    if fmt not in FRAMEWORKS:
-        no("predictor.model_format", f"expected one of {', '.join(FRAMEWORKS)}, found {p.model_format!r}")
-    if p.runtime:
-        no("predictor.runtime", f"ServingRuntimes do not exist there, found {p.runtime!r}")
-    if p.effective_protocol != "v1" and fmt != "triton":
-        no("predictor.protocol", f"only v1 (and v2 for triton), found {p.effective_protocol!r}")
-    if model.deployment_mode != "Knative":
-        no("deployment_mode", f"KFServing serves through Knative only, found {model.deployment_mode!r}")
-    if isinstance(model.explainer, ArtExplainer):
-        no("explainer", "no ART explainer in v1alpha2")
-    elif model.explainer is not None:
-        no("explainer", "custom explainers are not rendered for v1alpha2")
-    return found
+API_VERSION = LEGACY_API
 
 
 def _deployment(ctx: EnvContext, model: Model) -> dict[str, Any]:
@@ -75,7 +49,7 @@ def _endpoint(ctx: EnvContext, model: Model, uri: str) -> dict[str, Any]:
     endpoint: dict[str, Any] = {"predictor": {**_deployment(ctx, model), p.model_format.lower(): framework}}
     if model.transformer:
         t = model.transformer
-        container = _container(t.container)
+        container = container(t.container)
         container.pop("name", None)
         body: dict[str, Any] = {"minReplicas": t.min_replicas if t.min_replicas is not None else p.min_replicas,
                                 "custom": {"container": container}}
@@ -88,9 +62,6 @@ def _endpoint(ctx: EnvContext, model: Model, uri: str) -> dict[str, Any]:
 
 def isvc_object(ctx: EnvContext, model: Model) -> dict[str, Any]:
     """The v1alpha2 InferenceService of one model, canary included."""
-    problems = _refuse(ctx, model)
-    if problems:
-        raise RenderError(problems)
     state = ctx.rollout.get(model.name)
     stable = state.stable if state else model.predictor.storage_uri
     spec: dict[str, Any] = {"default": _endpoint(ctx, model, stable)}

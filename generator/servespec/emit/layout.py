@@ -20,23 +20,19 @@ themselves (TOOLCHAIN.md §2: the transformers break references and double the b
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from ..errors import Problem, RenderError
-from .context import EnvContext, Output
+from .context import COMMON, EnvContext, Output, kustomization
 
-__all__ = ["layout", "unit_kustomization", "shard_of", "KIND_RANK", "COMMON", "UNITS_KEY"]
+__all__ = ["Layout", "layout", "shard_of"]
 
-KIND_RANK = {
-    "Namespace": 0, "Secret": 1, "ExternalSecret": 1, "SealedSecret": 1, "ServiceAccount": 2,
-    "ConfigMap": 3, "Service": 4, "Deployment": 4, "InferenceService": 5, "PodMonitor": 6, "PrometheusRule": 6,
-}
-"""Listing order of kinds; unknown kinds come after these."""
+@dataclass(frozen=True)
+class Layout:
+    """The environment's objects moved into their units, with the kustomizations."""
 
-COMMON = "common"
-"""The unit of the objects that belong to no model."""
-UNITS_KEY = "units"
-"""``ctx.extra[UNITS_KEY]``: the unit folders of the environment, as listed in its kustomization."""
+    outputs: list[Output]
+    units: list[str]
+    """Unit folders as the env's kustomization lists them: ``common`` first, then sorted."""
 
 
 def shard_of(model: str, shards: int) -> str:
@@ -52,39 +48,27 @@ def _unit_of(ctx: EnvContext, out: Output) -> tuple[str, str]:
         return COMMON, out.path
     prefix = f"models/{out.model}/"
     if not out.path.startswith(prefix):
-        raise RenderError(Problem(f"rendered/{ctx.env.name}/{out.path}", None, "",
-                                  f"an object of model {out.model!r} must be emitted under {prefix}"))
+        raise AssertionError(f"an emitter put an object of model {out.model!r} at {out.path}, outside {prefix}")
     shards = ctx.env.overlay.delivery.shards
     if shards:
         return f"shards/{shard_of(out.model, shards)}", f"{out.model}/{out.path[len(prefix):]}"
     return prefix.rstrip("/"), out.path[len(prefix):]
 
 
-def unit_kustomization(path: str, outputs: list[Output], prefix: str = "") -> Output:
-    """A kustomization at ``path`` listing ``outputs`` (paths relative to ``prefix``) by kind rank, then path."""
-    ordered = sorted(outputs, key=lambda o: (KIND_RANK.get(o.obj["kind"], 50), o.path))
-    return Output(path, {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": [o.path[len(prefix):] for o in ordered],
-    })
-
-
-def layout(ctx: EnvContext, outputs: list[Output]) -> list[Output]:
+def layout(ctx: EnvContext, outputs: list[Output]) -> Layout:
     """Move every output into its unit and add the unit kustomizations and the env's own."""
     units: dict[str, list[Output]] = {}
     for out in outputs:
         unit, inner = _unit_of(ctx, out)
         units.setdefault(unit, []).append(replace(out, path=f"{unit}/{inner}"))
     order = sorted(units, key=lambda u: (u != COMMON, u))
-    ctx.extra[UNITS_KEY] = order
     result: list[Output] = []
     for unit in order:
         result.extend(units[unit])
-        result.append(unit_kustomization(f"{unit}/kustomization.yaml", units[unit], f"{unit}/"))
+        result.append(kustomization(f"{unit}/kustomization.yaml", units[unit], f"{unit}/"))
     result.append(Output("kustomization.yaml", {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": order,
     }))
-    return result
+    return Layout(result, order)

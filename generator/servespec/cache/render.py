@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .caching import cache_dir, code_fingerprint, load_pickle, repo_cache_path, save_pickle
-from .emit import EnvContext, Output, emit_model
-from .spec import Model
-from .yamlio import dump
+import orjson
 
-__all__ = ["RenderCache", "cache_dir", "digest"]
+from ..emit import Output, emit_model
+from ..resolve import EnvContext
+from ..spec import Model
+from ..yamlio import dump
+from .store import code_fingerprint, load_pickle, repo_cache_path, save_pickle
+
+__all__ = ["RenderCache", "digest"]
 
 _FORMAT = 4
 
@@ -37,11 +40,8 @@ def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-
 def _as_json(obj: Any) -> bytes | None:
     """The object as JSON for validate's fast path, or None if it is not plain JSON data."""
-    import orjson
-
     try:
         return orjson.dumps(obj)
     except TypeError:
@@ -94,8 +94,6 @@ class RenderCache:
     # -- models -----------------------------------------------------------------------------
     def per_model(self, ctx: EnvContext) -> Callable[[Model], list[Output]]:
         """A ``per_model`` for ``emit_env`` that reuses the files of unchanged models."""
-        import orjson
-
         env = ctx.env.name
         table = self.models.setdefault(env, {})
         for gone in set(table) - set(ctx.models):

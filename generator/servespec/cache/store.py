@@ -6,8 +6,11 @@ import hashlib
 import os
 import pickle
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from ..fsutil import atomic_write
 
 __all__ = ["cache_dir", "code_fingerprint", "load_pickle", "save_pickle", "repo_cache_path"]
 
@@ -27,10 +30,8 @@ def code_fingerprint() -> str:
     package's files (size and mtime), Python's version and the libraries that matter."""
     global _CODE
     if _CODE is None:
-        from importlib import metadata
-
         h = hashlib.sha256(sys.version.encode())
-        package = Path(__file__).parent
+        package = Path(__file__).parent.parent
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 st = path.stat()
@@ -59,13 +60,9 @@ def load_pickle(path: Path) -> Any:
 
 
 def save_pickle(path: Path, data: Any) -> bool:
-    """Write a cache file atomically (temp file + rename); a failure to write is not an error."""
+    """Write a cache file atomically; a failure to write is not an error (the next run rebuilds)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        atomic_write(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), mkdir=True)
         return True
     except OSError:
         return False

@@ -19,14 +19,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from string import Template
 from typing import Any
 
-from .errors import Problem, SpecError
-from .metrics import DEFAULT_METRICS, MetricNames, version_id
-from .spec.rollout import Gate, parse_duration
+from ..errors import Problem, SpecError
+from ..metrics import DEFAULT_METRICS, MetricNames
+from ..promql import default_gate_queries, fill
+from ..spec.base import parse_duration
+from ..spec.rollout import Gate, RolloutPlan
 
-__all__ = ["GateResult", "evaluate_gates", "render_query", "summarize", "PrometheusClient"]
+__all__ = ["GateResult", "evaluate_gates", "render_query", "summarize", "PrometheusClient", "effective_gates"]
 
 
 @dataclass
@@ -81,11 +82,16 @@ def summarize(results: list[GateResult]) -> str:
     return " ".join(r.short() for r in results)
 
 
+def effective_gates(plan: RolloutPlan, deployment_mode: str, metrics: MetricNames = DEFAULT_METRICS) -> list[Gate]:
+    """The plan's gates, or the defaults for ``deployment_mode`` (``promql.default_gate_queries``)."""
+    if plan.gates is not None:
+        return list(plan.gates)
+    return [Gate(name=d.name, query=d.query, max=d.max) for d in default_gate_queries(deployment_mode, metrics)]
+
+
 def render_query(gate: Gate, namespace: str, model: str, candidate_uri: str, metrics: MetricNames = DEFAULT_METRICS) -> str:
     """The gate's PromQL with placeholders filled for one candidate."""
-    vid = version_id(candidate_uri)
-    canary = f'{metrics.version_label}="{vid}"'
-    return Template(gate.query).substitute(namespace=namespace, model=model, window=gate.window, version=vid, canary=canary)
+    return fill(gate.query, namespace, model, gate.window, candidate_uri, metrics)
 
 
 class PrometheusClient:

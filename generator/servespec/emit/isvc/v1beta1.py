@@ -1,0 +1,115 @@
+"""The ``serving.kserve.io/v1beta1`` InferenceService of each model, in KServe's current schema.
+
+Nothing here is something KServe's defaulting webhook would rewrite (KSERVE.md §3):
+``predictor.model.modelFormat`` (never a legacy framework key), an explicit
+``serving.kserve.io/deploymentMode`` with the new mode names, an explicit ``protocolVersion``,
+an explicit ``logger.mode``, and cpu/memory requests and limits always present in canonical form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...metrics import DEFAULT_METRICS, version_id
+from ...resolve import STANDARD_CANARY_MIN
+from ...spec import ArtExplainer, Model
+from ..context import EnvContext
+from .common import container, logger_spec, metadata, predictor_model, resources, service_account
+
+__all__ = ["API_VERSION", "isvc_object", "component_extension"]
+
+API_VERSION = "serving.kserve.io/v1beta1"
+
+
+def component_extension(ctx: EnvContext, model: Model) -> dict[str, Any]:
+    """Predictor-level fields: replicas, scaling, concurrency, timeout, batcher, logger, SA."""
+    p = model.predictor
+    body: dict[str, Any] = {"minReplicas": p.min_replicas}
+    if p.max_replicas:
+        body["maxReplicas"] = p.max_replicas
+    if p.scale_target is not None:
+        body["scaleTarget"] = p.scale_target
+    if p.scale_metric:
+        body["scaleMetric"] = p.scale_metric
+    if p.container_concurrency is not None:
+        body["containerConcurrency"] = p.container_concurrency
+    if p.timeout is not None:
+        body["timeout"] = p.timeout
+    if p.batcher:
+        body["batcher"] = p.batcher.model_dump(by_alias=True, exclude_none=True)
+    if model.logger:
+        body["logger"] = logger_spec(model)
+    sa = service_account(ctx, model)
+    if sa:
+        body["serviceAccountName"] = sa
+    return body
+
+
+def isvc_object(ctx: EnvContext, model: Model) -> dict[str, Any]:
+    """The whole InferenceService of one model (legacy v1alpha2 where the overlay asks for it)."""
+    predictor = component_extension(ctx, model)
+    predictor["model"] = predictor_model(model)
+    spec: dict[str, Any] = {"predictor": predictor}
+    sa = predictor.get("serviceAccountName")
+    if model.transformer:
+        t = model.transformer
+        transformer: dict[str, Any] = {
+            "minReplicas": t.min_replicas if t.min_replicas is not None else model.predictor.min_replicas,
+            "containers": [container(t.container)],
+        }
+        max_r = t.max_replicas if t.max_replicas is not None else model.predictor.max_replicas
+        if max_r:
+            transformer["maxReplicas"] = max_r
+        if sa:
+            transformer["serviceAccountName"] = sa
+        spec["transformer"] = transformer
+    if model.explainer:
+        e = model.explainer
+        if isinstance(e, ArtExplainer):
+            art: dict[str, Any] = {"type": e.art_type, "resources": resources(e.resources)}
+            if e.config:
+                art["config"] = dict(e.config)
+            spec["explainer"] = {"art": art}
+        else:
+            spec["explainer"] = {"containers": [container(e.container)]}
+    _apply_rollout(ctx, model, spec)
+    return {"apiVersion": API_VERSION, "kind": "InferenceService", "metadata": metadata(ctx, model), "spec": spec}
+
+
+def _apply_rollout(ctx: EnvContext, model: Model, spec: dict[str, Any]) -> None:
+    """Render the model's rollout state (``overlays/<env>.rollout.yaml``) into its spec.
+
+    Every managed predictor carries the pod label ``serving.servespec.io/version`` (the gates'
+    canary selector, ``metrics.py``). Knative mode (KSERVE.md §6): a canary is the candidate's
+    storageUri with ``canaryTrafficPercent``; stable drops the field (promotion). A rollback
+    renders the *stable* storageUri with ``canaryTrafficPercent: 0``: on a live cluster KServe
+    sends 100% at once to ``latestRolledoutRevision`` (the stable revision, still running), while
+    the new stable-spec revision starts with 0%; on a rebuilt cluster (no rolled-out revision)
+    the field is ignored and the stable spec gets 100%. Git names the stable model either way.
+    Standard mode (KSERVE.md §7): ``spec.canary[]`` with ``trafficPercent``, KServe >= 0.20 only.
+    """
+    state = ctx.rollout.get(model.name)
+    if state is None:
+        return
+    key = DEFAULT_METRICS.version_pod_label
+    pred = spec["predictor"]
+    if model.deployment_mode == "Knative":
+        uri, pct = {"canary": (state.candidate, state.traffic), "rolled-back": (state.stable, 0)}.get(state.phase, (state.stable, None))
+        pred["model"]["storageUri"] = uri
+        pred.setdefault("labels", {})[key] = version_id(uri)
+        if pct is not None:
+            pred["canaryTrafficPercent"] = pct
+        return
+    pred["model"]["storageUri"] = state.stable
+    pred.setdefault("labels", {})[key] = version_id(state.stable)
+    new_api = ctx.env.overlay.kserve_version_tuple >= STANDARD_CANARY_MIN
+    if new_api:
+        pred["name"] = version_id(state.stable)
+    if state.phase != "canary" or not new_api:  # resolve.py refused a canary without spec.canary[]
+        return
+    cand = state.candidate
+    canary_model = {"name": "kserve-container", **predictor_model(model, cand)}  # the CRD requires a container name here
+    spec["canary"] = [{
+        "predictor": {"name": version_id(cand), "labels": {key: version_id(cand)}, "model": canary_model},
+        "trafficPercent": state.traffic,
+    }]

@@ -1,0 +1,224 @@
+"""The one PromQL builder: alert rules, dashboards and the default rollout gates all come from here.
+
+:class:`Queries` builds the expressions of one model, :class:`GroupQueries` those of several models
+of one namespace (the overview dashboard), :func:`default_gate_queries` the gates' defaults and
+:func:`fill` the gates' ``$placeholders``; every metric and label name comes from the environment's
+:class:`~servespec.metrics.MetricNames`.
+
+Knative mode reads Knative's queue-proxy (requests, errors, end-to-end latency per revision);
+Standard mode has no queue-proxy, so requests and latency come from the model server's predict
+histogram and there is no error ratio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from string import Template
+
+from .metrics import DEFAULT_METRICS, MetricNames, version_id
+
+__all__ = ["Queries", "GroupQueries", "PLACEHOLDERS", "DefaultGate", "default_gate_queries", "fill", "num"]
+
+PLACEHOLDERS = ("namespace", "model", "window", "version", "canary")
+"""Placeholders a gate query may use (``string.Template`` syntax, since PromQL uses braces)."""
+
+
+def num(value: float) -> str:
+    """A threshold as PromQL and messages print it (``0.01``, ``500``)."""
+    return f"{value:g}"
+
+
+def _agg(op: str, by: Iterable[str], inner: str) -> str:
+    labels = ", ".join(by)
+    return f"{op} by ({labels}) ({inner})" if labels else f"{op}({inner})"
+
+
+@dataclass(frozen=True)
+class Queries:
+    """PromQL for one model in one namespace, from the environment's metric names.
+
+    Knative mode reads Knative's queue-proxy (requests, errors, end-to-end latency per
+    revision); Standard mode has no queue-proxy, so requests and latency come from the model
+    server's predict histogram and there is no error ratio.
+    """
+
+    model: str
+    """The model's name."""
+    deployment_mode: str
+    """``Knative`` or ``Standard``."""
+    namespace: str
+    m: MetricNames
+
+    @property
+    def knative(self) -> bool:
+        return self.deployment_mode == "Knative"
+
+    @property
+    def service(self) -> str:
+        """Knative Service (and Deployment name prefix) of the predictor."""
+        return f"{self.model}-predictor"
+
+    def _qp(self, *extra: str) -> str:
+        m = self.m
+        return "{" + ",".join([f'{m.target_namespace_label}="{self.namespace}"', f'{m.service_label}="{self.service}"', *extra]) + "}"
+
+    def _ms(self) -> str:
+        m = self.m
+        return "{" + f'{m.target_namespace_label}="{self.namespace}",{m.model_name_label}="{self.model}"' + "}"
+
+    def _pods(self) -> str:
+        m = self.m
+        return "{" + f'{m.target_namespace_label}="{self.namespace}",{m.pod_label}=~"{self.service}-.*"' + "}"
+
+    def request_rate(self, window: str, by: tuple[str, ...] = ()) -> str:
+        """Requests per second."""
+        if self.knative:
+            return _agg("sum", by, f"rate({self.m.request_count}{self._qp()}[{window}])")
+        return _agg("sum", by, f"rate({self.m.predict_seconds}_count{self._ms()}[{window}])")
+
+    def error_ratio(self, window: str, by: tuple[str, ...] = ()) -> str | None:
+        """Share of requests answered with an error (Knative mode only)."""
+        if not self.knative:
+            return None
+        m = self.m
+        error_matcher = f'{m.response_code_class_label}="{m.error_class}"'
+        errors = _agg("sum", by, f"rate({m.request_count}{self._qp(error_matcher)}[{window}])")
+        return f"{errors} / {self.request_rate(window, by)}"
+
+    def latency_quantile(self, q: float, window: str, by: tuple[str, ...] = ()) -> str:
+        """A request-latency quantile, in :meth:`latency_unit`."""
+        if self.knative:
+            inner = f"rate({self.m.request_latencies}_bucket{self._qp()}[{window}])"
+        else:
+            inner = f"rate({self.m.predict_seconds}_bucket{self._ms()}[{window}])"
+        return f"histogram_quantile({num(q)}, {_agg('sum', ('le', *by), inner)})"
+
+    @property
+    def latency_unit(self) -> str:
+        """``ms`` or ``s``: the unit of :meth:`latency_quantile`."""
+        return self.m.request_latencies_unit if self.knative else "s"
+
+    def ms_to_latency_unit(self, ms: float) -> float:
+        """A threshold in milliseconds, in the unit of :meth:`latency_quantile`."""
+        return ms if self.latency_unit == "ms" else ms / 1000.0
+
+    def predict_quantile(self, q: float, window: str, by: tuple[str, ...] = ()) -> str:
+        """A quantile of the model server's predict time, in seconds."""
+        inner = f"rate({self.m.predict_seconds}_bucket{self._ms()}[{window}])"
+        return f"histogram_quantile({num(q)}, {_agg('sum', ('le', *by), inner)})"
+
+    def replicas(self, by: tuple[str, ...] = ()) -> str:
+        """Pods of the predictor whose metrics are being scraped (one ``up`` series per target)."""
+        per_pod = _agg("count", (*by, self.m.pod_label), f"{self.m.up}{self._pods()} == 1")
+        return _agg("count", by, per_pod)
+
+
+@dataclass(frozen=True)
+class GroupQueries:
+    """PromQL over several models of one namespace and one deployment mode, one series per
+    model, labelled ``model`` (the overview dashboard: two targets per panel at most, whatever
+    the number of models)."""
+
+    models: tuple[str, ...]
+    """The models' names."""
+    deployment_mode: str
+    """``Knative`` or ``Standard`` (all models of a group share it)."""
+    namespace: str
+    m: MetricNames
+
+    @property
+    def knative(self) -> bool:
+        return self.deployment_mode == "Knative"
+
+    def _names(self, suffix: str = "") -> str:
+        return "|".join(f"{model}{suffix}" for model in self.models)
+
+    def _by_model(self, expr: str) -> str:
+        """``expr`` with a ``model`` label (from the Knative service name or the model label)."""
+        if self.knative:
+            return f'label_replace({expr}, "model", "$1", "{self.m.service_label}", "(.+)-predictor")'
+        return f'label_replace({expr}, "model", "$1", "{self.m.model_name_label}", "(.+)")'
+
+    @property
+    def _key(self) -> str:
+        return self.m.service_label if self.knative else self.m.model_name_label
+
+    def _sel(self, *extra: str) -> str:
+        m = self.m
+        if self.knative:
+            base = [f'{m.target_namespace_label}="{self.namespace}"', f'{m.service_label}=~"{self._names("-predictor")}"']
+        else:
+            base = [f'{m.target_namespace_label}="{self.namespace}"', f'{m.model_name_label}=~"{self._names()}"']
+        return "{" + ",".join([*base, *extra]) + "}"
+
+    def _rate(self, window: str, *extra: str) -> str:
+        if self.knative:
+            return _agg("sum", (self._key,), f"rate({self.m.request_count}{self._sel(*extra)}[{window}])")
+        return _agg("sum", (self._key,), f"rate({self.m.predict_seconds}_count{self._sel(*extra)}[{window}])")
+
+    def request_rate(self, window: str) -> str:
+        """Requests per second of each model."""
+        return self._by_model(self._rate(window))
+
+    def error_ratio(self, window: str) -> str | None:
+        """Error ratio of each model (Knative mode only)."""
+        if not self.knative:
+            return None
+        return self._by_model(f"{self._rate(window, self._error())} / {self._rate(window)}")
+
+    def _error(self) -> str:
+        return f'{self.m.response_code_class_label}="{self.m.error_class}"'
+
+    def latency_p99_seconds(self, window: str) -> str:
+        """p99 latency of each model, in seconds."""
+        if self.knative:
+            inner = f"rate({self.m.request_latencies}_bucket{self._sel()}[{window}])"
+            scale = "" if self.m.request_latencies_unit == "s" else " / 1000"
+        else:
+            inner = f"rate({self.m.predict_seconds}_bucket{self._sel()}[{window}])"
+            scale = ""
+        return self._by_model(f"histogram_quantile(0.99, {_agg('sum', ('le', self._key), inner)}){scale}")
+
+    def replicas(self) -> str:
+        """Scraped pods of each model."""
+        m = self.m
+        up = (f'label_replace({m.up}{{{m.target_namespace_label}="{self.namespace}",{m.pod_label}=~"({self._names()})-predictor-.*"}} == 1, '
+              f'"model", "$1", "{m.pod_label}", "(.+)-predictor-.*")')
+        return _agg("count", ("model",), _agg("count", ("model", m.pod_label), up))
+
+
+@dataclass(frozen=True)
+class DefaultGate:
+    """A default gate: its name, PromQL template (with ``$placeholders``) and upper bound."""
+
+    name: str
+    query: str
+    max: float
+
+
+def default_gate_queries(deployment_mode: str, m: MetricNames = DEFAULT_METRICS) -> list[DefaultGate]:
+    """Gates on what KServe/Knative actually export, selected to the canary's series.
+
+    Knative mode: 5xx share of the queue-proxy's ``revision_app_request_count`` (<= 1%; no 5xx
+    series at all counts as 0, no requests at all as no data) and its
+    p99 ``revision_app_request_latencies`` (<= 500 ms). Standard mode has no queue-proxy: p99 of
+    the model server's ``request_predict_seconds`` (<= 0.5 s).
+    """
+    if deployment_mode == "Knative":
+        sel = f'{m.namespace_label}="$namespace",$canary'
+        count = f"{m.request_count}{{{sel}}}"
+        errors = f'{m.request_count}{{{sel},{m.response_code_class_label}="5xx"}}'
+        return [
+            DefaultGate("error-rate", f"(sum(rate({errors}[$window])) or vector(0)) / sum(rate({count}[$window]))", 0.01),
+            DefaultGate("latency-p99", f"histogram_quantile(0.99, sum by (le) (rate({m.request_latencies}_bucket{{{sel}}}[$window])))", 500.0),
+        ]
+    sel = f'{m.target_namespace_label}="$namespace",$canary'
+    return [DefaultGate("latency-p99", f"histogram_quantile(0.99, sum by (le) (rate({m.predict_seconds}_bucket{{{sel}}}[$window])))", 0.5)]
+
+
+def fill(query: str, namespace: str, model: str, window: str, candidate_uri: str, metrics: MetricNames = DEFAULT_METRICS) -> str:
+    """A gate's PromQL with its placeholders filled for one candidate."""
+    vid = version_id(candidate_uri)
+    canary = f'{metrics.version_label}="{vid}"'
+    return Template(query).substitute(namespace=namespace, model=model, window=window, version=vid, canary=canary)

@@ -1,0 +1,323 @@
+"""Resolution: specs + environment defaults + per-model overrides -> one typed context per env.
+
+Everything that decides whether a model can be rendered in an environment is checked here, so
+emitters only build objects and never raise: overlay entries naming declared models and storage,
+storage endpoints for ``s3://`` models, the rollout state against the plan, plaintext
+credentials, required limits, what the legacy v1alpha2 API cannot express, a Standard-mode canary
+on a KServe without ``spec.canary[]``, the metrics port annotation.
+
+Precedence for a model's fields: the spec's explicit values beat the environment's
+``defaults``, which beat the spec model's own defaults; a per-model entry under ``models:``
+beats everything. A new overlay field is declared in ``spec/overlay.py`` and merged here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from .clock import parse_time
+from .errors import Problem, PromoteError, RenderError, SpecError
+from .overlay import Env
+from .project import Project
+from .rollout.state import load_state
+from .spec import Model, PlaintextCredentials, RolloutPlan, S3Storage
+from .spec.base import SpecModel
+from .spec.model import STORAGE_URI_PREFIXES
+from .spec.overlay import ModelOverride
+from .spec.rollout import ModelState
+from .validation_messages import describe_pydantic_error
+
+__all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "plan_for", "check_state", "canary_problem",
+           "STANDARD_CANARY_MIN", "LEGACY_API", "FRAMEWORKS"]
+
+STANDARD_CANARY_MIN = (0, 20)
+"""First KServe version with ``spec.canary[]`` for Standard mode (KSERVE.md §1, §7)."""
+
+LEGACY_API = "serving.kubeflow.org/v1alpha2"
+FRAMEWORKS = ("tensorflow", "triton", "xgboost", "lightgbm", "sklearn", "onnx", "pytorch", "pmml")
+"""Framework keys of a v1alpha2 PredictorSpec."""
+
+_NO_OVERRIDE = ModelOverride()
+_M = TypeVar("_M", bound=SpecModel)
+
+
+@dataclass(frozen=True)
+class EnvContext:
+    """One environment, resolved and checked (``resolve.build_context``): its overlay and the
+    models and storage it renders."""
+
+    project: Project
+    env: Env
+    models: dict[str, Model]
+    """Enabled models with the environment's overrides applied, by name (sorted)."""
+    storage: dict[str, S3Storage]
+    """Storage endpoints used by at least one enabled model, overrides applied."""
+    rollout: dict[str, ModelState] = field(default_factory=dict)
+    """Rollout state by model from ``overlays/<env>.rollout.yaml``."""
+
+    @property
+    def namespace(self) -> str:
+        return self.env.overlay.namespace
+
+
+def build_context(project: Project, env_name: str) -> EnvContext:
+    """Resolve one environment and check it; every problem of a stage is reported at once."""
+    env = project.envs[env_name]
+    problems = _cross_check(project, env)
+    if problems:
+        raise SpecError(problems)
+    models: dict[str, Model] = {}
+    for name in sorted(project.specs.models):
+        try:
+            resolved = resolve_model(project.specs.models[name], env)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        if resolved is not None:
+            models[name] = resolved
+    storage: dict[str, S3Storage] = {}
+    for model in models.values():
+        if model.storage and model.storage not in storage:
+            try:
+                storage[model.storage] = resolve_storage(project.specs.storage[model.storage], env)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+        if model.predictor.storage_uri.startswith("s3://") and not model.storage and not model.service_account_name:
+            problems.append(Problem(project.specs.origin[("model", model.name)], None, f"{model.name}.storage",
+                                    f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env_name}), found none"))
+    if problems:
+        raise RenderError(problems)
+    state, lines = load_state(project.root, env_name)
+    check_state(env, models, state, lines, set(project.specs.models))
+    ctx = EnvContext(project, env, models, storage, rollout=state)
+    problems = _storage_problems(ctx) + [p for m in models.values() for p in _model_problems(ctx, m)]
+    if problems:
+        raise RenderError(problems)
+    return ctx
+
+
+def _cross_check(project: Project, env: Env) -> list[Problem]:
+    """Overlay entries must name models and storage endpoints the specs declare."""
+    specs = project.specs
+    problems = []
+    for name, override in env.overlay.models.items():
+        if name not in specs.models:
+            file, line = env.where("models", name)
+            problems.append(Problem(file, line, f"models.{name}", f"unknown model (declared: {', '.join(sorted(specs.models)) or 'none'})"))
+        if override.storage and override.storage not in specs.storage:
+            file, line = env.where("models", name, "storage")
+            problems.append(Problem(file, line, f"models.{name}.storage", f"unknown storage endpoint {override.storage!r} (declared: {', '.join(sorted(specs.storage)) or 'none'})"))
+    for name in env.overlay.storage:
+        if name not in specs.storage:
+            file, line = env.where("storage", name)
+            problems.append(Problem(file, line, f"storage.{name}", f"unknown storage endpoint (declared: {', '.join(sorted(specs.storage)) or 'none'})"))
+    return problems
+
+
+def resolve_storage(storage: S3Storage, env: Env) -> S3Storage:
+    """The storage endpoint with this environment's overrides applied."""
+    override = env.overlay.storage.get(storage.name)
+    if override is None:
+        return storage
+    update = {k: getattr(override, k) for k in override.model_fields_set}
+    return _revalidate(S3Storage, storage, update, env, ("storage", storage.name))
+
+
+def resolve_model(model: Model, env: Env) -> Model | None:
+    """The model as rendered in ``env``, or None when the environment disables it."""
+    defaults = env.overlay.defaults
+    override = env.overlay.models.get(model.name, ModelOverride())
+    if not override.enabled:
+        return None
+    pred_update: dict[str, Any] = {}
+    update: dict[str, Any] = {}
+    set_pred = model.predictor.model_fields_set
+    for f in ("min_replicas", "max_replicas"):
+        if f not in set_pred and getattr(defaults, f) is not None:
+            pred_update[f] = getattr(defaults, f)
+        if getattr(override, f) is not None:
+            pred_update[f] = getattr(override, f)
+    if override.resources is not None:
+        pred_update["resources"] = override.resources
+    mode = override.deployment_mode or (None if "deployment_mode" in model.model_fields_set else defaults.deployment_mode)
+    if mode:
+        update["deployment_mode"] = mode
+    if override.storage:
+        update["storage"] = override.storage
+    labels = {**defaults.labels, **model.labels, **override.labels}
+    annotations = {**defaults.annotations, **model.annotations, **override.annotations}
+    if labels != model.labels:
+        update["labels"] = labels
+    if annotations != model.annotations:
+        update["annotations"] = annotations
+    logger_url = defaults.logger_url or env.overlay.monitoring.default_logger_url(env.overlay.namespace)
+    if model.logger and model.logger.url is None and logger_url:
+        update["logger"] = model.logger.model_copy(update={"url": logger_url})
+    if pred_update:
+        update["predictor"] = model.predictor.model_copy(update=pred_update)
+    if not update:
+        return model
+    return _revalidate(Model, model, update, env, ("models", model.name))
+
+
+def _revalidate(cls: type[_M], obj: _M, update: dict[str, Any], env: Env, where: tuple[Any, ...]) -> _M:
+    merged = obj.model_copy(update=update)
+    try:
+        return cls.model_validate(merged.model_dump(round_trip=True, exclude_unset=False), by_name=True)
+    except ValidationError as exc:
+        file, line = env.where(*where)
+        problems = []
+        for err in exc.errors():
+            field, message = describe_pydantic_error(err)
+            problems.append(Problem(file, line, ".".join(str(p) for p in where) + (f".{field}" if field else ""), message))
+        raise SpecError(problems) from None
+
+
+def plan_for(model: Model, env: Env) -> RolloutPlan:
+    """The plan of ``model`` in ``env``: the spec's own, else the environment's, else the default."""
+    return model.rollout or env.overlay.rollout.plan or RolloutPlan()
+
+
+def check_state(env: Env, models: dict[str, Model], state: dict[str, ModelState], lines: dict[str, int | None],
+                known: set[str] | None = None) -> None:
+    """Every entry must name an enabled model and agree with its plan; raise with all problems."""
+    display = f"overlays/{env.name}.rollout.yaml"
+    problems: list[Problem] = []
+    for name, s in state.items():
+        where = f"models.{name}"
+        found = [(f"{where}.{fld}" if fld else where, msg) for fld, msg in _state_problems(env, models, name, s, known)]
+        problems.extend(Problem(display, lines.get(name), fld, msg) for fld, msg in found)
+    if problems:
+        raise PromoteError(problems)
+
+
+def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState, known: set[str] | None) -> list[tuple[str, str]]:
+    """(field, message) for one state entry."""
+    if name not in models:
+        what = "disabled in this environment" if known and name in known else "unknown model"
+        return [("", f"{what} (rendered here: {', '.join(sorted(models)) or 'none'}): delete this entry")]
+    out: list[tuple[str, str]] = []
+    for fld in ("stable", "candidate", "rolled_back"):
+        uri = getattr(s, fld)
+        if uri is not None and not uri.startswith(STORAGE_URI_PREFIXES):
+            out.append((fld, f"expected a storage URI (s3://, gs://, ...), found {uri!r}"))
+    try:
+        parse_time(s.since)
+    except ValueError:
+        out.append(("since", f"expected a UTC time such as \"2026-11-24T18:00:00Z\", found {s.since!r}"))
+    steps = plan_for(models[name], env).traffic
+    if s.phase == "canary":
+        if s.candidate is None or s.step is None or s.traffic is None:
+            out.append(("", "phase canary needs candidate, step and traffic"))
+        elif not 1 <= s.step < len(steps):
+            out.append(("step", f"step {s.step} is outside the plan {steps} (a canary is at step 1..{len(steps) - 1}; the last step makes it stable)"))
+        elif steps[s.step - 1] != s.traffic:
+            out.append(("traffic", f"step {s.step} of the plan {steps} is {steps[s.step - 1]}%, found traffic {s.traffic}"))
+    else:
+        extra = [f for f in ("candidate", "step") if getattr(s, f) is not None]
+        if extra:
+            out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
+        if s.phase == "rolled-back" and s.traffic not in (0, None):
+            out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
+    return out
+
+
+def canary_problem(env: Env, model: Model, traffic: int) -> Problem | None:
+    """A canary the target cannot render (never a field KServe silently ignores), or None."""
+    o = env.overlay
+    if traffic < 100 and o.kserve_api == "serving.kserve.io/v1beta1" and model.deployment_mode == "Standard" \
+            and o.kserve_version_tuple < STANDARD_CANARY_MIN:
+        file, line = env.where("kserveVersion")
+        return Problem(file, line, "kserveVersion",
+                       f"{model.name} runs in Standard mode: a canary needs spec.canary[] (KServe >= 0.20), found {o.kserve_version} "
+                       "(canaryTrafficPercent is silently ignored there); use a plan with steps [100] in this environment")
+    return None
+
+
+def _storage_problems(ctx: EnvContext) -> list[Problem]:
+    """Plaintext credentials outside an environment that allows them."""
+    problems = []
+    for s in ctx.storage.values():
+        if isinstance(s.credentials, PlaintextCredentials) and not ctx.env.overlay.allow_plaintext_secrets:
+            if s.name in ctx.env.overlay.storage and "credentials" in ctx.env.overlay.storage[s.name].model_fields_set:
+                file, line = ctx.env.where("storage", s.name, "credentials")
+            else:
+                file, line = ctx.project.specs.origin[("storage", s.name)], None
+            problems.append(Problem(file, line, f"storage.{s.name}.credentials",
+                                    f"plaintext credentials are refused in env {ctx.env.name!r}: use externalSecret, "
+                                    "sealedSecret or existingSecret (allowPlaintextSecrets: true is for a local demo only)"))
+    return problems
+
+
+def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
+    """What keeps one model from rendering in this environment."""
+    o = ctx.env.overlay
+    problems = _missing_limits(ctx, model) if o.require_resource_limits else []
+    if o.kserve_api == LEGACY_API:
+        problems.extend(_legacy_refusals(ctx, model))
+    else:
+        state = ctx.rollout.get(model.name)
+        if state is not None and state.phase == "canary" and model.deployment_mode == "Standard" \
+                and o.kserve_version_tuple < STANDARD_CANARY_MIN:
+            file, line = ctx.env.where("kserveVersion")
+            problems.append(Problem(file, line, "kserveVersion", f"{model.name} (Standard mode) has a canary in overlays/{ctx.env.name}.rollout.yaml: "
+                                    f"spec.canary[] needs KServe >= 0.20, found {o.kserve_version}"))
+    mon = o.monitoring
+    if mon.enabled and model.monitoring.enabled and (mon.prometheus_operator or model.deployment_mode != "Knative"):
+        problems.extend(_port_problems(ctx, model))
+    return problems
+
+
+def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:
+    origin = ctx.project.specs.origin[("model", model.name)]
+    found = []
+    parts = [("predictor.resources", model.predictor.resources)]
+    if model.transformer:
+        parts.append(("transformer.container.resources", model.transformer.container.resources))
+    for field, res in parts:
+        missing = [k for k in ("cpu", "memory") if k not in res.limits]
+        if missing:
+            found.append(Problem(origin, None, f"{model.name}.{field}.limits",
+                                 f"env {ctx.env.name!r} requires resource limits: expected cpu and memory, missing {', '.join(missing)}"))
+    return found
+
+
+def _legacy_refusals(ctx: EnvContext, model: Model) -> list[Problem]:
+    """What KFServing's v1alpha2 cannot express is refused, never dropped silently."""
+    origin = ctx.project.specs.origin[("model", model.name)]
+    p = model.predictor
+    found = []
+
+    def no(field: str, msg: str) -> None:
+        found.append(Problem(origin, None, f"{model.name}.{field}", f"env {ctx.env.name!r} targets {LEGACY_API}: {msg}"))
+
+    fmt = p.model_format.lower()
+    if fmt not in FRAMEWORKS:
+        no("predictor.model_format", f"expected one of {', '.join(FRAMEWORKS)}, found {p.model_format!r}")
+    if p.runtime:
+        no("predictor.runtime", f"ServingRuntimes do not exist there, found {p.runtime!r}")
+    if p.effective_protocol != "v1" and fmt != "triton":
+        no("predictor.protocol", f"only v1 (and v2 for triton), found {p.effective_protocol!r}")
+    if model.deployment_mode != "Knative":
+        no("deployment_mode", f"KFServing serves through Knative only, found {model.deployment_mode!r}")
+    if model.explainer is not None:
+        no("explainer", "no ART explainer in v1alpha2" if model.explainer.type == "art" else "custom explainers are not rendered for v1alpha2")
+    return found
+
+
+def _port_problems(ctx: EnvContext, model: Model) -> list[Problem]:
+    key = "prometheus.kserve.io/port"
+    port = model.annotations.get(key)
+    if port is None or (port.isdigit() and 0 < int(port) < 65536):
+        return []
+    overlay = ctx.env.overlay
+    if key in overlay.models.get(model.name, _NO_OVERRIDE).annotations:
+        file, line = ctx.env.where("models", model.name, "annotations", key)
+    elif key in overlay.defaults.annotations:
+        file, line = ctx.env.where("defaults", "annotations", key)
+    else:
+        file, line = ctx.project.specs.origin[("model", model.name)], None
+    return [Problem(file, line, f"{model.name}.annotations.{key}", f"expected a port number (env {ctx.env.name}), found {port!r}")]

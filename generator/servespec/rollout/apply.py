@@ -1,0 +1,223 @@
+"""Apply a rollout transition: write the state, re-render the environment, make one commit, push.
+
+The public functions here are what the ``release``/``promote``/``rollback`` commands call:
+:func:`release`, :func:`promote`, :func:`promote_all` and :func:`rollback`. Each loads the repo,
+computes a transition (``transitions.py``), writes ``overlays/<env>.rollout.yaml`` and the
+re-rendered ``rendered/<env>/`` and commits both (``gitrepo.py``); with ``push`` it pushes,
+retrying rejected pushes by re-applying the same transition on the new upstream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from git import Repo
+
+from ..cache.render import RenderCache
+from ..clock import now_utc
+from ..emit import Output, emit_env
+from ..errors import CheckFailed, GitError, NotDue, Problem, PromoteError, PushFailed, RaceLost
+from ..fsutil import atomic_write
+from ..gitrepo import Author, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
+from ..overlay import Env
+from ..project import Project
+from ..render import RENDERED, write_env
+from ..resolve import EnvContext, build_context
+from ..spec import Gate, Model
+from ..spec.rollout import ModelState
+from ..yamlio import dump
+from . import transitions
+from .gates import GateResult, evaluate_gates
+from .state import state_path, write_state
+from .transitions import Evaluate, Transition, describe
+
+__all__ = ["Outcome", "Compute", "Push", "PromoteOptions", "run", "release", "promote", "promote_all", "rollback", "gate_evaluator"]
+
+Compute = Callable[[Env, Model, "ModelState | None", dt.datetime], "Transition | None"]
+"""A transition of one model given its environment, spec, state and the time."""
+
+Push = tuple[str, "str | None"]
+"""(remote, branch) to push to; branch None: the current branch's name."""
+
+Log = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+@dataclass
+class Outcome:
+    """What a command did: the transition (None: nothing to do), its commit and push attempts."""
+
+    transition: Transition | None
+    commit: str | None = None
+    pushes: int = 0
+
+
+def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model, ModelState | None]:
+    project = Project.load(root, [env_name])
+    ctx = build_context(project, env_name)
+    if model_name not in ctx.models:
+        what = "is disabled in" if model_name in project.specs.models else "is not a model of"
+        raise PromoteError(Problem("", None, "MODEL", f"{model_name!r} {what} env {env_name!r} (models: {', '.join(sorted(ctx.models)) or 'none'})"))
+    return ctx, ctx.models[model_name], ctx.rollout.get(model_name)
+
+
+def _apply(root: Path, ctx: EnvContext, t: Transition, repo: Repo, author: Author) -> str | None:
+    """Write the state, re-render what it changes (restoring the state on any error), commit both."""
+    path = state_path(root, t.env)
+    before = path.read_bytes() if path.is_file() else None
+    write_state(root, t.env, t.model, t.after)
+    try:
+        _rerender(root, ctx, t)
+    except BaseException:
+        if before is None:
+            path.unlink()
+        else:
+            atomic_write(path, before)
+        raise
+    rel_state = path.relative_to(root).as_posix()
+    return commit_paths(repo, root, [rel_state, f"rendered/{t.env}"], t.message(), author)
+
+
+def _data(out: Output) -> bytes:
+    return out.data if out.data is not None else dump(out.obj).encode("utf-8")
+
+
+def _rerender(root: Path, ctx: EnvContext, t: Transition) -> None:
+    """Re-render the environment with the new state. Every emitter runs, but only the objects of
+    this model and the environment-wide ones are serialized and compared: a rollout commit never
+    carries unrelated drift, and a promote stays fast on a thousand models. When the set of files
+    would change, the whole environment is rendered and swapped instead."""
+    new_ctx = dataclasses.replace(ctx, rollout={**ctx.rollout, t.model: t.after})
+    cache = RenderCache(root)
+    outputs = emit_env(new_ctx, cache.per_model(new_ctx))  # unchanged models come from the cache
+    target = root / RENDERED / t.env
+    on_disk = {(Path(d) / n).relative_to(target).as_posix() for d, _s, names in os.walk(target) for n in names}
+    if on_disk != {o.path for o in outputs}:
+        write_env(root, t.env, {o.path: _data(o) for o in outputs}, cache)
+    else:
+        for out in outputs:
+            if out.model not in (t.model, None):
+                continue
+            new = _data(out)
+            dest = target / out.path
+            if dest.read_bytes() != new:
+                atomic_write(dest, new)
+    cache.save()
+
+
+def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,
+        push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet) -> Outcome:
+    """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
+    rejected pushes by re-applying the same transition on the new upstream."""
+    repo = open_repo(root)
+    ensure_clean(repo, root, env_name)
+    if push and push[0] not in [r.name for r in repo.remotes]:
+        known = ", ".join(sorted(r.name for r in repo.remotes)) or "none"
+        raise GitError(Problem("--remote", None, "", f"no such remote {push[0]!r} (remotes: {known}); nothing committed"))
+    start = repo.head.commit.hexsha
+    who = resolve_author(author, repo)
+    ctx, model, state = _load(root, env_name, model_name)
+    t = compute(ctx.env, model, state, now or now_utc())
+    if t is None:
+        return Outcome(None)
+    out = Outcome(t, _apply(root, ctx, t, repo, who))
+    if push and out.commit:
+        _push(root, repo, who, t, out, push, start, log)
+    return out
+
+
+def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push: Push, start: str, log: Log) -> None:
+    remote, branch = push[0], push[1] or repo.active_branch.name
+
+    def reapply() -> str | None:
+        ctx2, model2, state2 = _load(root, t.env, t.model)
+        if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
+            raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, model2.predictor.storage_uri)}, "
+                           f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
+        out.commit = _apply(root, ctx2, t, repo, who)
+        return out.commit
+
+    try:
+        out.pushes = push_with_retry(repo, remote, branch, reapply, log=log, author=who)
+    except PushFailed as exc:
+        # Undo the local commit: a re-run must redo the whole change (the commit alone
+        # could never be pushed by re-running the command, which would find it applied).
+        repo.git.reset("-q", "--hard", start)
+        raise PushFailed([*exc.problems, Problem(message=f"the local commit was undone (HEAD is back at {start[:10]}): fix the cause and re-run the command")]) from None
+
+
+def gate_evaluator(url: str | None, env: Env, model: str) -> Evaluate | None:
+    """Gates evaluated against Prometheus at ``url`` (None: no URL known, the plan's gates cannot run)."""
+    if not url:
+        return None
+    metrics, namespace = env.overlay.monitoring.metrics, env.overlay.namespace
+
+    def evaluate(gates: list[Gate], state: ModelState) -> tuple[bool, list[GateResult]]:
+        assert state.candidate is not None
+        return evaluate_gates(url, gates, namespace, model, state.candidate, metrics)
+
+    return evaluate
+
+
+@dataclass(frozen=True)
+class PromoteOptions:
+    """How ``promote`` decides: the Prometheus URL (default: the overlay's), a target step, skips."""
+
+    prometheus: str | None = None
+    to: int | None = None
+    ignore_bake_time: bool = False
+    skip_gates: bool = False
+
+    def compute(self, model_name: str) -> Compute:
+        def one(env: Env, model: Model, state: ModelState | None, now: dt.datetime) -> Transition:
+            url = self.prometheus or env.overlay.rollout.prometheus_url
+            return transitions.promote(env, model, state, now, to=self.to, ignore_bake_time=self.ignore_bake_time,
+                                       skip_gates=self.skip_gates, evaluate=gate_evaluator(url, env, model_name))
+        return one
+
+
+def release(root: Path, env: str, model: str, storage_uri: str, *, author: str | None = None, push: Push | None = None,
+            log: Log = _quiet) -> Outcome:
+    """``servespec release``: start a canary of ``storage_uri`` at the plan's first step."""
+    def compute(e: Env, m: Model, s: ModelState | None, now: dt.datetime) -> Transition | None:
+        return transitions.release(e, m, s, storage_uri, now)
+    return run(root, env, model, compute, author=author, push=push, log=log)
+
+
+def promote(root: Path, env: str, model: str, options: PromoteOptions = PromoteOptions(), *, author: str | None = None,
+            push: Push | None = None, log: Log = _quiet) -> Outcome:
+    """``servespec promote MODEL``: bake time and gates, then the next step."""
+    return run(root, env, model, options.compute(model), author=author, push=push, log=log)
+
+
+def rollback(root: Path, env: str, model: str, *, author: str | None = None, push: Push | None = None, log: Log = _quiet) -> Outcome:
+    """``servespec rollback``: all traffic back to stable at once."""
+    return run(root, env, model, transitions.rollback, author=author, push=push, log=log)
+
+
+def promote_all(root: Path, env_name: str, options: PromoteOptions = PromoteOptions(), *, author: str | None = None,
+                push: Push | None = None, log: Log = _quiet, report: Log = _quiet) -> tuple[list[Outcome], list[str]]:
+    """``servespec promote --all``: every model of ``env`` under canary; (outcomes, failures).
+    Bake time not over is reported through ``report`` and skipped, not a failure (for a scheduled job)."""
+    ctx = build_context(Project.load(root, [env_name]), env_name)
+    due = [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.models]
+    outcomes: list[Outcome] = []
+    failures: list[str] = []
+    for name in due:
+        try:
+            outcomes.append(promote(root, env_name, name, options, author=author, push=push, log=log))
+        except NotDue as exc:
+            report(f"{env_name}/{name}: not due: {exc.waiting} (--ignore-bake-time to skip)")
+        except CheckFailed as exc:
+            failures.extend(str(p) for p in exc.problems)
+    if not due:
+        report(f"{env_name}: no model under canary")
+    return outcomes, failures

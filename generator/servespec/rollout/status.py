@@ -1,0 +1,44 @@
+"""Where every model's rollout stands: what ``servespec status`` prints (JSON keys are stable API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..metrics import version_id
+from ..overlay import Env
+from ..project import Project
+from ..resolve import build_context, plan_for
+from ..spec import Model
+from ..spec.rollout import ModelState
+
+__all__ = ["status_rows", "repo_status"]
+
+
+def repo_status(root: Path, envs: list[str] | None = None) -> list[dict[str, Any]]:
+    """``servespec status``: one row per rendered model of every environment (or ``envs``)."""
+    project = Project.load(root, envs)
+    rows: list[dict[str, Any]] = []
+    for env in project.envs:
+        ctx = build_context(project, env)
+        rows.extend(status_rows(ctx.env, ctx.models, ctx.rollout))
+    return rows
+
+
+def status_rows(env: Env, models: dict[str, Model], state: dict[str, ModelState]) -> list[dict[str, Any]]:
+    """One row per rendered model: what ``status`` prints (JSON keys are stable API)."""
+    rows = []
+    for name, model in sorted(models.items()):
+        s = state.get(name)
+        steps = plan_for(model, env).traffic
+        if s is None:
+            row = {"stable": model.predictor.storage_uri, "candidate": None, "traffic_percent": 100, "phase": "stable",
+                   "step": None, "since": None, "last_gate": None, "rolled_back": None}
+        else:
+            row = {"stable": s.stable, "candidate": s.candidate,
+                   "traffic_percent": s.traffic if s.phase == "canary" else 0 if s.phase == "rolled-back" else 100,
+                   "phase": s.phase, "step": s.step, "since": s.since,
+                   "last_gate": s.last_gate.model_dump() if s.last_gate else None, "rolled_back": s.rolled_back}
+        rows.append({"model": name, "env": env.name, **row, "steps": steps, "managed": s is not None,
+                     "version": version_id(row["candidate"] or row["stable"])})
+    return rows

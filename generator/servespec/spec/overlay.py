@@ -1,0 +1,128 @@
+"""The overlay file of an environment (``overlays/<env>.yaml``): what differs per environment.
+
+Precedence for a model's fields (applied by ``resolve.py``): the spec's explicit values beat the
+environment's ``defaults``, which beat the spec model's own defaults; a per-model entry under
+``models:`` beats everything.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import field_validator
+
+from .base import LabelMap, Name, NonNegativeInt, SpecModel, SubdomainName
+from .delivery import EnvDelivery
+from .model import Resources
+from .monitoring import EnvMonitoring
+from .rollout import EnvRollout
+from .storage import Credentials
+
+__all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride"]
+
+_VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
+
+
+class ModelDefaults(SpecModel):
+    """Values for every model of the environment that its spec does not set itself."""
+
+    min_replicas: NonNegativeInt | None = None
+    """Minimum replicas."""
+    max_replicas: NonNegativeInt | None = None
+    """Maximum replicas (0 = no maximum)."""
+    deployment_mode: Literal["Knative", "Standard"] | None = None
+    """KServe deployment mode."""
+    logger_url: str | None = None
+    """Sink for models whose logger sets no URL (default: the message dumper, when enabled)."""
+    labels: LabelMap = {}
+    """Labels added to every InferenceService."""
+    annotations: LabelMap = {}
+    """Annotations added to every InferenceService."""
+
+
+class ModelOverride(SpecModel):
+    """Per-model changes in one environment."""
+
+    enabled: bool = True
+    """Render this model in this environment."""
+    min_replicas: NonNegativeInt | None = None
+    """Minimum replicas."""
+    max_replicas: NonNegativeInt | None = None
+    """Maximum replicas (0 = no maximum)."""
+    resources: Resources | None = None
+    """Predictor requests/limits, replacing the spec's."""
+    labels: LabelMap = {}
+    """Labels merged over the spec's."""
+    annotations: LabelMap = {}
+    """Annotations merged over the spec's."""
+    storage: Name | None = None
+    """Use another storage endpoint."""
+    deployment_mode: Literal["Knative", "Standard"] | None = None
+    """KServe deployment mode."""
+
+
+class StorageOverride(SpecModel):
+    """Per-environment changes to a storage endpoint."""
+
+    endpoint: str | None = None
+    """Host[:port]."""
+    region: str | None = None
+    """S3 region."""
+    use_https: bool | None = None
+    """Talk HTTPS to the endpoint."""
+    verify_ssl: bool | None = None
+    """Verify the endpoint's certificate."""
+    anonymous: bool | None = None
+    """Anonymous credentials."""
+    credentials: Credentials | None = None
+    """Where this environment's credentials come from (replaces the spec's)."""
+    secret_name: SubdomainName | None = None
+    """Name of the credentials Secret."""
+    service_account_name: SubdomainName | None = None
+    """Name of the ServiceAccount."""
+
+
+class EnvOverlay(SpecModel):
+    """One environment: namespace, cluster versions, policies, defaults and overrides."""
+
+    namespace: Name
+    """Namespace every object of this environment goes to."""
+    create_namespace: bool = False
+    """Render the Namespace object too."""
+    namespace_labels: LabelMap = {}
+    """Labels on the rendered Namespace."""
+    kubernetes_version: str = "1.30"
+    """Kubernetes version of the cluster; built-in kinds are validated against it."""
+    kserve_version: str = "0.15"
+    """KServe version of the cluster; decides which fields may be rendered."""
+    kserve_api: Literal["serving.kserve.io/v1beta1", "serving.kubeflow.org/v1alpha2"] = "serving.kserve.io/v1beta1"
+    """InferenceService API: current KServe, or legacy KFServing (v1alpha2) clusters."""
+    allow_plaintext_secrets: bool = False
+    """Allow plaintext credentials in git: only for a throwaway local demo."""
+    require_resource_limits: bool = False
+    """Every container must set cpu and memory limits in its spec (defaults do not count)."""
+    defaults: ModelDefaults = ModelDefaults()
+    """Defaults for every model."""
+    storage: dict[str, StorageOverride] = {}
+    """Per storage endpoint changes."""
+    models: dict[str, ModelOverride] = {}
+    """Per model changes."""
+    rollout: EnvRollout = EnvRollout()
+    """Rollout settings."""
+    monitoring: EnvMonitoring = EnvMonitoring()
+    """Monitoring settings."""
+    delivery: EnvDelivery = EnvDelivery()
+    """Argo CD / Flux settings."""
+
+    @field_validator("kubernetes_version", "kserve_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _VERSION.match(value):
+            raise ValueError(f"expected a version such as \"1.30\", found {value!r}")
+        return value.lstrip("v")
+
+    @property
+    def kserve_version_tuple(self) -> tuple[int, ...]:
+        """KServe version as a comparable tuple, e.g. ``(0, 15)``."""
+        return tuple(int(p) for p in self.kserve_version.split("."))

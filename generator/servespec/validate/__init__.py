@@ -1,0 +1,44 @@
+"""Validation of rendered trees: ``schemas.py`` (what each kind may contain), ``policies.py``
+(servespec's own rules), ``tree.py`` (a whole ``rendered/<env>/``). :func:`validate_repo` is
+what ``servespec validate`` calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cache.render import RenderCache
+from ..cache.validation import ValidationCache
+from ..errors import Problem
+from ..overlay import load_envs
+from .schemas import SchemaRegistry
+from .tree import ValidationReport, validate_objects, validate_tree
+
+__all__ = ["SchemaRegistry", "ValidationReport", "RepoReport", "validate_objects", "validate_tree", "validate_repo"]
+
+
+@dataclass
+class RepoReport:
+    """Problems of every validated environment, each named ``env E`` in its field."""
+
+    problems: list[Problem] = field(default_factory=list)
+    objects: int = 0
+
+
+def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None = None, use_cache: bool = True,
+                  note: Callable[[str], None] = lambda _m: None) -> RepoReport:
+    """Validate ``rendered/<env>/`` of each environment (default: all) against schemas and policies."""
+    registry = SchemaRegistry(crds, use_cache=use_cache)
+    cache = ValidationCache(root, enabled=use_cache)
+    renders = RenderCache(root, enabled=use_cache)  # objects servespec just wrote need no YAML parsing
+    out = RepoReport()
+    for env in load_envs(root, envs).values():
+        report = validate_tree(root, env, registry, cache, renders.parsed(env.name))
+        out.objects += report.objects
+        for text in report.notes:
+            note(text)
+        out.problems.extend(Problem(p.file, p.line, f"env {env.name}: {p.field}" if p.field else f"env {env.name}", p.message)
+                            for p in report.problems)
+    cache.save()
+    return out

@@ -1,0 +1,49 @@
+"""servespec's own rules for rendered objects, beyond their schemas: DNS names, no plaintext
+Secret data outside an environment that allows it, resource limits where the overlay requires them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..overlay import Env
+
+__all__ = ["policy_problems"]
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def policy_problems(obj: dict[str, Any], env: Env) -> list[str]:
+    """servespec's own rules for one rendered object."""
+    out = []
+    kind = obj.get("kind")
+    meta = obj.get("metadata") or {}
+    name = meta.get("name")
+    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+        out.append(f"metadata.name: expected a DNS-1123 subdomain name, found {name!r}")
+    elif kind == "InferenceService" and (len(name) > 63 or not _DNS_LABEL.match(name)):
+        out.append(f"metadata.name: expected a DNS-1035 label (InferenceService names become hostnames), found {name!r}")
+    if kind == "Secret" and (obj.get("data") or obj.get("stringData")) and not env.overlay.allow_plaintext_secrets:
+        out.append(f"plaintext secret data in git is refused in env {env.name!r} (allowPlaintextSecrets is false)")
+    if kind == "InferenceService" and env.overlay.require_resource_limits:
+        for where, container in _isvc_containers(obj):
+            limits = ((container.get("resources") or {}).get("limits") or {})
+            missing = [k for k in ("cpu", "memory") if k not in limits]
+            if missing:
+                out.append(f"{where}.resources.limits: env {env.name!r} requires limits, missing {', '.join(missing)}")
+    return out
+
+
+def _isvc_containers(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    spec = obj.get("spec") or {}
+    found = []
+    for comp in ("predictor", "transformer", "explainer"):
+        body = spec.get(comp) or {}
+        if isinstance(body.get("model"), dict):
+            found.append((f"spec.{comp}.model", body["model"]))
+        if isinstance(body.get("art"), dict):
+            found.append((f"spec.{comp}.art", body["art"]))
+        for i, c in enumerate(body.get("containers") or []):
+            found.append((f"spec.{comp}.containers[{i}]", c))
+    return found
