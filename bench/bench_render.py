@@ -251,7 +251,7 @@ def table(results: list[dict[str, Any]]) -> str:
         target = TARGETS.get(k)
         rows.append([k, *[_fmt(r.get(k)) for r in results], f"{target[0]} {target[1]}" if target and target[0] else ""])
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

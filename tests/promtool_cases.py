@@ -140,7 +140,7 @@ def eval_time(rule: dict[str, Any]) -> str:
 def _expected(rule: dict[str, Any], extra: dict[str, str]) -> dict[str, Any]:
     annotations = dict(rule["annotations"])
     for key, label in extra.items():
-        annotations = {k: v.replace("{{ $labels.%s }}" % key, label) for k, v in annotations.items()}
+        annotations = {k: v.replace(f"{{{{ $labels.{key} }}}}", label) for k, v in annotations.items()}
     return {"exp_labels": {**rule["labels"], **extra}, "exp_annotations": annotations}
 
 

@@ -202,7 +202,7 @@ needs_promtool = pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs D
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     rules = []
     for env in ENVS:
-        for path, (_, text) in _dashboards(env).items():
+        for _path, (_, text) in _dashboards(env).items():
             for p in _panels(text):
                 for t in p["targets"]:
                     rules.append({"record": f"panel:{len(rules)}", "expr": t["expr"].replace("$__rate_interval", "5m")})

@@ -9,18 +9,18 @@ __all__ = ["now_utc", "iso", "parse_time", "format_seconds"]
 
 def now_utc() -> dt.datetime:
     """The current UTC time, whole seconds."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def iso(t: dt.datetime) -> str:
     """``2026-11-24T18:00:00Z``."""
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: str) -> dt.datetime:
     """An ISO 8601 time; without an offset it is UTC. Raises ``ValueError``."""
     t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def format_seconds(s: float) -> str:

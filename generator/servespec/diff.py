@@ -20,11 +20,12 @@ import copy
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import yaml
 
-from .errors import Problem
+from .errors import GitError, Problem
 from .gitrepo import files_at
 from .project import Project
 from .render import RENDERED, render_project

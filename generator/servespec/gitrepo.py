@@ -15,7 +15,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import git
 
@@ -68,15 +68,19 @@ def open_repo(root: Path) -> git.Repo:
         raise GitError(Problem(str(root), None, "", "not inside a git repository: rollout commands commit their changes")) from None
 
 
+def _workdir(repo: git.Repo) -> str:
+    return str(repo.working_tree_dir or repo.git_dir)
+
+
 def _rel(repo: git.Repo, root: Path, *parts: str) -> str:
-    base = Path(repo.working_tree_dir).resolve()
+    base = Path(_workdir(repo)).resolve()
     return (root.resolve().joinpath(*parts)).relative_to(base).as_posix()
 
 
 def ensure_clean(repo: git.Repo, root: Path, env: str) -> None:
     """Refuse a dirty tree: modified or staged tracked files anywhere, untracked files in what we commit."""
     if repo.head.is_detached:
-        raise GitError(Problem(repo.working_tree_dir, None, "", "HEAD is detached: check out a branch first"))
+        raise GitError(Problem(_workdir(repo), None, "", "HEAD is detached: check out a branch first"))
     ours = tuple(_rel(repo, root, *p) + "/" for p in (("overlays",), ("rendered", env)))
     dirty, untracked = [], []
     for line in repo.git.status("--porcelain", "--untracked-files=all").splitlines():
@@ -89,7 +93,7 @@ def ensure_clean(repo: git.Repo, root: Path, env: str) -> None:
     found = dirty + untracked
     if found:
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
-        raise GitError(Problem(repo.working_tree_dir, None, "", f"the working tree is dirty ({shown}): commit or stash first"))
+        raise GitError(Problem(_workdir(repo), None, "", f"the working tree is dirty ({shown}): commit or stash first"))
 
 
 def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str, author: Author) -> str | None:
@@ -102,7 +106,7 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str, aut
     staged = repo.git.diff("--cached", "--name-only").splitlines()
     outside = [p for p in staged if not any(p == r or p.startswith(r + "/") for r in rels)]
     if outside:
-        raise GitError(Problem(repo.working_tree_dir, None, "", f"refusing to commit files outside the change: {', '.join(outside)}"))
+        raise GitError(Problem(_workdir(repo), None, "", f"refusing to commit files outside the change: {', '.join(outside)}"))
     if not staged:
         return None
     with repo.git.custom_environment(**author.env()):
@@ -189,7 +193,7 @@ def files_at(root: Path, ref: str, folder: str) -> dict[str, bytes]:
         return {}
     base = "/".join(parts)
     return {Path(item.path).relative_to(base).as_posix(): item.data_stream.read()
-            for item in tree.traverse() if item.type == "blob"}
+            for item in tree.traverse() if isinstance(item, git.Blob)}
 
 
 GIT_TIMEOUT = 120

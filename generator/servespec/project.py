@@ -30,7 +30,7 @@ class Project:
     envs: dict[str, Env]
 
     @classmethod
-    def load(cls, root: Path, envs: list[str] | None = None) -> "Project":
+    def load(cls, root: Path, envs: list[str] | None = None) -> Project:
         """Load specs and overlays; every problem in either is reported together (``resolve.py``
         checks them against each other)."""
         problems: list[Problem] = []

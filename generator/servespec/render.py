@@ -73,7 +73,7 @@ def render_project(project: Project, cache: RenderCache | None = None) -> dict[s
         except RenderError as exc:
             problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
     if problems:
-        raise RenderError(sorted(set(problems), key=problems.index))
+        raise RenderError(list(dict.fromkeys(problems)))
     return out
 
 

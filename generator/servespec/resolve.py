@@ -277,10 +277,10 @@ def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:
     parts = [("predictor.resources", model.predictor.resources)]
     if model.transformer:
         parts.append(("transformer.container.resources", model.transformer.container.resources))
-    for field, res in parts:
+    for part, res in parts:
         missing = [k for k in ("cpu", "memory") if k not in res.limits]
         if missing:
-            found.append(Problem(origin, None, f"{model.name}.{field}.limits",
+            found.append(Problem(origin, None, f"{model.name}.{part}.limits",
                                  f"env {ctx.env.name!r} requires resource limits: expected cpu and memory, missing {', '.join(missing)}"))
     return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["describe_pydantic_error", "dotted"]
@@ -46,7 +47,7 @@ def _found(value: Any) -> str:
     return repr(value)
 
 
-def describe_pydantic_error(err: dict[str, Any]) -> tuple[str, str]:
+def describe_pydantic_error(err: Mapping[str, Any]) -> tuple[str, str]:
     """(field path, message) for one ``ValidationError.errors()`` entry."""
     kind = err["type"]
     loc = tuple(err["loc"])

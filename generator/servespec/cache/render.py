@@ -20,7 +20,8 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import orjson
 
@@ -135,7 +136,7 @@ class RenderCache:
         for model, (key, items) in self.models.get(env, {}).items():
             entry = sidecar.get(model)
             if entry is not None and entry[0] == key:
-                out.update((data, js) for (_p, _k, data), js in zip(items, entry[1]) if js is not None)
+                out.update((data, js) for (_p, _k, data), js in zip(items, entry[1], strict=False) if js is not None)
         return out
 
     # -- trees ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ or, with ``pull_request=True``, to a new branch for review. Argo CD or Flux does
 Secret (:func:`use_git_token_secret`, :func:`use_git_ssh_secret`), never from parameters.
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 try:
     from kfp import dsl
@@ -44,7 +44,7 @@ def release_model(
     pr_branch: str = "",
     root_dir: str = "",
     author: str = "",
-) -> NamedTuple("Outputs", [("commit", str), ("branch", str)]):
+) -> NamedTuple("Outputs", [("commit", str), ("branch", str)]):  # type: ignore[valid-type]  # kfp reads this form
     """Start a canary of ``storage_uri`` for ``model`` in ``env`` by a commit to the GitOps repo.
 
     Args:
@@ -68,16 +68,16 @@ def release_model(
 
     commit, pushed = run_step(repo_url, branch, model, env, storage_uri, pull_request=pull_request,
                               pr_branch=pr_branch, root_dir=root_dir, author=author)
-    return namedtuple("Outputs", ["commit", "branch"])(commit, pushed)
+    return namedtuple("Outputs", ["commit", "branch"])(commit, pushed)  # type: ignore[call-arg]
 
 
-def release_component(base_image: str = DEFAULT_IMAGE):
+def release_component(base_image: str = DEFAULT_IMAGE) -> Any:
     """The release component running in ``base_image`` (which must have ``servespec[kfp]`` and git
     installed: nothing is pip-installed at run time)."""
     return dsl.component(release_model, base_image=base_image, install_kfp_package=False)
 
 
-def use_git_token_secret(task, secret_name: str, token_key: str = "token", username_key: str | None = None):
+def use_git_token_secret(task: Any, secret_name: str, token_key: str = "token", username_key: str | None = None) -> Any:
     """Give ``task`` an HTTPS token from the Kubernetes Secret ``secret_name`` (key ``token_key``)
     as ``SERVESPEC_GIT_TOKEN`` (and the user name from ``username_key``, if given)."""
     from kfp import kubernetes
@@ -88,8 +88,8 @@ def use_git_token_secret(task, secret_name: str, token_key: str = "token", usern
     return kubernetes.use_secret_as_env(task, secret_name=secret_name, secret_key_to_env=mapping)
 
 
-def use_git_ssh_secret(task, secret_name: str, mount_path: str = "/etc/servespec/git-ssh",
-                       key_file: str = "ssh-privatekey", known_hosts_file: str = "known_hosts"):
+def use_git_ssh_secret(task: Any, secret_name: str, mount_path: str = "/etc/servespec/git-ssh",
+                       key_file: str = "ssh-privatekey", known_hosts_file: str = "known_hosts") -> Any:
     """Mount the Kubernetes Secret ``secret_name`` (a ``kubernetes.io/ssh-auth`` Secret with an
     extra ``known_hosts`` key) at ``mount_path`` and point the step at the key and known_hosts."""
     from kfp import kubernetes

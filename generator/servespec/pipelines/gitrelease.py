@@ -33,7 +33,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from ..rollout import apply
@@ -68,7 +68,7 @@ class GitCredentials:
     known_hosts_file: Path | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "GitCredentials":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GitCredentials:
         """Read ``SERVESPEC_GIT_TOKEN``/``_USERNAME``/``_SSH_KEY``/``_KNOWN_HOSTS``."""
         environ = os.environ if environ is None else environ
         key = environ.get("SERVESPEC_GIT_SSH_KEY") or None

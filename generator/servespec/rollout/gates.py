@@ -49,7 +49,10 @@ class GateResult:
         g = self.gate
         if g.min is not None and g.max is not None:
             return f"in [{_num(g.min)}, {_num(g.max)}]"
-        return f"<= {_num(g.max)}" if g.max is not None else f">= {_num(g.min)}"
+        if g.max is not None:
+            return f"<= {_num(g.max)}"
+        assert g.min is not None  # a gate has min, max or both
+        return f">= {_num(g.min)}"
 
     def __str__(self) -> str:
         g = self.gate
@@ -140,7 +143,7 @@ class _Unreachable(Exception):
 
 def _values(data: dict[str, Any]) -> list[float]:
     kind, result = data.get("resultType"), data.get("result")
-    if kind == "scalar":
+    if kind == "scalar" and isinstance(result, list):
         return [float(result[1])]
     return [float(s["value"][1]) for s in result or []]
 

@@ -75,7 +75,7 @@ def _plain(node: Any) -> Any:
     if isinstance(node, list):
         return [_plain(v) for v in node]
     if isinstance(node, dt.datetime):
-        return iso(node if node.tzinfo else node.replace(tzinfo=dt.timezone.utc))
+        return iso(node if node.tzinfo else node.replace(tzinfo=dt.UTC))
     if isinstance(node, str):
         return str(node)
     return node

@@ -31,6 +31,7 @@ def status_rows(env: Env, models: dict[str, Model], state: dict[str, ModelState]
     for name, model in sorted(models.items()):
         s = state.get(name)
         steps = plan_for(model, env).traffic
+        row: dict[str, Any]
         if s is None:
             row = {"stable": model.predictor.storage_uri, "candidate": None, "traffic_percent": 100, "phase": "stable",
                    "step": None, "since": None, "last_gate": None, "rolled_back": None}
@@ -40,5 +41,5 @@ def status_rows(env: Env, models: dict[str, Model], state: dict[str, ModelState]
                    "phase": s.phase, "step": s.step, "since": s.since,
                    "last_gate": s.last_gate.model_dump() if s.last_gate else None, "rolled_back": s.rolled_back}
         rows.append({"model": name, "env": env.name, **row, "steps": steps, "managed": s is not None,
-                     "version": version_id(row["candidate"] or row["stable"])})
+                     "version": version_id(str(row["candidate"] or row["stable"]))})
     return rows

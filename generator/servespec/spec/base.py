@@ -103,7 +103,7 @@ def parse_duration(value: str) -> float:
     """A Prometheus duration (``"30s"``, ``"5m"``, ``"1h30m"``, ``"1d"``) in seconds; zero and
     anything else raise ``ValueError`` with the message users see."""
     m = _PROM_DURATION.match(value)
-    seconds = sum(int(g) * u for g, u in zip(m.groups(), _PROM_UNITS) if g) if value and m else 0
+    seconds = sum(int(g) * u for g, u in zip(m.groups(), _PROM_UNITS, strict=True) if g) if value and m else 0
     if not seconds:
         raise ValueError(f"expected a Prometheus duration such as \"5m\" or \"1h30m\", found {value!r}")
     return seconds

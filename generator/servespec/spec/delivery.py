@@ -8,10 +8,9 @@ controller-side kustomize build stays small.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, model_validator
+from pydantic import model_validator
 
 from .base import GoDuration, Name, PositiveInt, SpecModel
 
@@ -61,7 +60,7 @@ class EnvDelivery(SpecModel):
     """Argo CD: the cluster the Applications deploy to (default: the one Argo CD runs in)."""
 
     @model_validator(mode="after")
-    def _needs_repo(self) -> "EnvDelivery":
+    def _needs_repo(self) -> EnvDelivery:
         if self.controller != "none" and not self.repo_url:
             raise ValueError(f"expected repoUrl (the git URL {self.controller} clones) when controller is {self.controller!r}, found none")
         if self.path.startswith("/") or ".." in self.path.split("/"):

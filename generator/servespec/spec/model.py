@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -118,7 +118,7 @@ class ContainerExplainer(SpecModel):
     """The explainer container."""
 
 
-Explainer = Annotated[Union[ArtExplainer, ContainerExplainer], Field(discriminator="type")]
+Explainer = Annotated[ArtExplainer | ContainerExplainer, Field(discriminator="type")]
 
 
 class Predictor(SpecModel):
@@ -165,7 +165,7 @@ class Predictor(SpecModel):
         return value
 
     @model_validator(mode="after")
-    def _replicas(self) -> "Predictor":
+    def _replicas(self) -> Predictor:
         if self.max_replicas and self.min_replicas > self.max_replicas:
             raise ValueError(
                 f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})"

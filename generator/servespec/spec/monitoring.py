@@ -3,7 +3,6 @@ environment: how Prometheus finds the pods, where dashboards go, the inference-l
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, field_validator

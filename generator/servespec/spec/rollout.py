@@ -13,7 +13,7 @@ braces): ``$namespace``, ``$model``, ``$window``, ``$version`` (the candidate's 
 from __future__ import annotations
 
 from string import Template
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 
@@ -54,7 +54,7 @@ class Gate(SpecModel):
         return value
 
     @model_validator(mode="after")
-    def _bounds(self) -> "Gate":
+    def _bounds(self) -> Gate:
         if self.min is None and self.max is None:
             raise ValueError("expected min, max or both, found neither")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -76,7 +76,7 @@ class Step(SpecModel):
 class RolloutPlan(SpecModel):
     """Ordered traffic steps a candidate moves through; the last step must be 100."""
 
-    steps: list[Union[int, Step]] = [10, 25, 50, 100]
+    steps: list[int | Step] = [10, 25, 50, 100]
     """Canary traffic percentages, strictly increasing, ending at 100 (``[100]``: no canary)."""
     bake_time: PromDuration | None = None
     """Minimum time at each step before promote moves on; unset: none."""
@@ -90,7 +90,7 @@ class RolloutPlan(SpecModel):
         pct = [s.traffic if isinstance(s, Step) else s for s in value]
         if not pct or pct[-1] != 100:
             raise ValueError(f"expected steps ending at 100, found {pct}")
-        if any(not 0 < s <= 100 for s in pct) or any(a >= b for a, b in zip(pct, pct[1:])):
+        if any(not 0 < s <= 100 for s in pct) or any(a >= b for a, b in zip(pct, pct[1:], strict=False)):
             raise ValueError(f"expected strictly increasing percentages in 1..100, found {pct}")
         return value
 

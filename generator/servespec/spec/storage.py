@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -80,7 +80,7 @@ class PlaintextCredentials(SpecModel):
 
 
 Credentials = Annotated[
-    Union[ExternalSecretCredentials, SealedSecretCredentials, ExistingSecret, PlaintextCredentials],
+    ExternalSecretCredentials | SealedSecretCredentials | ExistingSecret | PlaintextCredentials,
     Field(discriminator="source"),
 ]
 
@@ -109,7 +109,7 @@ class S3Storage(SpecModel):
     """Name of the ServiceAccount; default ``<name>-s3``."""
 
     @model_validator(mode="after")
-    def _credentials(self) -> "S3Storage":
+    def _credentials(self) -> S3Storage:
         if self.credentials is None and not self.anonymous:
             raise ValueError("expected credentials (or anonymous: true), found none")
         return self

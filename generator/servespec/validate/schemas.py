@@ -156,7 +156,7 @@ class SchemaRegistry:
         cache = cache_dir() / f"crd-{digest}.json"
         if self.use_cache and cache.is_file():
             try:
-                return {tuple(k.split("|", 1)): v for k, v in json.loads(cache.read_text()).items()}  # type: ignore[misc]
+                return {(k.split("|", 1)[0], k.split("|", 1)[1]): v for k, v in json.loads(cache.read_text()).items()}
             except (OSError, ValueError):
                 pass
         out: dict[tuple[str, str], dict[str, Any]] = {}
@@ -260,4 +260,5 @@ class SchemaRegistry:
                 if builtin is not None:
                     found = ("builtin", builtin)
             self._validators[key] = found
-        return self._validators[key]
+        cached: tuple[str, Any] | None = self._validators[key]
+        return cached

@@ -23,7 +23,7 @@ from ..errors import Problem
 from ..overlay import Env
 from ..yamlio import load_all
 from .policies import policy_problems
-from .schemas import Checker, SchemaRegistry
+from .schemas import SchemaRegistry
 
 __all__ = ["ValidationReport", "validate_objects", "validate_tree", "FileResult", "PARALLEL_FROM"]
 
@@ -67,7 +67,7 @@ def validate_objects(
             report.problems.append(Problem(file, None, "", "expected a Kubernetes object with apiVersion and kind"))
             continue
         kind, api_version = obj["kind"], obj["apiVersion"]
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
         label = f"{kind} {meta.get('name', '?')}"
         if kind == "Kustomization" and api_version.startswith("kustomize.config.k8s.io/"):
             continue  # kustomize's own file, not an object (its listing is checked by validate_tree)
@@ -193,8 +193,8 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: Validat
         try:
             chunks = [pending[i::workers] for i in range(workers)]
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for chunk, out in zip(chunks, pool.map(_check_chunk, chunks)):
-                    results.update((rel, res) for (rel, _), res in zip(chunk, out))
+                for chunk, out in zip(chunks, pool.map(_check_chunk, chunks), strict=True):
+                    results.update((rel, res) for (rel, _), res in zip(chunk, out, strict=True))
         finally:
             _POOL_STATE = None
     else:

@@ -49,10 +49,10 @@ def _endpoint(ctx: EnvContext, model: Model, uri: str) -> dict[str, Any]:
     endpoint: dict[str, Any] = {"predictor": {**_deployment(ctx, model), p.model_format.lower(): framework}}
     if model.transformer:
         t = model.transformer
-        container = container(t.container)
-        container.pop("name", None)
+        custom = container(t.container)
+        custom.pop("name", None)
         body: dict[str, Any] = {"minReplicas": t.min_replicas if t.min_replicas is not None else p.min_replicas,
-                                "custom": {"container": container}}
+                                "custom": {"container": custom}}
         max_r = t.max_replicas if t.max_replicas is not None else p.max_replicas
         if max_r:
             body["maxReplicas"] = max_r
@@ -65,7 +65,7 @@ def isvc_object(ctx: EnvContext, model: Model) -> dict[str, Any]:
     state = ctx.rollout.get(model.name)
     stable = state.stable if state else model.predictor.storage_uri
     spec: dict[str, Any] = {"default": _endpoint(ctx, model, stable)}
-    if state is not None and state.phase == "canary":
+    if state is not None and state.phase == "canary" and state.candidate is not None:
         spec["canary"] = _endpoint(ctx, model, state.candidate)
         spec["canaryTrafficPercent"] = state.traffic
     meta = metadata(ctx, model)

@@ -94,7 +94,8 @@ def _apply_rollout(ctx: EnvContext, model: Model, spec: dict[str, Any]) -> None:
     key = DEFAULT_METRICS.version_pod_label
     pred = spec["predictor"]
     if model.deployment_mode == "Knative":
-        uri, pct = {"canary": (state.candidate, state.traffic), "rolled-back": (state.stable, 0)}.get(state.phase, (state.stable, None))
+        uri, pct = {"canary": (state.candidate or state.stable, state.traffic),
+                    "rolled-back": (state.stable, 0)}.get(state.phase, (state.stable, None))
         pred["model"]["storageUri"] = uri
         pred.setdefault("labels", {})[key] = version_id(uri)
         if pct is not None:
@@ -108,6 +109,7 @@ def _apply_rollout(ctx: EnvContext, model: Model, spec: dict[str, Any]) -> None:
     if state.phase != "canary" or not new_api:  # resolve.py refused a canary without spec.canary[]
         return
     cand = state.candidate
+    assert cand is not None  # resolve.check_state: a canary has a candidate
     canary_model = {"name": "kserve-container", **predictor_model(model, cand)}  # the CRD requires a container name here
     spec["canary"] = [{
         "predictor": {"name": version_id(cand), "labels": {key: version_id(cand)}, "model": canary_model},
