@@ -78,22 +78,31 @@ def _rel(repo: git.Repo, root: Path, *parts: str) -> str:
 
 
 def ensure_clean(repo: git.Repo, root: Path, env: str) -> None:
-    """Refuse a dirty tree: modified or staged tracked files anywhere, untracked files in what we commit."""
+    """Refuse a dirty tree: modified or staged tracked files anywhere, and untracked or ignored
+    files that would change the render (``specs/*.py``, ``overlays/``, ``rendered/<env>/``):
+    a rollout commit must be reproducible from what it commits."""
     if repo.head.is_detached:
         raise GitError(Problem(_workdir(repo), None, "", "HEAD is detached: check out a branch first"))
-    ours = tuple(_rel(repo, root, *p) + "/" for p in (("overlays",), ("rendered", env)))
+    specs = _rel(repo, root, "specs") + "/"
+    ours = (_rel(repo, root, "overlays") + "/", _rel(repo, root, "rendered", env) + "/")
     dirty, untracked = [], []
-    for line in repo.git.status("--porcelain", "--untracked-files=all").splitlines():
-        code, path = line[:2], line[3:]
-        if code == "??":
-            if path.startswith(ours):
-                untracked.append(path)
+    status = repo.git.status("--porcelain", "--untracked-files=all", "--ignored=matching", "-z")
+    for entry in status.split("\0"):
+        code, path = entry[:2], entry[3:]
+        if not entry:
+            continue
+        if code in ("??", "!!"):
+            if path.startswith(ours) or (path.startswith(specs) and path.endswith(".py")):
+                untracked.append(f"{path} ({'ignored' if code == '!!' else 'untracked'})")
         else:
             dirty.append(path)
-    found = dirty + untracked
-    if found:
-        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         raise GitError(Problem(_workdir(repo), None, "", f"the working tree is dirty ({shown}): commit or stash first"))
+    if untracked:
+        shown = ", ".join(untracked[:5]) + (f" and {len(untracked) - 5} more" if len(untracked) > 5 else "")
+        raise GitError(Problem(_workdir(repo), None, "", f"files that change the render are not committed ({shown}): "
+                               "commit or remove them first; a rollout commit must render the same on any clone"))
 
 
 def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str, author: Author) -> str | None:

@@ -18,7 +18,7 @@ from .spec.overlay import EnvOverlay
 from .validation_messages import describe_pydantic_error
 from .yamlio import load_with_lines
 
-__all__ = ["Env", "load_envs", "discover_envs"]
+__all__ = ["Env", "load_envs", "discover_envs", "not_taken"]
 
 _ENV_FILE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
@@ -56,13 +56,49 @@ def discover_envs(root: Path) -> list[str]:
     return sorted(names)
 
 
+def not_taken(root: Path) -> list[Problem]:
+    """Every file or folder under ``overlays/`` that is not an environment, a rollout state file
+    or documentation (``*.md``, dotfiles), with the reason: nothing is skipped without a word."""
+    overlays = root / "overlays"
+    if not overlays.is_dir():
+        return []
+    envs = set(discover_envs(root))
+    problems = []
+    for p in sorted(overlays.iterdir()):
+        name, shown = p.name, f"overlays/{p.name}" + ("/" if p.is_dir() else "")
+        if name.startswith(".") or name.endswith(".md"):
+            continue
+        if p.is_dir():
+            if not _ENV_FILE.match(name):
+                problems.append(Problem(shown, None, "", f"not an environment: expected a lower-case DNS label as its name, found {name!r}"))
+            elif (overlays / f"{name}.yaml").is_file():
+                problems.append(Problem(shown, None, "", f"environment {name!r} is both overlays/{name}.yaml and this folder: keep one"))
+            else:
+                problems.extend(Problem(f"{shown}{q.name}", None, "", "not an overlay file: expected *.yaml")
+                                for q in sorted(p.iterdir()) if not q.name.endswith((".yaml", ".md")) and not q.name.startswith("."))
+            continue
+        stem, dot, ext = name.partition(".")
+        if ext in ("yaml", "rollout.yaml") and stem in envs:
+            continue
+        if ext == "rollout.yaml":
+            problems.append(Problem(shown, None, "", f"rollout state of an unknown environment {stem!r} (known: {', '.join(sorted(envs)) or 'none'})"))
+        elif ext in ("yml", "rollout.yml"):
+            problems.append(Problem(shown, None, "", f"not taken: overlays end in .yaml, found .{ext} (rename it to {stem}.{ext.replace('yml', 'yaml')})"))
+        elif ext == "yaml":
+            problems.append(Problem(shown, None, "", f"not an environment: expected a lower-case DNS label as its name, found {stem!r}"))
+        else:
+            problems.append(Problem(shown, None, "", "not an overlay: expected <env>.yaml, a folder <env>/ or <env>.rollout.yaml"))
+    return problems
+
+
 def load_envs(root: Path, names: list[str] | None = None) -> dict[str, Env]:
     """Load and validate overlays; every problem of every env is reported at once."""
     available = discover_envs(root)
+    stray = not_taken(root)
     if not available:
-        raise SpecError(Problem("overlays/", None, "", "expected at least one overlays/<env>.yaml, found none"))
+        raise SpecError([*stray, Problem("overlays/", None, "", "expected at least one overlays/<env>.yaml, found none")])
     wanted = names or available
-    problems: list[Problem] = []
+    problems: list[Problem] = list(stray)
     envs: dict[str, Env] = {}
     for name in wanted:
         if name not in available:

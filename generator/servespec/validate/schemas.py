@@ -36,7 +36,8 @@ from .legacy import PACKAGED_SCHEMAS
 
 __all__ = ["SchemaRegistry", "Checker", "to_jsonschema"]
 
-_CONVERTER_VERSION = "1"
+_CONVERTER_VERSION = "2"
+_INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _DEFS_ID = "https://kubernetes.io/api/_definitions.json"
 _OBJECT_META = f"{_DEFS_ID}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -57,6 +58,10 @@ def to_jsonschema(node: Any, strict: bool = True) -> Any:
             n["type"] = [n["type"], "null"]
         if "enum" in n:
             n["enum"] = [*n["enum"], None]
+    bounds = _INT_BOUNDS.get(n.get("format", "")) if n.get("type") == "integer" else None
+    if bounds:  # the API server refuses what does not fit; JSON Schema formats do not check it
+        n.setdefault("minimum", bounds[0])
+        n.setdefault("maximum", bounds[1])
     if n.get("x-kubernetes-int-or-string") and "anyOf" not in n and "type" not in n:
         n["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if n.get("x-kubernetes-embedded-resource"):
