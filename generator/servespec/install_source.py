@@ -103,8 +103,12 @@ def source_from_distribution(direct_url: str | None, version: str) -> ServespecS
     vcs = data.get("vcs_info") or {}
     if vcs.get("vcs") == "git" and vcs.get("commit_id"):
         return ServespecSource(f"servespec @ git+{data['url']}@{vcs['commit_id']}", "the git URL servespec was installed from")
-    raise UsageError(Problem("--servespec-source", None, "", f"expected it: servespec was installed from {data.get('url')}, "
-                             f"which the new repo's CI cannot install from; pass e.g. --servespec-source \"{EXAMPLE_SOURCE}\""))
+    raise _no_source(f"servespec was installed from {data.get('url')}, which the new repo's CI cannot install")
+
+
+def _no_source(why: str) -> UsageError:
+    return UsageError(Problem("--servespec-source", None, "", f"expected the pip requirement the new repo installs ({why}), "
+                              f"found none; pass e.g. --servespec-source \"{EXAMPLE_SOURCE}\" or \"servespec==VERSION\""))
 
 
 def resolve_source(explicit: str | None = None) -> ServespecSource:
@@ -118,6 +122,5 @@ def resolve_source(explicit: str | None = None) -> ServespecSource:
     try:
         dist = metadata.distribution("servespec")
     except metadata.PackageNotFoundError:
-        raise UsageError(Problem("--servespec-source", None, "", "expected it: servespec is neither installed nor "
-                                 f"running from a git checkout; pass e.g. --servespec-source \"{EXAMPLE_SOURCE}\"")) from None
+        raise _no_source("servespec is neither installed nor running from a git checkout") from None
     return source_from_distribution(dist.read_text("direct_url.json"), dist.version)
