@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .errors import Problem, UsageError
 
@@ -53,7 +53,7 @@ def check_requirement(requirement: str) -> str:
 
 
 def pip_git_url(remote: str, base: Path) -> str:
-    """A git remote URL as pip's VCS URL (``git+https://...``, ``git+ssh://...``, ``git+file://...``);
+    """A git remote URL as pip's VCS URL (``git+https://...``, ``git+ssh://...``, ``git+file://localhost/...``);
     a password or token in it is dropped, a relative path is taken from ``base``."""
     scp = _SCP.match(remote) if "://" not in remote else None
     if scp is not None:
@@ -63,9 +63,14 @@ def pip_git_url(remote: str, base: Path) -> str:
         host = parts.netloc.rsplit("@", 1)[-1]
         user = f"{parts.username}@" if parts.scheme == "ssh" and parts.username else ""
         return "git+" + urlunsplit((parts.scheme, user + host, parts.path, "", ""))
-    if parts.scheme == "file":
-        return "git+" + remote
-    return "git+" + (base / remote).resolve().as_uri()
+    path = Path(parts.path) if parts.scheme == "file" else (base / remote).resolve()
+    return _file_url(path)
+
+
+def _file_url(path: Path) -> str:
+    # file://localhost/...: pip (23.2, Python 3.11's) refuses "git+file:///..." in a requirement
+    # ("Invalid requirement": a URL must have a host)
+    return f"git+file://localhost{quote(path.as_posix())}"
 
 
 def _origin_has(repo: object, sha: str) -> bool:
@@ -92,7 +97,7 @@ def source_from_checkout(root: Path) -> ServespecSource | None:
     why = "has no origin" if origin is None else f"has HEAD {sha[:12]} on no branch of origin (push it)"
     note = (f"the new repo installs servespec from {root} itself, which only this machine has: it {why}; "
             f"for CI elsewhere re-run init with --servespec-source \"{EXAMPLE_SOURCE}\"" + (f"; {dirty}" if dirty else ""))
-    return ServespecSource(f"servespec @ git+{root.resolve().as_uri()}@{sha}", f"the git checkout {root}", note)
+    return ServespecSource(f"servespec @ {_file_url(root.resolve())}@{sha}", f"the git checkout {root}", note)
 
 
 def source_from_distribution(direct_url: str | None, version: str) -> ServespecSource:
@@ -102,7 +107,8 @@ def source_from_distribution(direct_url: str | None, version: str) -> ServespecS
     data = json.loads(direct_url)
     vcs = data.get("vcs_info") or {}
     if vcs.get("vcs") == "git" and vcs.get("commit_id"):
-        return ServespecSource(f"servespec @ git+{data['url']}@{vcs['commit_id']}", "the git URL servespec was installed from")
+        return ServespecSource(f"servespec @ {pip_git_url(data['url'], Path('/'))}@{vcs['commit_id']}",
+                               "the git URL servespec was installed from")
     raise _no_source(f"servespec was installed from {data.get('url')}, which the new repo's CI cannot install")
 
 
