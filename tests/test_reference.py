@@ -133,3 +133,15 @@ def test_explain_without_a_path_and_as_markdown() -> None:
     assert "\n  overlay  EnvOverlay (overlays/<env>.yaml)\n" in out
     assert "Examples: servespec explain Predictor.scale_metric | overlay.rollout.plan | state.models\n" in out
     assert run_cli("explain", "--markdown").stdout == reference_markdown()
+
+
+def test_every_command_help_shows_an_example() -> None:
+    from servespec.cli import cli
+
+    names = sorted(cli.commands)
+    assert {"explain", "schema", "init", "render", "validate", "promote"} <= set(names)
+    for name in ["", *names]:
+        res = run_cli(*([name] if name else []), "--help")
+        assert res.exit_code == 0, name
+        examples = [line.strip() for line in res.stdout.splitlines() if line.startswith("    servespec ")]
+        assert any(e.startswith(f"servespec {name}".rstrip()) for e in examples), f"`servespec {name} --help` has no example"

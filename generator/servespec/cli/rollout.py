@@ -51,7 +51,12 @@ def _run(ctx: click.Context, cmd_root: Path | None, env: str, model: str, comput
 @click.pass_context
 def release(ctx: click.Context, model: str, env: str, storage_uri: str, author: str | None, push: bool, remote: str,
             branch: str | None, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Start a canary of a new model version at the plan's first step (one commit)."""
+    """Start a canary of a new model version at the plan's first step (one commit).
+
+    \b
+    Example:
+      servespec release census-income --env prod --storage-uri s3://census-income/v2 --push
+    """
     compute = lambda e, m, s, now: ro.release(e, m, s, storage_uri, now)  # noqa: E731
     out = _run(ctx, cmd_root, env, model, compute, author, push, remote, branch)
     _report(out, f"{env}/{model}: {storage_uri} is already stable; nothing to commit")
@@ -80,7 +85,13 @@ def _evaluator(url: str | None, env: Any, model: str) -> Callable[..., Any] | No
 def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometheus: str | None, to: int | None,
             ignore_bake_time: bool, skip_gates: bool, author: str | None, push: bool, remote: str, branch: str | None,
             cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Check bake time and gates, then move the candidate to the next step (one commit)."""
+    """Check bake time and gates, then move the candidate to the next step (one commit).
+
+    \b
+    Examples:
+      servespec promote census-income --env prod --push
+      servespec promote --all --env prod --prometheus http://prometheus:9090 --push
+    """
     if bool(model) == all_:
         raise click.UsageError("give either MODEL or --all")
 
@@ -113,6 +124,11 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
 @click.pass_context
 def rollback(ctx: click.Context, model: str, env: str, author: str | None, push: bool, remote: str, branch: str | None,
              cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Send all traffic back to the stable version at once (one commit)."""
+    """Send all traffic back to the stable version at once (one commit).
+
+    \b
+    Example:
+      servespec rollback census-income --env prod --push
+    """
     out = _run(ctx, cmd_root, env, model, ro.rollback, author, push, remote, branch)
     _report(out, "nothing to do")

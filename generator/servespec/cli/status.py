@@ -19,7 +19,12 @@ from .common import cli, common_options, resolve_root
 @common_options
 @click.pass_context
 def status(ctx: click.Context, envs: tuple[str, ...], output: str, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Stable and candidate version, traffic, step, phase and last gate of every model."""
+    """Stable and candidate version, traffic, step, phase and last gate of every model.
+
+    \b
+    Example:
+      servespec status --env prod --output json
+    """
     root = resolve_root(ctx, cmd_root)
     project = Project.load(root, list(envs) or None)
     rows = []

@@ -19,7 +19,12 @@ from .common import cli, common_options, resolve_root
 @common_options
 @click.pass_context
 def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, no_cache: bool, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Validate every object in rendered/ against its schema and servespec's policies."""
+    """Validate every object in rendered/ against its schema and servespec's policies.
+
+    \b
+    Example:
+      servespec validate --env prod --crds crds
+    """
     from ..validate import SchemaRegistry, ValidationCache, validate_tree  # jsonschema: imported only here
 
     root = resolve_root(ctx, cmd_root)
