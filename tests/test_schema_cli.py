@@ -147,3 +147,23 @@ def test_unknown_kind_is_a_usage_error() -> None:
     with pytest.raises(UsageError) as exc:
         json_schema("overlays")
     assert str(exc.value) == "schema: expected one of overlay, state, spec, found 'overlays'"
+
+
+def test_init_repo_points_editors_at_its_schemas(tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    res = run_cli("init", new, "--servespec-source", "servespec==0.2.0")
+    assert res.exit_code == 0, res.stderr
+    assert (new / ".servespec/overlay.schema.json").read_text() == schema_text("overlay")
+    assert (new / ".servespec/state.schema.json").read_text() == schema_text("state")
+    assert json.loads((new / ".vscode/settings.json").read_text()) == {
+        "yaml.schemas": {".servespec/state.schema.json": ["overlays/*.rollout.yaml"]}}
+    overlays = sorted((new / "overlays").glob("*.yaml"))
+    assert [p.stem for p in overlays] == ["dev", "prod", "staging"]
+    written = Draft202012Validator(json.loads((new / ".servespec/overlay.schema.json").read_text()))
+    for path in overlays:
+        # the modeline, which beats any settings glob (redhat-developer/yaml-language-server@1.23.0:README.md:276,300)
+        first = path.read_text().splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../.servespec/overlay.schema.json", path.name
+        assert (path.parent / first.split("=", 1)[1]).resolve() == (new / ".servespec/overlay.schema.json").resolve()
+        data, _ = load_with_lines(path)
+        assert _messages(written, data) == [], path.name

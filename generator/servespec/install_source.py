@@ -80,7 +80,7 @@ def _origin_has(repo: object, sha: str) -> bool:
 
 def source_from_checkout(root: Path) -> ServespecSource | None:
     """The source of a git checkout of servespec at ``root``, or None when ``root`` is not one."""
-    import git
+    import git  # GitPython: only init needs it, so not at every CLI start
 
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file() or not re.search(r'(?m)^name\s*=\s*"servespec"', pyproject.read_text(encoding="utf-8")):
