@@ -24,6 +24,8 @@ from . import render as _render  # noqa: E402,F401
 from . import validate as _validate  # noqa: E402,F401
 from . import rollout as _rollout  # noqa: E402,F401
 from . import status as _status  # noqa: E402,F401
+from . import explain as _explain  # noqa: E402,F401
+from . import schema as _schema  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,12 @@ from .common import cli, common_options, resolve_root
 @common_options
 @click.pass_context
 def diff(ctx: click.Context, base: str, envs: tuple[str, ...], fmt: str, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Show what the working tree changes in the rendered output, per environment and object (secrets masked)."""
+    """Show what the working tree changes in the rendered output, per environment and object (secrets masked).
+
+    \b
+    Example:
+      servespec diff --base origin/main --env prod --format markdown
+    """
     from ..diff import diff_project, format_markdown, format_text  # GitPython: imported only here
 
     root = resolve_root(ctx, cmd_root)

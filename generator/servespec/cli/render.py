@@ -17,7 +17,13 @@ from .common import cli, common_options, resolve_root
 @common_options
 @click.pass_context
 def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: bool, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Render specs and overlays into rendered/<env>/."""
+    """Render specs and overlays into rendered/<env>/.
+
+    \b
+    Examples:
+      servespec render                   # every environment
+      servespec render --env prod --check
+    """
     from ..render import render_repo
 
     report = render_repo(resolve_root(ctx, cmd_root), list(envs) or None, check=check, use_cache=not no_cache)

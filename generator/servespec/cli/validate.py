@@ -18,7 +18,12 @@ from .common import cli, common_options, resolve_root
 @common_options
 @click.pass_context
 def validate(ctx: click.Context, envs: tuple[str, ...], crds: Path | None, no_cache: bool, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Validate every object in rendered/ against its schema and servespec's policies."""
+    """Validate every object in rendered/ against its schema and servespec's policies.
+
+    \b
+    Example:
+      servespec validate --env prod --crds crds
+    """
     from ..validate import validate_repo  # jsonschema: imported only here
 
     report = validate_repo(resolve_root(ctx, cmd_root), list(envs) or None, crds, use_cache=not no_cache,

@@ -20,7 +20,7 @@ from pydantic import field_validator, model_validator
 from ..promql import PLACEHOLDERS
 from .base import Name, NonNegativeInt, PositiveInt, PromDuration, SpecModel, parse_duration
 
-__all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "ModelState", "LastGate", "Phase"]
+__all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "ModelState", "LastGate", "Phase", "RolloutStateFile"]
 
 class Gate(SpecModel):
     """A metric check the candidate must pass before its traffic grows."""
@@ -153,3 +153,12 @@ class ModelState(SpecModel):
     """The candidate that was rolled back (phase ``rolled-back``)."""
     last_gate: LastGate | None = None
     """The last gate evaluation."""
+
+
+class RolloutStateFile(SpecModel):
+    """``overlays/<env>.rollout.yaml``: where each managed model of the environment is in its
+    rollout. Written by ``release``, ``promote`` and ``rollback``; edit it only to fix a mistake."""
+
+    models: dict[str, ModelState] = {}
+    """Rollout state per model name; a model without an entry is unmanaged (its spec's
+    ``storage_uri`` is rendered as is)."""
