@@ -244,7 +244,30 @@ def split_subtrees(schemas: dict[str, Json]) -> tuple[dict[str, object], dict[st
     for schema in schemas.values():
         if text(schema).encode() != canonical(schema):
             raise SystemExit("bottom-up serialisation differs from canonical(): fix text()")
-    shared = {name for name, n in counts.items() if n > 1}
+    candidates = {name for name, n in counts.items() if n > 1}
+    # Keep only what is referenced twice once the parts of a stored subtree are not counted again.
+    refs: Counter[str] = Counter()
+    pending: list[str] = []
+
+    def reference(node: object, top: bool) -> None:
+        if isinstance(node, dict):
+            name = names.get(id(node))
+            if not top and name in candidates:
+                refs[name] += 1
+                if refs[name] == 1:
+                    pending.append(name)
+                return
+            for value in node.values():
+                reference(value, False)
+        elif isinstance(node, list):
+            for value in node:
+                reference(value, False)
+
+    for schema in schemas.values():
+        reference(schema, True)
+    while pending:
+        reference(found[pending.pop()], True)
+    shared = {name for name, n in refs.items() if n > 1}
 
     def replace(node: object, top: bool) -> object:
         if isinstance(node, dict):
@@ -297,8 +320,11 @@ def pack(shared: Path) -> dict[str, bytes]:
 def check_v020_copy(shared: Path, files: dict[str, bytes]) -> None:
     """``crds/kserve``'s InferenceService must be the v0.20.0 one (why crds/kserve is not packed)."""
     index = json.loads(files["index.json"])
+    copy = shared / "crds" / "kserve" / "serving.kserve.io_inferenceservices.yaml"
+    if "0.20.0" not in index["kserve"] or not copy.is_file():
+        return
     blob = index["kserve"]["0.20.0"]["kinds"]["serving.kserve.io/v1beta1 InferenceService"]["blob"]
-    for served in served_versions(shared / "crds" / "kserve" / "serving.kserve.io_inferenceservices.yaml"):
+    for served in served_versions(copy):
         if digest(canonical(served.schema)) != blob:
             raise SystemExit("crds/kserve InferenceService differs from v0.20.0's: decide which one to ship")
 
