@@ -10,6 +10,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import yaml
@@ -60,11 +61,10 @@ def test_every_release_has_the_kinds_servespec_emits(release: str) -> None:
     shipped = crd_schemas(release)
     missing = [key for key in KSERVE_KINDS + OTHER_KINDS if key not in shipped]
     assert missing == []
-    isvc = shipped[ISVC]
-    spec = isvc["properties"]["spec"]  # type: ignore[index]
-    assert "predictor" in spec["properties"] and spec["required"] == ["predictor"]  # type: ignore[index]
-    runtime = shipped[("serving.kserve.io/v1alpha1", "ServingRuntime")]
-    assert "containers" in runtime["properties"]["spec"]["properties"]  # type: ignore[index]
+    spec: Any = shipped[ISVC]["properties"]["spec"]  # type: ignore[index]
+    assert "predictor" in spec["properties"] and spec["required"] == ["predictor"]
+    runtime: Any = shipped[("serving.kserve.io/v1alpha1", "ServingRuntime")]
+    assert "containers" in runtime["properties"]["spec"]["properties"]
 
 
 @pytest.mark.parametrize("release", SUPPORTED)
@@ -217,13 +217,15 @@ def _crd(group: str, kind: str, versions: list[tuple[str, bool, dict[str, object
 
 def _mini_shared(root: Path, predictor_doc: str = "the predictor") -> Path:
     """Two releases whose InferenceServices share a > 500-byte container schema, plus one other CRD."""
-    container = {"type": "object", "properties": {f"field{i}": {"type": "string", "description": "x" * 20}
+    container: dict[str, object] = {"type": "object", "properties": {f"field{i}": {"type": "string", "description": "x" * 20}
                                                   for i in range(20)}}
-    for tag, commit, extra in (("v0.14.1", "a" * 40, {}), ("v0.15.2", "b" * 40, {"autoScaling": {"type": "object"}})):
+    releases: tuple[tuple[str, str, dict[str, object]], ...] = (
+        ("v0.14.1", "a" * 40, {}), ("v0.15.2", "b" * 40, {"autoScaling": {"type": "object"}}))
+    for tag, _, extra in releases:
         folder = root / "kserve-versions" / tag
         folder.mkdir(parents=True)
-        predictor = {"type": "object", "description": predictor_doc, "properties": {"container": container, **extra}}
-        isvc = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        predictor: dict[str, object] = {"type": "object", "description": predictor_doc, "properties": {"container": container, **extra}}
+        isvc: dict[str, object] = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
             "predictor": predictor,
             "transformer": {"type": "object", "properties": {"container": container, "image": {"type": "string"}}}}}}}
         (folder / "serving.kserve.io_inferenceservices.yaml").write_text(
@@ -231,10 +233,10 @@ def _mini_shared(root: Path, predictor_doc: str = "the predictor") -> Path:
         (folder / "configmap-inferenceservice.yaml").write_text(yaml.safe_dump(
             {"data": {"deploy": json.dumps({"defaultDeploymentMode": "Serverless"})}}))
     (root / "kserve-versions" / "SOURCES.md").write_text(
-        f"| folder | tag commit |\n| --- | --- |\n| v0.14.1 | {'a' * 40} |\n| v0.15.2 | {'b' * 40} |\n")
+        "| folder | tag commit |\n| --- | --- |\n" + "".join(f"| {tag} | {commit} |\n" for tag, commit, _ in releases))
     (root / "crds" / "sealed-secrets").mkdir(parents=True)
     (root / "crds" / "sealed-secrets" / "bitnami.com_sealedsecrets.yaml").write_text(_crd(
-        "bitnami.com", "SealedSecret", [("v1alpha1", True, {"type": "object"}), ("v1beta1", False, {"type": "string"})]))
+        "bitnami.com", "SealedSecret", [("v1alpha1", True, {"type": "object"}), ("v1beta1", False, {"type": "integer"})]))
     (root / "crds" / "SOURCES.md").write_text(
         "| file here | repository | commit | source path | git blob SHA | bytes |\n| --- | --- | --- | --- | --- | --- |\n"
         f"| `sealed-secrets/bitnami.com_sealedsecrets.yaml` | bitnami-labs/sealed-secrets | `{'c' * 40}` "
@@ -252,6 +254,7 @@ def test_pack_is_deterministic_dedups_and_round_trips(tmp_path: Path) -> None:
     assert list(index["other"]) == ["bitnami.com/v1alpha1 SealedSecret"]  # v1beta1 is not served
     assert index["other"]["bitnami.com/v1alpha1 SealedSecret"]["repo"] == "bitnami-labs/sealed-secrets"
     assert index["kserve"]["0.14.1"]["configmap"] == {"deploy.defaultDeploymentMode": "Serverless"}
+    assert index["kserve"]["0.15.2"]["commit"] == "b" * 40
     assert index["kserve"]["0.15.2"]["kinds"]["serving.kserve.io/v1beta1 InferenceService"]["path"] == \
         "config/crd/full/serving.kserve.io_inferenceservices.yaml"
     store = json.loads(gzip.decompress(first["subtrees.json.gz"]))

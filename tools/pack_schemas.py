@@ -38,7 +38,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = ROOT.parent / "shared"
@@ -63,6 +63,7 @@ class Source:
     path: str
 
     def as_json(self) -> Json:
+        """The index's form of a source."""
         return {"repo": self.repo, "tag": self.tag, "commit": self.commit, "path": self.path}
 
 
@@ -77,6 +78,7 @@ class Served:
 
     @property
     def key(self) -> str:
+        """The index's key for an (apiVersion, kind): ``"serving.kserve.io/v1beta1 InferenceService"``."""
         return f"{self.api_version} {self.kind}"
 
 
@@ -86,10 +88,12 @@ def canonical(obj: object) -> bytes:
 
 
 def digest(data: bytes) -> str:
+    """A blob's or subtree's name: the first 16 hex digits of the sha256 of its canonical bytes."""
     return hashlib.sha256(data).hexdigest()[:16]
 
 
 def gzip_bytes(data: bytes) -> bytes:
+    """gzip with mtime 0 and no file name in the header, so the same input gives the same bytes."""
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
@@ -147,6 +151,7 @@ def other_sources(shared: Path) -> dict[str, Source]:
 
 
 def version_key(tag: str) -> tuple[int, ...]:
+    """``"v0.15.2"`` -> ``(0, 15, 2)``, for sorting releases."""
     return tuple(int(part) for part in tag.lstrip("v").split("."))
 
 
@@ -216,71 +221,80 @@ class Collector:
         return out
 
 
-def split_subtrees(schemas: dict[str, Json]) -> tuple[dict[str, object], dict[str, object]]:
-    """Replace every sub-object of >= SUBTREE_MIN_BYTES that occurs more than once by a marker.
+class _Splitter:
+    """The three passes of ``split_subtrees``: measure every object, count references, replace."""
 
-    Returns the schemas with markers and the store of shared sub-objects (which hold markers for
-    their own shared children). ``resolve`` of each schema against the store gives it back.
-    """
-    names: dict[int, str] = {}  # id(dict) -> digest, for the dicts big enough to share
-    counts: Counter[str] = Counter()
-    found: dict[str, Json] = {}
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}  # id(dict) -> digest, for the dicts big enough to share
+        self.counts: Counter[str] = Counter()
+        self.found: dict[str, Json] = {}
+        self.refs: Counter[str] = Counter()
+        self.pending: list[str] = []
+        self.candidates: set[str] = set()
+        self.shared: set[str] = set()
 
-    def text(node: object) -> str:  # canonical() bottom-up, each node serialised once
+    def text(self, node: object) -> str:
+        """``canonical(node)`` built bottom-up, so each object is serialised once; records big objects."""
         if isinstance(node, dict):
             if MARKER in node:
                 raise SystemExit(f"a schema already uses the key {MARKER!r}: pick another marker")
-            out = "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{text(node[k])}" for k in sorted(node)) + "}"
+            out = "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{self.text(node[k])}" for k in sorted(node)) + "}"
             data = out.encode()
             if len(data) >= SUBTREE_MIN_BYTES:
-                names[id(node)] = name = digest(data)
-                counts[name] += 1
-                found.setdefault(name, node)
+                self.names[id(node)] = name = digest(data)
+                self.counts[name] += 1
+                self.found.setdefault(name, node)
             return out
         if isinstance(node, list):
-            return "[" + ",".join(text(value) for value in node) + "]"
+            return "[" + ",".join(self.text(value) for value in node) + "]"
         return json.dumps(node, ensure_ascii=False)
 
-    for schema in schemas.values():
-        if text(schema).encode() != canonical(schema):
-            raise SystemExit("bottom-up serialisation differs from canonical(): fix text()")
-    candidates = {name for name, n in counts.items() if n > 1}
-    # Keep only what is referenced twice once the parts of a stored subtree are not counted again.
-    refs: Counter[str] = Counter()
-    pending: list[str] = []
-
-    def reference(node: object, top: bool) -> None:
+    def reference(self, node: object, top: bool) -> None:
+        """Count references to candidates from outside any candidate, then from each candidate's body once."""
         if isinstance(node, dict):
-            name = names.get(id(node))
-            if not top and name in candidates:
-                refs[name] += 1
-                if refs[name] == 1:
-                    pending.append(name)
+            name = self.names.get(id(node))
+            if not top and name in self.candidates:
+                self.refs[name] += 1
+                if self.refs[name] == 1:
+                    self.pending.append(name)
                 return
             for value in node.values():
-                reference(value, False)
+                self.reference(value, False)
         elif isinstance(node, list):
             for value in node:
-                reference(value, False)
+                self.reference(value, False)
 
-    for schema in schemas.values():
-        reference(schema, True)
-    while pending:
-        reference(found[pending.pop()], True)
-    shared = {name for name, n in refs.items() if n > 1}
-
-    def replace(node: object, top: bool) -> object:
+    def replace(self, node: object, top: bool) -> object:
+        """A copy of ``node`` with every shared sub-object (not ``node`` itself) replaced by its marker."""
         if isinstance(node, dict):
-            name = names.get(id(node))
-            if not top and name in shared:
+            name = self.names.get(id(node))
+            if not top and name in self.shared:
                 return {MARKER: name}
-            return {key: replace(value, False) for key, value in node.items()}
+            return {key: self.replace(value, False) for key, value in node.items()}
         if isinstance(node, list):
-            return [replace(value, False) for value in node]
+            return [self.replace(value, False) for value in node]
         return node
 
-    blobs = {name: replace(schema, True) for name, schema in schemas.items()}
-    store = {name: replace(found[name], True) for name in sorted(shared)}
+
+def split_subtrees(schemas: dict[str, Json]) -> tuple[dict[str, object], dict[str, object]]:
+    """Replace every sub-object of >= SUBTREE_MIN_BYTES that is referenced more than once by a marker.
+
+    Returns the schemas with markers and the store of shared sub-objects (which hold markers for
+    their own shared children). A sub-object met only inside one shared sub-object stays inline
+    there. ``resolve`` of each schema against the store gives it back.
+    """
+    split = _Splitter()
+    for schema in schemas.values():
+        if split.text(schema).encode() != canonical(schema):
+            raise SystemExit("bottom-up serialisation differs from canonical(): fix _Splitter.text")
+    split.candidates = {name for name, n in split.counts.items() if n > 1}
+    for schema in schemas.values():
+        split.reference(schema, True)
+    while split.pending:
+        split.reference(split.found[split.pending.pop()], True)
+    split.shared = {name for name, n in split.refs.items() if n > 1}
+    blobs = {name: split.replace(schema, True) for name, schema in schemas.items()}
+    store = {name: split.replace(split.found[name], True) for name in sorted(split.shared)}
     return blobs, store
 
 
@@ -330,6 +344,7 @@ def check_v020_copy(shared: Path, files: dict[str, bytes]) -> None:
 
 
 def git_blob_sha(data: bytes) -> str:
+    """What ``git hash-object`` prints for these bytes."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
@@ -368,6 +383,7 @@ def differences(out: Path, files: dict[str, bytes]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Pack (or ``--check``) the package data; 0 when done or up to date, 1 when stale or a source is off."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared/ folder (default: ../shared)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the package data folder")

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 __all__ = [
@@ -110,7 +110,7 @@ def _entry(raw: object, repo: str, tag: str | None, commit: str) -> _Entry:
     return _Entry(str(entry["blob"]), bool(entry["storage"]), f"{where} {entry['path']}")
 
 
-@lru_cache(maxsize=1)
+@cache
 def _index() -> _Index:
     raw = _obj(json.loads(_data("index.json")))
     releases: dict[str, dict[SchemaKey, _Entry]] = {}
@@ -132,7 +132,7 @@ def _index() -> _Index:
 # -- schemas -----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
+@cache
 def _subtrees() -> dict[str, object]:
     return _obj(json.loads(gzip.decompress(_data(_index().subtrees))))
 
@@ -173,7 +173,7 @@ def _subtree(name: str, marker: str) -> object:
     return done
 
 
-@lru_cache(maxsize=None)
+@cache
 def _blob(name: str) -> Schema:
     index = _index()
     schema = _obj(json.loads(gzip.decompress(_data(index.files[name]))))
