@@ -41,11 +41,8 @@ pkg/util/validation/validation.go:159,183,248)."""
 ISVC_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 """``IsvcNameFmt`` (kserve@v0.20.0:pkg/apis/serving/v1beta1/inference_service_validation.go:46)."""
 
-_NAME_FORMAT_ERROR = (
-    "a InferenceService name must consist of lower case alphanumeric characters or '-', and must "
-    "start with alphabetical character. (e.g. \"my-name\" or \"abc-123\", regex used for validation "
-    "is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-)
+_NAME_FORMAT = ("lower case alphanumeric characters or '-', starting with a letter and ending with an alphanumeric "
+                "character (regex '[a-z]([-a-z0-9]*[a-z0-9])?')")
 
 
 def _component_names(minor: Minor, mode: str, predictor_name: str, transformer: bool,
@@ -112,7 +109,7 @@ def check_name(name: str, mode: str, minor: Minor, *, namespace: str | None = No
     names would not fit (the message names the longest allowed length and the name that overflows)."""
     out: list[Finding] = []
     if not ISVC_NAME_RE.match(name):
-        out.append(Finding("metadata.name", f"expected {_NAME_FORMAT_ERROR}, found {name!r}", "isvc-name-format"))
+        out.append(Finding("metadata.name", f"expected {_NAME_FORMAT}, found {name!r}", "isvc-name-format"))
     names = derived_names(mode, minor, namespace=namespace, predictor_name=predictor_name,
                           transformer=transformer, explainer=explainer, tag_routing=tag_routing,
                           canary_names=canary_names)
