@@ -128,8 +128,8 @@ def test_longest_names_per_mode(minor: tuple[int, int]) -> None:
 
 
 def test_name_too_long_names_the_limit() -> None:
-    # kserve/kserve@v0.15.2:pkg/controller/v1beta1/inferenceservice/reconcilers/raw/raw_kube_reconciler.go:82 builds
-    # the component host with GenerateDomainName, which fails on a label over 63 (ingress/domain.go:61 at v0.20.0)
+    # kserve/kserve@v0.15.2:pkg/controller/v1beta1/inferenceservice/reconcilers/raw/raw_kube_reconciler.go:133 builds
+    # the component host with GenerateDomainName, which fails on a label over 63 (v0.15.2:reconcilers/ingress/domain.go:61)
     assert [str(f) for f in check_name("a" * 46, "RawDeployment", (0, 15), namespace="ml-prod")] == [
         "metadata.name: expected at most 45 characters on KServe 0.15 in Standard mode (the host label under KServe's "
         "default ingress domainTemplate '{name}-predictor-ml-prod' must fit 63 characters), found 46 "

@@ -3,7 +3,7 @@ Knative mode, ``spec.canary[]`` and ``spec.predictor.name`` (0.20), and the upda
 ``predictor.name`` change rule.
 
 Sources: kserve@v0.20.0:pkg/apis/serving/v1beta1/inference_service_validation.go
-(``validateCanarySpecs`` 183-266, ``validatePredictorNameChange`` 698-726); the only reader of
+(``validateCanarySpecs`` 183-266, ``validatePredictorNameChange`` 703-726); the only reader of
 ``canaryTrafficPercent`` is the Knative reconciler (v0.20.0:reconcilers/knative/ksvc_reconciler.go:134);
 the v0.20.0 ingress reconcilers never route to a canary (no canary code under
 reconcilers/ingress/; the weighted HTTPRoute backends, ``applyCanaryWeights``, are commit 85b09080,

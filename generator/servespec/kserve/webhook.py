@@ -76,8 +76,8 @@ def check_deployment_mode(new: Mapping[str, object], old: Mapping[str, object] |
     update, and the 0.19.0 first-reconcile trap. Sources (kserve/kserve): ``GetDeploymentMode``
     (v0.15.2:pkg/controller/v1beta1/inferenceservice/utils/utils.go:176-193, v0.16.0:221-245),
     ``DefaultInferenceService`` (v0.17.1:pkg/apis/serving/v1beta1/inference_service_defaults.go:157-170),
-    ``validateDeploymentMode`` (v0.15.2:inference_service_validation.go:446-456, v0.19.0:585-597,
-    v0.20.0:685-711)."""
+    ``validateDeploymentMode`` (v0.15.2:inference_service_validation.go:447-456, v0.19.0:586-597,
+    v0.20.0:691-701)."""
     check_minor(minor)
     value = as_str(as_map(as_map(new.get("metadata")).get("annotations")).get(MODE_ANNOTATION))
     if value is None:
