@@ -10,6 +10,7 @@ number of times; anything that would need a human stops with the branch left cle
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -21,7 +22,7 @@ import git
 
 from .errors import GitError, Problem, PushFailed
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "files_at", "run_git",
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "files_at", "changed_at", "run_git",
            "GIT_TIMEOUT"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
@@ -216,3 +217,28 @@ def run_git(args: list[str], *, cwd: Path | None, env: dict[str, str], timeout: 
         return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise GitError(Problem("git", None, "", f"`git {args[0]}` took longer than {timeout:g}s (unreachable remote?)")) from None
+
+
+def changed_at(root: Path, ref: str, folder: str, files: dict[str, bytes]) -> dict[str, bytes | None] | None:
+    """For each of ``files`` (path under ``root/folder`` -> its bytes now) that differs from
+    ``ref``: its bytes at ``ref`` (None: not there). Unchanged files are left out without being
+    read (git's blob ids are compared). None when ``root`` is in no git repository or ``ref`` is
+    unknown there: nothing to compare with."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        tree = repo.commit(ref).tree
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.BadName, ValueError, git.GitCommandError):
+        return None
+    prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
+    base = "/".join(p for p in (prefix if prefix != "." else "", folder) if p)
+    out: dict[str, bytes | None] = {}
+    for rel, data in files.items():
+        blob_id = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        try:
+            item = tree / f"{base}/{rel}"
+        except KeyError:
+            out[rel] = None
+            continue
+        if isinstance(item, git.Blob) and item.hexsha != blob_id:
+            out[rel] = item.data_stream.read()
+    return out

@@ -23,6 +23,9 @@ from .fsutil import atomic_write
 from .overlay import discover_envs
 from .project import Project
 from .resolve import build_context
+from .emit import Output
+from .kserve.webhook import check_inferenceservice
+from .resolve import EnvContext
 from .yamlio import dump
 
 __all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "check_env", "read_tree",
@@ -58,9 +61,23 @@ def render_env(project: Project, env: str, cache: RenderCache | None = None) -> 
         if out.path in files:
             problems.append(Problem(f"rendered/{env}/{out.path}", None, "", "two objects render to the same file"))
         files[out.path] = out.data if out.data is not None else dump(out.obj).encode("utf-8")
+        if out.data is None and out.model and out.kind == "InferenceService":
+            problems.extend(webhook_problems(ctx, out))
     if problems:
         raise RenderError(problems)
     return dict(sorted(files.items()))
+
+
+def webhook_problems(ctx: EnvContext, out: Output) -> list[Problem]:
+    """What KServe's webhooks and controller at the env's version would refuse, rewrite or ignore
+    in a freshly emitted InferenceService (``kserve/webhook.py``, create-time rules): bad input,
+    located at the model's spec. Update-time rules compare with the committed render: ``validate``."""
+    if ctx.env.overlay.kserve_api != "serving.kserve.io/v1beta1" or out.model is None:
+        return []
+    minor = (int(ctx.kserve.minor.split(".")[0]), int(ctx.kserve.minor.split(".")[1]))
+    origin = ctx.project.specs.origin[("model", out.model)]
+    return [Problem(origin, None, f"{out.model}: {f.path}", f"KServe {ctx.kserve.minor} (env {ctx.env.name}): {f.message}")
+            for f in check_inferenceservice(out.obj, None, minor)]
 
 
 def render_project(project: Project, cache: RenderCache | None = None) -> dict[str, dict[str, bytes]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = [
+__all__ = ["schema_id", 
     "SUPPORTED",
     "Schema",
     "SchemaKey",
@@ -253,3 +253,10 @@ def configmap_default(key: str, kserve_version: str) -> object:
     if key not in facts:
         raise KeyError(f"configmap default {key!r} is not recorded for KServe {resolve_version(kserve_version)}")
     return facts[key]
+
+
+def schema_id(api_version: str, kind: str, kserve_version: str) -> str | None:
+    """The content hash of the shipped schema (same schema, same id, whatever the release), or
+    None when none is shipped: a key for caches of what is derived from the schema."""
+    entry = _entries(kserve_version).get((api_version, kind))
+    return entry.blob if entry else None

@@ -57,6 +57,10 @@ class Features:
     """The ``LocalModelNamespaceCache`` kind exists (0.18+)."""
     llm_router_route_weight: bool
     """``LLMInferenceService.spec.router.route.group``/``weight`` exist and set HTTPRoute backend weights (0.20)."""
+    explicit_knative_mode: bool = True
+    """An explicit ``deploymentMode: Knative`` annotation is safe. False on 0.19 only: there any explicit
+    mode other than Standard blocks the controller's first finalizer patch on create (kserve#5793, fixed
+    in 0.20), so Knative-mode objects leave the annotation out and rely on the cluster default."""
 
 
 _V1ALPHA1 = "serving.kserve.io/v1alpha1"
@@ -86,13 +90,14 @@ _V0_17 = replace(_V0_16, minor="0.17", release="0.17.1", legacy_mode_names_rewri
                  llm_api_versions=(_V1ALPHA1, _V1ALPHA2), llm_storage_api_version=_V1ALPHA2)
 # @v0.18.1:pkg/controller/v1alpha1/localmodel/reconcilers/localmodelnamespacecache_reconciler.go
 _V0_18 = replace(_V0_17, minor="0.18", release="0.18.1", local_model_namespace_cache=True)
-_V0_19 = replace(_V0_18, minor="0.19", release="0.19.0")
+# kserve#5793: @v0.19.0 validates the mode on the finalizer patch of a new object (docs/kserve-rules.md, rule 4)
+_V0_19 = replace(_V0_18, minor="0.19", release="0.19.0", explicit_knative_mode=False)
 # spec.canary[]: @v0.20.0:pkg/controller/v1beta1/inferenceservice/components/predictor.go:232 reconciles the
 # canary Deployments/Services; reconcilers/ingress/ has no canary code at v0.20.0 (HTTPRoute weights came
 # with kserve#5912, commit 85b09080, not an ancestor of v0.20.0), so the split does not route.
 # LLM route weights: @v0.20.0:pkg/controller/v1alpha2/llmisvc/router_group_routing.go:42 (HTTPRoute backend weight).
 _V0_20 = replace(_V0_19, minor="0.20", release="0.20.0", standard_canary=True, predictor_name=True,
-                 llm_router_route_weight=True)
+                 llm_router_route_weight=True, explicit_knative_mode=True)
 
 MINORS: dict[str, Features] = {f.minor: f for f in (_V0_14, _V0_15, _V0_16, _V0_17, _V0_18, _V0_19, _V0_20)}
 """Every supported minor's features, oldest first (one per release in ``SUPPORTED``)."""

@@ -122,7 +122,17 @@ def _mode_value(value: str, minor: Minor) -> list[Finding]:
 def _mode_change(old_value: str, value: str, minor: Minor) -> list[Finding]:
     """The mode is fixed once KServe records it. Up to 0.16 the webhook compares the annotation as
     written; from 0.17 the defaulter has rewritten legacy names first, and from 0.19 the status is
-    normalised too, so a legacy-to-new rename of the same mode passes there."""
+    normalised too, so a legacy-to-new rename of the same mode passes there. A committed value the
+    minor does not know ran as the cluster default (``GetDeploymentMode``), which is then what
+    status holds: the configmap default of every shipped release, ``Serverless``."""
+    if old_value not in known_modes(minor):
+        running = "Serverless" if minor < (0, 16) else "Knative"
+        if normalized_mode(value) == normalized_mode(running) and (minor >= (0, 17) or value == running):
+            return []
+        return [Finding(_MODE_PATH, f"expected {running!r}: the committed render's {old_value!r} is unknown to KServe {v(minor)}, "
+                        f"so the object runs as the cluster default ({running!r}, recorded in status.deploymentMode) and "
+                        f"an update to {value!r} is rejected; delete and recreate the InferenceService to change mode, "
+                        f"found {value!r}", "deployment-mode-immutable")]
     if minor >= (0, 17):
         if normalized_mode(old_value) == normalized_mode(value):
             return []

@@ -72,15 +72,15 @@ def validate_objects(
         if kind == "Kustomization" and api_version.startswith("kustomize.config.k8s.io/"):
             continue  # kustomize's own file, not an object (its listing is checked by validate_tree)
         report.objects += 1
-        found = registry.validator(overlay.kubernetes_version, api_version, kind)
+        found = registry.validator(overlay.kubernetes_version, api_version, kind, overlay.kserve_version)
         if found is None:
-            report.problems.append(Problem(file, None, label, f"no schema for {api_version} {kind} (Kubernetes {overlay.kubernetes_version}, or a CRD in --crds)"))
+            report.problems.append(Problem(file, None, label, f"no schema for {api_version} {kind} (Kubernetes {overlay.kubernetes_version}, the CRDs shipped for KServe {overlay.kserve_version}, or a CRD in --crds)"))
         else:
             source, validator = found
             errs = _errors(validator, obj)
             if source == "packaged":
                 report.notes.append(f"{file}: {label}: checked against servespec's hand-written {api_version} schema (no upstream CRD)")
-            if source in ("crd", "packaged"):
+            if source in ("crd", "shipped", "packaged"):
                 if "metadata" not in obj:
                     errs.append(("metadata", "required field is missing"))
                 else:
