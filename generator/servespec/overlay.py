@@ -21,6 +21,7 @@ from pydantic import ValidationError, field_validator
 from .errors import Problem, SpecError
 from .spec import Credentials, LabelMap, Model, Resources, S3Storage
 from .spec.base import Name, NonNegativeInt, SpecModel, SubdomainName
+from .spec.cost import Budget, Pricing
 from .spec.delivery import EnvDelivery
 from .spec.monitoring import EnvMonitoring
 from .spec.rollout import EnvRollout
@@ -123,6 +124,10 @@ class EnvOverlay(SpecModel):
     """Monitoring settings."""
     delivery: EnvDelivery = EnvDelivery()
     """Argo CD / Flux settings."""
+    pricing: Pricing | None = None
+    """What capacity costs here: the cost figures of ``servespec diff`` and budgets in money."""
+    budget: Budget | None = None
+    """Bounds on this environment's rendered capacity and cost, checked by ``servespec validate``."""
 
     @field_validator("kubernetes_version", "kserve_version")
     @classmethod
