@@ -30,6 +30,7 @@ import orjson
 import yaml
 
 from .caching import cache_dir
+from .capacity import budget_problems, tree_objects
 from .errors import Problem
 from .legacy_schema import PACKAGED_SCHEMAS
 from .overlay import Env
@@ -514,6 +515,7 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: "Valida
     else:
         listing.extend(_kustomize_listing(display, kustomizations, set(rels)))
     report.problems = [*unreadable, *listing, *report.problems]
+    report.problems.extend(budget_problems(env.name, env.overlay, tree_objects(folder, parsed), env.where))  # reads only with a budget
     report.files = len(rels)
     return report
 
