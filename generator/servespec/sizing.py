@@ -24,11 +24,12 @@ kinds whose pod count depends on the cluster (DaemonSet) or on time (Job, CronJo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from .quantity import QuantityError, parse
+from .quantity import QuantityError
 from .spec.model import KSERVE_DEFAULT_RESOURCES
 
 __all__ = ["Amounts", "Workload", "base_units", "pod_amounts", "workloads", "NATIVE"]
@@ -43,12 +44,31 @@ _FIXED = {"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"}
 _UNSIZED = {"DaemonSet", "Job", "CronJob", "LLMInferenceService"}
 
 
+_QUANTITY = re.compile(r"^\+?(\d+\.?\d*|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE]([+-]?\d+))?$")
+_SCALE = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
 def base_units(value: str | int | float) -> Decimal:
-    """A quantity in base units: ``"250m"`` -> 0.25 (cores), ``"1Gi"`` -> 1073741824 (bytes), ``"1e3"`` -> 1000."""
-    amount, _ = parse(value)
-    if amount < 0:
+    """A non-negative quantity in base units, exactly: ``"250m"`` -> 0.25 (cores), ``"1Gi"`` ->
+    1073741824 (bytes), ``"1e3"`` and ``"1k"`` -> 1000, ``"1E"`` -> 10**18 (exa, as Kubernetes reads it).
+
+    Kubernetes' full grammar (binary, decimal SI with n/u/m/k/M/G/T/P/E, decimal exponent; YAML ints
+    and floats too). Written here because ``servespec.quantity.parse`` raises ValueError on ``"1E"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise QuantityError(f"expected a quantity such as '500m' or '1Gi', found {value!r}")
+    text = (repr(value) if isinstance(value, float) else str(value)).strip()
+    if text.startswith("-") and _QUANTITY.match(text[1:]):
         raise QuantityError(f"expected a non-negative quantity, found {value!r}")
-    return amount
+    m = _QUANTITY.match(text)
+    if m is None:
+        raise QuantityError(f"expected a quantity such as '500m' or '1Gi', found {value!r}")
+    number, suffix, exponent = Decimal(m.group(1)), m.group(2), m.group(3)
+    if exponent is not None:
+        return number.scaleb(int(exponent))
+    if suffix and suffix.endswith("i"):
+        return number * (1 << (10 * "KMGTPE".index(suffix[0]) + 10))
+    return number.scaleb(_SCALE.get(suffix or "", 0))
 
 
 @dataclass(frozen=True)
