@@ -157,9 +157,12 @@ def format_amount(key: str, value: Decimal) -> str:
 
 def describe(key: str, value: Decimal) -> str:
     """An amount with its unit, for messages: ``12.5 cores``, ``3 GiB``, ``4 pods``, ``2 nvidia.com/gpu``."""
-    resource = key.partition(".")[2]
-    unit = {"pods": "pods", "cpu": "cores"}.get(key if key == "pods" else resource, "" if resource in ("memory", "ephemeral-storage") else resource)
-    return f"{format_amount(key, value)} {unit}".rstrip()
+    resource = "pods" if key == "pods" else key.partition(".")[2]
+    amount = format_amount(key, value)
+    if resource in ("pods", "cpu"):
+        unit = {"pods": "pod", "cpu": "core"}[resource] + ("" if amount == "1" else "s")
+        return f"{amount} {unit}"
+    return amount if resource in ("memory", "ephemeral-storage") else f"{amount} {resource}"
 
 
 def _trim(value: Decimal, places: int) -> str:
