@@ -114,6 +114,16 @@ def test_size_budget_counts_what_does_not_fit(example_git_repo: Path) -> None:
     assert len(format_markdown(report)) <= MAX_MARKDOWN
 
 
+def test_a_running_canary_is_in_the_totals_and_noted(example_git_repo: Path) -> None:
+    res = run_cli("release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2", "--root", example_git_repo)
+    assert res.exit_code == 0, res.stderr
+    md = run_cli("diff", "--base", "HEAD~1", "--env", "prod", "--format", "markdown", "--root", example_git_repo).stdout
+    # Knative: the previous revision keeps census-income's 3..10 pods of 500m/2Gi beside the canary's
+    assert "| prod | min | 11 (+3) | 6 (+1.5) | 18 GiB (+6 GiB) | 21 (+6) | 22 GiB (+6 GiB) |\n" in md
+    assert "- `prod`: running canaries add +3 pods at min, +10 at max (included above)\n" in md
+    assert "\n- changed `InferenceService ml-prod/census-income`\n" in md
+
+
 def test_json_for_bots(example_git_repo: Path) -> None:
     repo = example_git_repo
     _add_model(repo, "new-model")

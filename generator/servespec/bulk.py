@@ -138,8 +138,8 @@ def _dashboard_lines(file: str, old: dict[str, Any] | None, new: dict[str, Any] 
             continue
         if a is None or b is None:
             lines.append(f"{_panel_label(key, a or b or {})} {'added' if a is None else 'removed'}")
-        else:
-            lines.append(f"{_panel_label(key, b)} changed: {_paths(a, b, ('panels',))}")
+        elif own := _paths(a, b, ("panels",)):  # a row whose panels alone changed: they have their own lines
+            lines.append(f"{_panel_label(key, b)} changed: {own}")
     return lines
 
 
@@ -205,7 +205,8 @@ def summarise(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None)
     lines: list[str] = []
     if kind == "rules":
         lines += _rule_lines(_rule_groups(before), _rule_groups(after))
-        content: set[str] = {k for o in (before, after) if o and o.get("kind") == "ConfigMap" for k in _dict(o.get("data"))}
+        content: set[str] = {k for o in (before, after) if o for k, v in _dict(o.get("data")).items()
+                             if isinstance(v, str) and v.startswith("groups:")}
     else:
         old, new = _dashboards(before), _dashboards(after)
         for file in sorted({*old, *new}):

@@ -79,7 +79,7 @@ def _totals(items: Iterable[Workload], at: str) -> Amounts:
         _add(out, "pods", Decimal(n))
         for key, value in w.per_pod.items():
             _add(out, key, value * n)
-    return out
+    return {k: out[k] for k in order_keys(out)}
 
 
 def capacity(objects: Iterable[Mapping[str, Any]]) -> Capacity:
@@ -87,10 +87,10 @@ def capacity(objects: Iterable[Mapping[str, Any]]) -> Capacity:
     objs = list(objects)
     items, skipped = workloads(objs)
     baseline, _ = workloads(objs, rollouts=False)
-    by_name: dict[str, dict[str, Amounts]] = {}
-    for n in sorted({w.name for w in items}):
-        mine = [w for w in items if w.name == n]
-        by_name[n] = {"min": _totals(mine, "min"), "max": _totals(mine, "max")}
+    grouped: dict[str, list[Workload]] = {}
+    for w in items:
+        grouped.setdefault(w.name, []).append(w)
+    by_name = {n: {"min": _totals(grouped[n], "min"), "max": _totals(grouped[n], "max")} for n in sorted(grouped)}
     low, high = _totals(items, "min"), _totals(items, "max")
     canary = {"min": subtract(low, _totals(baseline, "min")), "max": subtract(high, _totals(baseline, "max"))}
     open_ended = [w for w in items if w.max_replicas is None]
@@ -173,11 +173,15 @@ def _trim(value: Decimal, places: int) -> str:
 
 # -- budgets ----------------------------------------------------------------------------------------------
 class _Overlay(Protocol):
-    @property
-    def pricing(self) -> Pricing | None: ...
+    """What budgets read of an environment's overlay (``EnvOverlay``, wherever it lives)."""
 
     @property
-    def budget(self) -> Budget | None: ...
+    def pricing(self) -> Pricing | None:
+        """The environment's prices."""
+
+    @property
+    def budget(self) -> Budget | None:
+        """The environment's budget."""
 
 
 Where = Callable[..., tuple[str, int | None]]

@@ -149,6 +149,7 @@ class _Section:
 
     @property
     def heading(self) -> str:
+        """``#### env: N added, ...``."""
         return f"#### {self.env.summary}\n\n"
 
     def take_items(self, room: int) -> int:
@@ -171,6 +172,7 @@ class _Section:
         return used
 
     def render(self) -> str:
+        """Heading, the changes that fit, the "N more changes" tail, the diffs that fit."""
         out = [self.heading, *self.items[:self.listed]]
         hidden_items = len(self.items) - self.listed
         hidden_diffs = sum(1 for i in self.diffs if i < self.listed and i not in self.shown)
