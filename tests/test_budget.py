@@ -3,9 +3,10 @@ checked by ``validate`` (exit 1 naming the key, the total, the bound and the big
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

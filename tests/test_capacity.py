@@ -254,7 +254,7 @@ def _object(draw: st.DrawFn, name: str) -> dict[str, Any]:
 def _sides(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     names = draw(st.lists(st.sampled_from("abcdef"), unique=True, max_size=5))
     before = [draw(_object(n)) for n in names]
-    after = [draw(_object(n)) if draw(st.booleans()) else o for n, o in zip(names, before) if draw(st.booleans())]
+    after = [draw(_object(n)) if draw(st.booleans()) else o for n, o in zip(names, before, strict=True) if draw(st.booleans())]
     after += [draw(_object(n)) for n in draw(st.lists(st.sampled_from("ghij"), unique=True, max_size=3))]
     return before, after
 

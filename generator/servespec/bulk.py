@@ -8,7 +8,8 @@ and one line for a whole dashboard or rule set added or removed. Pure functions 
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import orjson
 import yaml  # type: ignore[import-untyped, unused-ignore]
@@ -88,7 +89,7 @@ def changed_paths(a: Any, b: Any, prefix: str = "") -> list[str]:
             out += changed_paths(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key))
         return out
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [p for i, (x, y) in enumerate(zip(a, b)) for p in changed_paths(x, y, f"{prefix}[{i}]")]
+        return [p for i, (x, y) in enumerate(zip(a, b, strict=True)) for p in changed_paths(x, y, f"{prefix}[{i}]")]
     return [prefix or "(whole value)"]
 
 

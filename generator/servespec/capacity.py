@@ -11,10 +11,12 @@ objects, plus :func:`tree_objects` to read them from ``rendered/<env>/``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 import orjson
 import yaml  # type: ignore[import-untyped, unused-ignore]
@@ -215,7 +217,7 @@ def _check(limits: BudgetLimits, cap: Capacity, at: str, pricing: Pricing | None
             out.append(Problem(file, line, dotted, f"expected at most {describe(key, limit)} at max replicas, "
                                f"found no maximum: {', '.join(cap.unbounded_keys[key])} (maxReplicas unset)"))
         elif total > limit:
-            top = _top({n: parts[at].get(key, Decimal(0)) for n, parts in cap.by_name.items()}, lambda v: format_amount(key, v))
+            top = _top({n: parts[at].get(key, Decimal(0)) for n, parts in cap.by_name.items()}, partial(format_amount, key))
             out.append(Problem(file, line, dotted, f"expected at most {describe(key, limit)} at {at} replicas, "
                                f"found {describe(key, total)}; most from {top}"))
     if limits.monthly_cost is None:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
@@ -168,7 +169,7 @@ def _committed(root: Path, ref: str) -> dict[str, dict[str, bytes]]:
         return {}
     out: dict[str, dict[str, bytes]] = {}
     for item in tree.traverse():
-        if not isinstance(item, git.Blob):
+        if item.type != "blob":
             continue
         rel = Path(item.path).relative_to("/".join(parts)).as_posix()
         env, _, inner = rel.partition("/")

@@ -25,9 +25,10 @@ kinds whose pod count depends on the cluster (DaemonSet) or on time (Job, CronJo
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .quantity import QuantityError
 from .spec.model import KSERVE_DEFAULT_RESOURCES
