@@ -19,6 +19,7 @@ import orjson
 import yaml
 
 from ..cache.validation import ValidationCache
+from ..capacity import budget_problems, tree_objects
 from ..errors import Problem
 from ..overlay import Env
 from ..yamlio import load_all
@@ -219,5 +220,6 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: Validat
     else:
         listing.extend(_kustomize_listing(display, kustomizations, set(rels)))
     report.problems = [*unreadable, *listing, *report.problems]
+    report.problems.extend(budget_problems(env.name, env.overlay, tree_objects(folder, parsed), env.where))
     report.files = len(rels)
     return report
