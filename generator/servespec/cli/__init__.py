@@ -26,6 +26,7 @@ from . import rollout as _rollout  # noqa: E402,F401
 from . import status as _status  # noqa: E402,F401
 from . import explain as _explain  # noqa: E402,F401
 from . import schema as _schema  # noqa: E402,F401
+from . import upgrade as _upgrade  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
