@@ -162,3 +162,15 @@ def test_shard_of_is_stable_and_padded() -> None:
     assert shard_of("census-income", 2) == shard_of("census-income", 2)
     assert len(shard_of("a", 16)) == 2 and len(shard_of("a", 10)) == 1
     assert {shard_of(f"m{i}", 4) for i in range(100)} == {"0", "1", "2", "3"}
+
+
+def test_renaming_a_delivery_unit_warns_that_models_restart(example_repo: Path) -> None:
+    overlay = example_repo / "overlays/prod.yaml"
+    overlay.write_text(overlay.read_text().replace("  revision: main\n", "  revision: main\n  name: ml-prod\n"))
+    res = run_cli("render", "--env", "prod", "--root", example_repo)
+    assert res.exit_code == 0
+    (warning,) = [line for line in res.stderr.splitlines() if line.startswith("warning: ")]
+    assert warning.startswith("warning: rendered/prod/bootstrap: delivery units renamed (bootstrap/gitrepository-servespec-prod.yaml, ")
+    assert "so the models in them restart unless inferenceservice-config's serviceLabelDisallowedList" in warning
+    again = run_cli("render", "--env", "prod", "--root", example_repo)
+    assert "warning:" not in again.stderr
