@@ -187,14 +187,14 @@ def test_rollout_needs_a_git_branch(example_repo: Path) -> None:
     args = ("release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2")
     res = cli(example_repo, *args)
     assert res.exit_code == 2
-    assert res.stderr == f"servespec: error: {example_repo}: not inside a git repository: rollout commands commit their changes\n"
+    assert res.stderr == "servespec: error: git: not inside a git repository: rollout commands commit their changes\n"
     git(example_repo, "init", "-q", "-b", "main")
     git(example_repo, "add", "-A")
     git(example_repo, "commit", "-qm", "initial")
     git(example_repo, "checkout", "-q", "--detach")
     res = cli(example_repo, *args)
     assert res.exit_code == 2
-    assert res.stderr == f"servespec: error: {example_repo}: HEAD is detached: check out a branch first\n"
+    assert res.stderr == "servespec: error: git: HEAD is detached: check out a branch first\n"
     assert not (example_repo / "overlays/prod.rollout.yaml").exists()
 
 
