@@ -97,3 +97,13 @@ def example_git_repo(example_repo: Path) -> Path:
     git(example_repo, "add", "-A")
     git(example_repo, "commit", "-qm", "initial")
     return example_repo
+
+
+TESTDATA = Path(__file__).resolve().parent / "testdata"
+"""Scenario folders: each a tiny servespec repo with a README.md and an expected.txt (tests/test_scenarios.py)."""
+
+
+def copy_scenario(name: str, dest: Path) -> Path:
+    """A copy of scenario ``name``'s repo (its specs/ and overlays/, without README.md and expected.txt) at ``dest``."""
+    shutil.copytree(TESTDATA / name, dest, ignore=shutil.ignore_patterns("README.md", "expected.txt", "__pycache__"))
+    return dest
