@@ -315,6 +315,7 @@ def _guard_child(dump_w: int) -> None:  # pragma: no cover - child only
     faulthandler.enable(file=dump_w, all_threads=False)
     faulthandler.register(_DUMP_SIGNAL, file=dump_w, all_threads=False)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdin = open(os.devnull, encoding="utf-8")  # also where a test runner replaced sys.stdin
     me, parent = os.getpid(), os.getppid()
 
     def refuse(what: str, signals: bool = False) -> Callable[..., NoReturn]:
