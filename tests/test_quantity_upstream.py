@@ -264,8 +264,10 @@ def test_huge_tiny_and_signed_values_never_fail_inside(text: str, expect: str) -
         ("1e99999999999", "expected an exponent between -2147483647 and 2147483647, found '99999999999' in '1e99999999999'"),
         ("1e" + "9" * 5000, "expected an exponent between -2147483647 and 2147483647, found '" + "9" * 5000 + "' in '1e" + "9" * 5000 + "'"),
         ("1" * 1001, "expected at most 1000 significant digits, found 1001 in a quantity"),
+        (10**5000, "expected at most 1000 significant digits, found an integer of 16610 bits"),  # str() would raise ValueError
     ],
-    ids=[".", "+", "-", "fractional-exponent", "bare-e", "inf", "none", "exponent-past-int32", "exponent-5000-digits", "1001-digits"],
+    ids=[".", "+", "-", "fractional-exponent", "bare-e", "inf", "none", "exponent-past-int32", "exponent-5000-digits", "1001-digits",
+         "int-5000-digits"],
 )
 def test_refused_with_a_message(value: object, message: str) -> None:
     with pytest.raises(QuantityError) as err:

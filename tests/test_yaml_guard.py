@@ -88,10 +88,12 @@ def test_the_guard_itself_refuses_the_bomb_in_well_under_two_seconds(tmp_path: P
         ("a: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n", f"f.yaml:1: expected at most {MAX_DEPTH} levels of nesting, found more"),
         ("".join("  " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 1)) + "  " * (MAX_DEPTH + 1) + "x\n",
          f"f.yaml:{MAX_DEPTH + 1}: expected at most {MAX_DEPTH} levels of nesting, found more"),
+        # a 5,000-digit int made PyYAML raise ValueError (Python's int-from-text limit): an internal error
+        ("namespace: a\nminReplicas: " + "1" * 5000 + "\n", "f.yaml:2: expected a number of at most 4300 digits, found 5000 digits"),
         ("namespace: a\nnamespace: b\n", "f.yaml:2: namespace: duplicate key (first on line 1)"),
         ("a: [1\n", "f.yaml:2: invalid YAML: did not find expected ',' or ']'"),
     ],
-    ids=["alias", "merge-key", "deep-flow", "deep-block", "duplicate-key", "syntax"],
+    ids=["alias", "merge-key", "deep-flow", "deep-block", "huge-int", "duplicate-key", "syntax"],
 )
 def test_overlay_structure_refused_with_its_line(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "f.yaml"
@@ -156,6 +158,13 @@ def test_roundtrip_load_refuses_aliases_as_the_callers_error_when_told_the_file(
     with pytest.raises(PromoteError) as err:
         roundtrip_load("x: " + "x" * MAX_BYTES + "\n", "overlays/prod.rollout.yaml", PromoteError)
     assert str(err.value) == f"overlays/prod.rollout.yaml: expected a file of at most 1 MiB (1048576 bytes), found {MAX_BYTES + 4} bytes"
+
+
+def test_roundtrip_load_refuses_a_huge_int_and_keeps_a_long_quoted_string() -> None:
+    with pytest.raises(PromoteError) as err:
+        roundtrip_load("models:\n  a:\n    traffic: " + "1" * 5000 + "\n", "overlays/prod.rollout.yaml", PromoteError)
+    assert str(err.value) == "overlays/prod.rollout.yaml:3: expected a number of at most 4300 digits, found 5000 digits"
+    assert roundtrip_load("a: '" + "1" * 5000 + "'\n")["a"] == "1" * 5000
 
 
 def test_roundtrip_load_without_a_file_name_raises_what_callers_already_catch() -> None:

@@ -72,6 +72,8 @@ def parse_quantity(value: str | int | float) -> Quantity:
     """Parse like Go's ``resource.ParseQuantity``: rounded up to 1n, binary capped at 2^63-1."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise _expected(value)
+    if isinstance(value, int) and value.bit_length() > 3 * _MAX_DIGITS:  # str() refuses over 4300 digits
+        raise QuantityError(f"expected at most {_MAX_DIGITS} significant digits, found an integer of {value.bit_length()} bits")
     text = repr(value) if isinstance(value, float) else str(value)
     m = _RE.fullmatch(text)
     if not m or (m.group(2) is None and not m.group(3)):  # digits before or after the point

@@ -305,8 +305,8 @@ class StructureError(ValueError):
 
 
 def check_structure(text: str) -> None:
-    """Refuse aliases and nesting deeper than :data:`MAX_DEPTH` before a loader builds anything:
-    :class:`StructureError` (line, message). Walks libyaml's events; where libyaml finds a syntax
+    """Refuse aliases, nesting deeper than :data:`MAX_DEPTH` and integers Python will not convert
+    (over 4300 digits) before a loader builds anything: :class:`StructureError` (line, message). Walks libyaml's events; where libyaml finds a syntax
     error, ruamel.yaml's (rarely, ruamel accepts what libyaml does not)."""
     loader = _Loader(text)
     try:
@@ -325,10 +325,16 @@ def check_structure(text: str) -> None:
         pass
 
 
+_LONG_INT = re.compile(r"[-+]?[0-9_]{4301,}")  # an int with more digits than Python converts (4300)
+
+
 def _walk_events(events: Iterable[Any]) -> None:
     depth = 0
     for event in events:
         kind = type(event).__name__
+        if kind == "ScalarEvent" and not event.style and len(event.value) > 4300 and _LONG_INT.fullmatch(event.value):
+            raise StructureError(event.start_mark.line + 1, "expected a number of at most 4300 digits, found "
+                                 f"{len(event.value.lstrip('+-').replace('_', ''))} digits")
         if kind == "AliasEvent":
             raise StructureError(event.start_mark.line + 1, f"aliases are not allowed in servespec's YAML files "
                                                             f"(found *{event.anchor}): write the value out")
@@ -421,13 +427,11 @@ def _roundtrip_yaml() -> Any:
 def roundtrip_load(text: str, display: str | None = None, error: type[ServespecError] = SpecError) -> Any:
     """Load a YAML file for editing with comments and order preserved (ruamel round trip).
 
-    ``text`` larger than :data:`MAX_BYTES`, with aliases or too deep is refused before ruamel
+    ``text`` over :data:`MAX_BYTES` or failing :func:`check_structure` is refused before ruamel
     builds anything: as ``error`` located in ``display`` when given, else as a ruamel
-    ``MarkedYAMLError`` (what callers already catch and report as "invalid YAML").
-    """
-    size = len(text.encode("utf-8"))
+    ``MarkedYAMLError`` (what callers already catch and report as "invalid YAML")."""
     try:
-        if size > MAX_BYTES:
+        if (size := len(text.encode("utf-8"))) > MAX_BYTES:
             raise StructureError(0, _too_large(MAX_BYTES, f"{size} bytes"))
         check_structure(text)
     except StructureError as exc:
