@@ -73,6 +73,9 @@ def test_cache_hits_skip_emitting(example_repo: Path, monkeypatch: pytest.Monkey
 
 def test_unreadable_cache_is_ignored(example_repo: Path) -> None:
     assert run_cli("render", "--root", example_repo).exit_code == 0
-    RenderCache(example_repo).path.write_bytes(b"not a pickle")
+    folder = Path(RenderCache(example_repo).folder)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"not a cache file")
     result = run_cli("render", "--root", example_repo)
     assert result.exit_code == 0 and result.stdout.count("unchanged") == 3

@@ -22,7 +22,8 @@ import git
 
 from .errors import GitError, Problem, PushFailed
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "files_at", "changed_at", "run_git",
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "files_at", "changed_at", "blob_ids_at",
+           "read_blob", "run_git",
            "GIT_TIMEOUT"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
@@ -219,26 +220,47 @@ def run_git(args: list[str], *, cwd: Path | None, env: dict[str, str], timeout: 
         raise GitError(Problem("git", None, "", f"`git {args[0]}` took longer than {timeout:g}s (unreachable remote?)")) from None
 
 
+def blob_ids_at(root: Path, ref: str, folder: str) -> dict[str, str] | None:
+    """The git blob id of every file below ``root/folder`` at ``ref`` (path relative to that
+    folder -> hex id), listed in one ``git ls-tree``; None when ``root`` is in no git repository or
+    ``ref`` is unknown there."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        repo.commit(ref)
+        prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
+        base = "/".join(p for p in (prefix if prefix != "." else "", folder) if p)
+        listing = repo.git.ls_tree("-r", "-z", "--full-tree", ref, "--", base)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.BadName, ValueError, git.GitCommandError):
+        return None
+    blobs: dict[str, str] = {}
+    for entry in listing.split("\0"):
+        meta, _tab, path = entry.partition("\t")
+        fields = meta.split(" ")
+        if len(fields) == 3 and fields[1] == "blob" and path.startswith(base + "/"):
+            blobs[path[len(base) + 1:]] = fields[2]
+    return blobs
+
+
+def read_blob(root: Path, blob_id: str) -> bytes:
+    """The bytes of a git blob of the repository ``root`` is in."""
+    repo = git.Repo(root, search_parent_directories=True)
+    data: bytes = repo.odb.stream(bytes.fromhex(blob_id)).read()
+    return data
+
+
 def changed_at(root: Path, ref: str, folder: str, files: dict[str, bytes]) -> dict[str, bytes | None] | None:
     """For each of ``files`` (path under ``root/folder`` -> its bytes now) that differs from
     ``ref``: its bytes at ``ref`` (None: not there). Unchanged files are left out without being
     read (git's blob ids are compared). None when ``root`` is in no git repository or ``ref`` is
     unknown there: nothing to compare with."""
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-        tree = repo.commit(ref).tree
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.BadName, ValueError, git.GitCommandError):
+    blobs = blob_ids_at(root, ref, folder)
+    if blobs is None:
         return None
-    prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
-    base = "/".join(p for p in (prefix if prefix != "." else "", folder) if p)
     out: dict[str, bytes | None] = {}
     for rel, data in files.items():
         blob_id = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-        try:
-            item = tree / f"{base}/{rel}"
-        except KeyError:
+        if rel not in blobs:
             out[rel] = None
-            continue
-        if isinstance(item, git.Blob) and item.hexsha != blob_id:
-            out[rel] = item.data_stream.read()
+        elif blobs[rel] != blob_id:
+            out[rel] = read_blob(root, blobs[rel])
     return out

@@ -37,7 +37,6 @@ import sys
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
@@ -47,6 +46,8 @@ from pydantic import ValidationError
 
 from .errors import Problem, SpecError, UsageError
 from .spec import Model, S3Storage
+from .specset import Declaration, SpecSet
+from .specset import Outcome as _Outcome
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["SpecSet", "load_specs", "spec_timeout", "TIMEOUT_VAR", "DEFAULT_TIMEOUT"]
@@ -57,26 +58,8 @@ DEFAULT_TIMEOUT = 5.0
 _DUMP_SIGNAL = getattr(signal, "SIGUSR1", signal.SIGTERM)
 """Sent by the parent to a child past its time: the child's fault handler prints where it is."""
 
-Declaration = Model | S3Storage
-
-
-@dataclass
-class SpecSet:
-    """Everything ``specs/`` declares, by name, and the file each came from."""
-
-    models: dict[str, Model] = field(default_factory=dict)
-    storage: dict[str, S3Storage] = field(default_factory=dict)
-    origin: dict[tuple[str, str], str] = field(default_factory=dict)
-    """(kind, name) -> spec file (relative to the repo root)."""
-    files: list[Path] = field(default_factory=list)
-
-
-@dataclass
-class _Outcome:
-    """What importing one spec module gave: its declarations in order, or its problems."""
-
-    items: list[Declaration] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+_BASELINE: set[str] = set()
+"""Modules loaded before the first spec module (servespec and its libraries): not dependencies."""
 
 
 def spec_timeout() -> float:
@@ -93,8 +76,9 @@ def spec_timeout() -> float:
     return value
 
 
-def load_specs(root: Path) -> SpecSet:
-    """Import every spec module below ``root/specs`` and collect its declarations."""
+def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None) -> SpecSet:
+    """Import every spec module below ``root/specs`` and collect its declarations; modules with
+    a ``kept`` outcome (``cache/specs.py``: source and imports unchanged) are not imported again."""
     specs_dir = root / "specs"
     result = SpecSet()
     if not specs_dir.is_dir():
@@ -104,7 +88,10 @@ def load_specs(root: Path) -> SpecSet:
     result.files = sorted(specs_dir.glob("*.py"))
     timeout = spec_timeout()
     importer = _import_isolated if hasattr(os, "fork") else _import_here
-    for path, outcome in zip(files, importer(files, specs_dir, timeout), strict=True):
+    todo = [path for path in files if path not in (kept or {})]
+    result.outcomes = {**(kept or {}), **dict(zip(todo, importer(todo, specs_dir, timeout), strict=True))}
+    for path in files:
+        outcome = result.outcomes[path]
         display = path.relative_to(root).as_posix()
         problems.extend(outcome.problems)
         for item in outcome.items:
@@ -145,7 +132,13 @@ def _import_one(path: Path) -> _Outcome:
         line, said = _line_in(exc, path), _text(exc)
         msg = f"importing the spec raised {type(exc).__name__}" + (f": {said}" if said else "")
         return _Outcome(problems=[Problem(display, line, "", msg)])
-    return _Outcome(items=_declared(module))
+    return _Outcome(items=_declared(module), deps=_imported_files())
+
+
+def _imported_files() -> list[str]:
+    """Files of the modules loaded since :data:`_BASELINE`, spec modules themselves aside."""
+    mods = [m for name, m in list(sys.modules.items()) if name not in _BASELINE and not name.startswith("_servespec_spec_")]
+    return sorted({f for m in mods if isinstance(f := getattr(m, "__file__", None), str)})
 
 
 def _text(exc: BaseException) -> str:
@@ -192,6 +185,8 @@ def _add(item: Declaration, display: str, result: SpecSet, problems: list[Proble
 def _import_here(files: list[Path], specs_dir: Path, timeout: float) -> list[_Outcome]:
     """Import in this process (no ``os.fork``): exceptions are caught, hard exits are not."""
     before = set(sys.modules)
+    _BASELINE.clear()
+    _BASELINE.update(before)
     sys.path.insert(0, str(specs_dir))
     try:
         return [_import_one(path) for path in files]
@@ -263,12 +258,12 @@ def _read_child(fd: int, files: list[Path], timeout: float, outcomes: list[_Outc
             feed.truncate()
             feed.write(frame[1:])
             feed.seek(0)
-            items, problems = unpickler.load()
+            items, problems, deps = unpickler.load()
         except Exception as exc:  # noqa: BLE001 - whatever the stream holds, it is that module's error
             msg = f"importing the spec worked, but its declarations cannot be read back ({type(exc).__name__}: {exc})"
             outcomes.append(_Outcome(problems=[Problem(f"specs/{path.name}", None, "", msg)]))
             return "stopped"
-        outcomes.append(_Outcome(items, problems))
+        outcomes.append(_Outcome(items, problems, deps))
     return "done"
 
 
@@ -279,6 +274,7 @@ def _child(files: list[Path], specs_dir: Path, data_w: int, dump_w: int) -> NoRe
     try:
         gc.freeze()  # the collector leaves the inherited heap alone: no copy-on-write of every page
         _guard_child(dump_w)
+        _BASELINE.update(sys.modules)
         sys.path.insert(0, str(specs_dir))
         buf = io.BytesIO()
         pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
@@ -286,7 +282,7 @@ def _child(files: list[Path], specs_dir: Path, data_w: int, dump_w: int) -> NoRe
             display = f"specs/{path.name}"
             outcome = _foreign_checked(_import_one(path), display)
             try:
-                pickler.dump((outcome.items, outcome.problems))
+                pickler.dump((outcome.items, outcome.problems, outcome.deps))
             except Exception as exc:  # noqa: BLE001 - the stream's memo is now unusable: send this, then end
                 msg = f"importing the spec worked, but its declarations cannot be sent back ({type(exc).__name__}: {exc})"
                 _write(data_w, b"x" + pickle.dumps(_Outcome(problems=[Problem(display, None, "", msg)])))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,14 +33,14 @@ class Project:
     envs: dict[str, Env]
 
     @classmethod
-    def load(cls, root: Path, envs: list[str] | None = None) -> Project:
-        """Load specs and overlays; every problem in either is reported together (``resolve.py``
-        checks them against each other)."""
+    def load(cls, root: Path, envs: list[str] | None = None, specs_from: Callable[[Path], SpecSet] = load_specs) -> Project:
+        """Load specs (with ``specs_from``: the spec cache's loader) and overlays; every problem in
+        either is reported together (``resolve.py`` checks them against each other)."""
         problems: list[Problem] = []
         specs = SpecSet()
         loaded: dict[str, Env] = {}
         try:
-            specs = load_specs(root)
+            specs = specs_from(root)
         except SpecError as exc:
             problems.extend(exc.problems)
         try:

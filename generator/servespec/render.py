@@ -1,9 +1,14 @@
 """Render environments into ``rendered/<env>/``: in memory first, then written atomically.
 
 Everything is computed before anything is written, so bad input never touches ``rendered/``.
-A render that changes nothing writes nothing. A change builds the new tree in a temp folder beside
-the old one (unchanged files hard-linked, so they keep their inode and mtime) and swaps the folders
-in one step (``renameat2`` exchange where the system has it): an env is replaced whole or not at all.
+A render that changes nothing writes nothing. A change replaces the env whole, in one step, and
+touches only the files that changed (``envtree.py``: a spare copy of the tree is brought up to
+date, then exchanged with the live one by ``renameat2``).
+
+``render_repo`` is incremental (``cache/``): models whose inputs did not change are known by
+the digest of their files, which are already on disk; only changed models are emitted and
+serialized. Its success is recorded (``cache/lastrender.py``) so that the next ``servespec
+render`` with the same inputs and an untouched tree ends before importing anything heavy.
 """
 
 from __future__ import annotations
@@ -11,14 +16,17 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache.render import RenderCache, digest
+from .cache.fingerprint import base_digest, inputs_digest
+from .cache.lastrender import save_record
+from .cache.render import DigestRef, RenderCache, digest
+from .cache.specs import SpecCache
 from .emit import emit_env
+from .envtree import EnvTree, NeedBytes, Wanted
 from .errors import Problem, RenderError
-from .fsutil import exchange, symlinks_under
+from .fsutil import symlinks_under
 from .overlay import discover_envs
 from .project import Project
 from .resolve import build_context
@@ -118,25 +126,15 @@ def _compare(env: str, old: dict[str, bytes], new: dict[str, bytes]) -> RenderRe
 
 
 def write_env(root: Path, env: str, files: dict[str, bytes], cache: RenderCache | None = None) -> RenderResult:
-    """Make ``rendered/<env>/`` hold exactly ``files``: a no-op when nothing changed, else the new
-    tree is built beside the old one and swapped in whole (never half an env on disk); leftovers
-    of a crashed earlier run are removed first; a symlink in the way is refused.
+    """Make ``rendered/<env>/`` hold exactly ``files``: a no-op when nothing changed, else the env
+    is replaced whole (never half an env on disk; ``envtree.py``); leftovers of a crashed earlier
+    run are removed first; a symlink in the way is refused.
 
-    With a ``cache``, files whose stat matches the last render are not read again.
-    """
-    target = root / RENDERED / env
-    _refuse_symlinks(root, target)
-    _clean_leftovers(target.parent, env)
-    cache = cache or RenderCache(root, enabled=False)
-    old = cache.tree(env, target)
-    new = {path: digest(data) for path, data in files.items()}
-    result = _compare(env, old, new)
-    if result.unchanged:
-        cache.remember_tree(env, target, new)
-        return result
-    _swap_tree(target, env, files, old, new)
-    cache.remember_tree(env, target, new, {*result.added, *result.changed})
-    return result
+    With an enabled ``cache``, files whose stat matches the last render are not read again, and
+    the change is made in the env's spare tree (only the changed files touched)."""
+    tree = EnvTree(root, env, use_cache=cache is not None and cache.enabled)
+    change = tree.write({path: (digest(data), data) for path, data in files.items()})
+    return RenderResult(env, change.added, change.changed, change.removed)
 
 
 def _refuse_symlinks(root: Path, target: Path) -> None:
@@ -144,14 +142,6 @@ def _refuse_symlinks(root: Path, target: Path) -> None:
     if links:
         raise RenderError([Problem(link, None, "", f"is a symbolic link (to {os.readlink(root / link)}): servespec writes only real "
                                    "files and folders inside the repository; replace the link") for link in links])
-
-
-def _clean_leftovers(folder: Path, env: str) -> None:
-    """Remove the temp trees (``.<env>.*``) a crashed render left beside ``rendered/<env>``."""
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.name.startswith(f".{env}.") and p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
 
 
 def orphaned_envs(root: Path, envs: list[str]) -> list[str]:
@@ -170,38 +160,6 @@ def remove_env(root: Path, env: str) -> None:
     trash = target.parent / f".{env}.old-{os.getpid()}"
     os.rename(target, trash)
     shutil.rmtree(trash)
-
-
-def _swap_tree(target: Path, env: str, files: dict[str, bytes], old: dict[str, bytes], new: dict[str, bytes]) -> None:
-    """Build the whole new tree beside the old one (unchanged files hard-linked), then swap."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{env}.", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the swapped-in folder must look like any other
-    try:
-        made: set[Path] = {tmp}
-        for path, data in files.items():
-            dest = tmp / path
-            if dest.parent not in made:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                made.update(dest.parents)
-            if old.get(path) == new[path]:
-                os.link(target / path, dest)
-            else:
-                dest.write_bytes(data)
-        if not target.exists():
-            os.rename(tmp, target)
-        elif exchange(tmp, target):  # one step: the old tree is now at tmp
-            shutil.rmtree(tmp)
-        else:
-            trash = target.parent / f".{env}.old-{os.getpid()}"
-            os.rename(target, trash)
-            os.rename(tmp, target)
-            shutil.rmtree(trash)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def check_env(root: Path, env: str, files: dict[str, bytes], max_lines: int = 40) -> tuple[RenderResult, str]:
@@ -240,25 +198,85 @@ class RepoRender:
 def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = False, use_cache: bool = True) -> RepoRender:
     """``servespec render``: render every environment (or ``envs``) and write ``rendered/``
     atomically (orphaned envs removed); with ``check`` write nothing and report what is stale."""
-    project = Project.load(root, envs)
+    where = str(root.resolve())
+    base = base_digest(where) if use_cache and not check else None  # before anything is read
+    specs = SpecCache(root, enabled=use_cache)
+    project = Project.load(root, envs, lambda _root: specs.load())
     cache = RenderCache(root, enabled=use_cache)
-    rendered = render_project(project, cache)
     out = RepoRender(orphans=[] if envs else orphaned_envs(root, discover_envs(root)))
-    for env, files in rendered.items():
-        out.files[env] = len(files)
-        if check:
+    steady = list(out.warnings)  # warnings that hold as long as nothing changes (replayed by the no-op path)
+    if check:
+        for env, files in render_project(project, cache).items():
+            out.files[env] = len(files)
             result, diff = check_env(root, env, files)  # always reads the files themselves
             if not result.unchanged:
                 out.diffs[env] = diff
-        else:
-            result = write_env(root, env, files, cache)
-            out.warnings.extend(_renamed_units(result))
+            out.results.append(result)
+        cache.save()
+        return out
+    tokens: dict[str, tuple[str, int]] = {}
+    for env, wanted in _render_incremental(project, cache).items():
+        out.files[env] = len(wanted)
+        tree = EnvTree(root, env, use_cache=use_cache)
+        try:
+            change = tree.write(wanted)
+        except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
+            owners = {_owner(path) for path in need.paths}
+            change = tree.write(_render_env_refs(project, env, cache, owners))
+        result = RenderResult(env, change.added, change.changed, change.removed)
+        out.warnings.extend(_renamed_units(result))
         out.results.append(result)
-    if not check:
-        for orphan in out.orphans:
-            remove_env(root, orphan)
+        tokens[env] = (tree.token, len(wanted))
+    for orphan in out.orphans:
+        remove_env(root, orphan)
     cache.save()
+    if base is not None and all(token for token, _n in tokens.values()):
+        deps = specs.deps(project.specs)
+        save_record(where, inputs_digest(where, deps, base), tokens, steady, deps)
     return out
+
+
+def _render_incremental(project: Project, cache: RenderCache) -> dict[str, Wanted]:
+    """Every environment as ``path -> (digest, bytes or None)``; all problems reported together."""
+    out: dict[str, Wanted] = {}
+    problems: list[Problem] = []
+    for env in project.envs:
+        try:
+            out[env] = _render_env_refs(project, env, cache)
+        except RenderError as exc:
+            problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
+    if problems:
+        raise RenderError(list(dict.fromkeys(problems)))
+    return out
+
+
+def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[str] | frozenset[str] = frozenset()) -> Wanted:
+    """One environment as ``path -> (digest, bytes)``, files of unchanged models by digest only
+    (their bytes are on disk); ``fresh`` models are emitted again."""
+    ctx = build_context(project, env)
+    outputs = emit_env(ctx, cache.refs(ctx, fresh))
+    cache.record(env, outputs)
+    wanted: Wanted = {}
+    problems: list[Problem] = []
+    for out in outputs:
+        if out.path in wanted:
+            problems.append(Problem(f"rendered/{env}/{out.path}", None, "", "two objects render to the same file"))
+        if isinstance(out.data, DigestRef):
+            wanted[out.path] = (out.data.digest, None)
+            continue
+        data = out.data if out.data is not None else dump(out.obj).encode("utf-8")
+        wanted[out.path] = (digest(data), data)
+        if out.model and out.kind == "InferenceService" and "spec" in out.obj:  # emitted now, not a cache hit
+            problems.extend(webhook_problems(ctx, out))
+    if problems:
+        raise RenderError(problems)
+    return dict(sorted(wanted.items()))
+
+
+def _owner(path: str) -> str:
+    """The model a laid-out file belongs to (``models/<name>/...`` or ``shards/<k>/<name>/...``)."""
+    parts = path.split("/")
+    return parts[2] if parts[0] == "shards" and len(parts) > 3 else parts[1] if len(parts) > 2 else ""
 
 
 def _renamed_units(result: RenderResult) -> list[str]:

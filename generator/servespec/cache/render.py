@@ -1,27 +1,26 @@
 """The render cache: reuse what did not change since the last render of the same repo.
 
-Two things are remembered per repo (in ``$SERVESPEC_CACHE_DIR`` or ``~/.cache/servespec``,
-never in the repo), both keyed so that a stale entry can only miss, never be wrong:
+Kept per environment (``render-<env>`` in the repo's cache folder, ``cache/fingerprint.py``), so a
+change in one env loads and rewrites one small file: per model, the key of its inputs and, for
+each of its files, the path (as emitted and as laid out), the kind and the content digest. The
+bytes are not kept: they are the files on disk (``envtree.py`` checks them by stat and digest).
 
-- per environment and model, the serialized files of that model, under a key that hashes
-  everything a model emitter reads (``emit/__init__.py``): the resolved model, its rollout
-  state, the environment's overlay, its storage endpoints, and the code itself (the package's
-  files and the versions of the libraries that shape the output);
-- per environment, the size, mtime, inode and digest of every file last written or read in
-  ``rendered/<env>/``, so an unchanged tree is recognized from ``stat`` alone.
+The key hashes everything a model emitter reads (``emit/__init__.py``): the environment's name,
+overlay and storage endpoints, the model as rendered there (the digest of its declaration when
+the environment left it as declared, else its resolved dump), its rollout state, and the code
+(an index written by other code is dropped). A stale entry can only miss, never be wrong.
 
-``render --no-cache`` bypasses both; the test suite proves cached renders are byte-identical to
+``render --no-cache`` bypasses it; the property test proves cached renders byte-identical to
 cold ones after sequences of edits.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 import orjson
 
@@ -29,16 +28,30 @@ from ..emit import Output, emit_model
 from ..resolve import EnvContext
 from ..spec import Model
 from ..yamlio import dump
-from .store import code_fingerprint, load_pickle, repo_cache_path, save_pickle
+from .fingerprint import code_digest, file_digest, read_framed, repo_dir, write_framed
+from .objects import ObjectStore
 
-__all__ = ["RenderCache", "digest"]
+__all__ = ["RenderCache", "DigestRef", "digest"]
 
-_FORMAT = 4
+_FORMAT = 5
+Entry = tuple[str, list[tuple[str, str, bytes, str | None]]]
+"""(key, [(path as emitted, kind, digest, path as laid out or None)])."""
 
 
 def digest(data: bytes) -> bytes:
     """Content digest of a rendered file."""
-    return hashlib.blake2b(data, digest_size=16).digest()
+    return file_digest(data)
+
+
+class DigestRef(bytes):
+    """The stand-in bytes (empty) of a cached file known by its digest: the file on disk has it."""
+
+    digest: bytes
+
+    def __new__(cls, known: bytes) -> DigestRef:
+        obj = super().__new__(cls, b"")
+        obj.digest = known
+        return obj
 
 
 def _as_json(obj: Any) -> bytes | None:
@@ -49,142 +62,146 @@ def _as_json(obj: Any) -> bytes | None:
         return None
 
 
-@dataclass
 class RenderCache:
-    """One repo's cache, loaded at start and saved (atomically) when it changed."""
+    """One repo's render cache, loaded per environment on first use and saved when it changed."""
 
-    root: Path
-    enabled: bool = True
-    models: dict[str, dict[str, tuple[str, list[tuple[str, str, bytes]]]]] = field(default_factory=dict)
-    """env -> model -> (key, [(path, kind, YAML bytes)])."""
-    trees: dict[str, dict[str, tuple[int, int, int, bytes]]] = field(default_factory=dict)
-    _dirty: bool = False
-    _seen: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
-    _new_json: dict[tuple[str, str], tuple[str, list[bytes | None]]] = field(default_factory=dict)
+    def __init__(self, root: Path, enabled: bool = True):
+        self.root, self.enabled = root, enabled
+        self.folder = repo_dir(str(root.resolve()))
+        self.models: dict[str, dict[str, Entry]] = {}
+        self._dirty: set[str] = set()
+        self._fresh: dict[str, dict[str, list[Output]]] = {}
+        self._objects: dict[str, ObjectStore] = {}
 
-    def __post_init__(self) -> None:
-        self.path = repo_cache_path("render", self.root)
-        self.json_path = repo_cache_path("render-json", self.root)
-        """Beside the main file, the same objects as JSON: only ``validate`` reads it."""
-        if not self.enabled:
-            return
-        data = load_pickle(self.path)
-        if isinstance(data, dict) and data.get("format") == _FORMAT and data.get("code") == code_fingerprint():
-            self.models, self.trees = data["models"], data["trees"]
+    def table(self, env: str) -> dict[str, Entry]:
+        """``model -> entry`` of one environment (empty when missing, stale or unreadable)."""
+        if env not in self.models:
+            raw = read_framed(os.path.join(self.folder, f"render-{env}")) if self.enabled else None
+            ok = isinstance(raw, dict) and raw.get("format") == _FORMAT and raw.get("code") == code_digest()
+            self.models[env] = dict(raw["models"]) if ok and isinstance(raw, dict) and isinstance(raw.get("models"), dict) else {}
+        return self.models[env]
 
-    def save(self) -> None:
-        """Write the cache if anything changed."""
-        if self.enabled and self._dirty:
-            data = {"format": _FORMAT, "code": code_fingerprint(), "models": self.models, "trees": self.trees}
-            self._dirty = not save_pickle(self.path, data)
-        if self.enabled and self._new_json:
-            sidecar = self._load_json()
-            for (env, model), entry in self._new_json.items():
-                sidecar.setdefault(env, {})[model] = entry
-            sidecar = {env: {m: e for m, e in table.items() if self.models.get(env, {}).get(m, ("",))[0] == e[0]}
-                       for env, table in sidecar.items()}
-            save_pickle(self.json_path, {"format": _FORMAT, "code": code_fingerprint(), "json": sidecar})
-            self._new_json = {}
+    def objects(self, env: str) -> ObjectStore:
+        """The objects of the files rendered in ``env`` as JSON, by digest (for ``validate``)."""
+        if env not in self._objects:
+            self._objects[env] = ObjectStore(str(self.root.resolve()), env, self.enabled)
+        return self._objects[env]
 
-    def _load_json(self) -> dict[str, dict[str, tuple[str, list[bytes | None]]]]:
-        data = load_pickle(self.json_path) if self.enabled else None
-        if isinstance(data, dict) and data.get("format") == _FORMAT and data.get("code") == code_fingerprint():
-            return dict(data["json"])
-        return {}
+    def parsed(self, env: str) -> ObjectStore:
+        """File bytes -> the same object as JSON, for files servespec rendered in ``env``."""
+        return self.objects(env)
 
-    # -- models -----------------------------------------------------------------------------
-    def per_model(self, ctx: EnvContext) -> Callable[[Model], list[Output]]:
-        """A ``per_model`` for ``emit_env`` that reuses the files of unchanged models."""
+    # -- keys ---------------------------------------------------------------------------------
+    def _keyer(self, ctx: EnvContext) -> Callable[[Model], str]:
         env = ctx.env.name
-        table = self.models.setdefault(env, {})
+        table = self.table(env)
         for gone in set(table) - set(ctx.models):
             del table[gone]
-            self._dirty = True
-        base = hashlib.sha256(orjson.dumps([
-            env,
+            self._dirty.add(env)
+        base = blake2b(orjson.dumps([
+            code_digest(), env,
             ctx.env.overlay.model_dump(mode="json"),
             {name: s.model_dump(mode="json") for name, s in sorted(ctx.storage.items())},
-        ], option=orjson.OPT_SORT_KEYS))
+        ], option=orjson.OPT_SORT_KEYS), digest_size=20)
+        specs = ctx.project.specs
+        declared = getattr(specs, "digests", {})
 
-        def one(model: Model) -> list[Output]:
+        def key(model: Model) -> str:
             h = base.copy()
-            h.update(model.model_dump_json().encode())
+            known = declared.get(model.name)
+            if known is not None and specs.models.get(model.name) is model:  # rendered as declared
+                h.update(b"declared:" + known.encode())
+            else:
+                h.update(b"resolved:" + model.model_dump_json().encode())
             state = ctx.rollout.get(model.name)
             if state is not None:
                 h.update(state.model_dump_json().encode())
-            key = h.hexdigest()
-            hit = table.get(model.name) if self.enabled else None
+            return h.hexdigest()
+
+        return key
+
+    def _emit(self, ctx: EnvContext, model: Model, key: str) -> list[Output]:
+        """Emit one model now, remember it, and return its outputs with their bytes."""
+        env = ctx.env.name
+        outputs = emit_model(ctx, model)
+        data = [dump(o.obj).encode("utf-8") for o in outputs]
+        digests = [file_digest(d) for d in data]
+        if self.enabled:
+            self.table(env)[model.name] = (key, [(o.path, o.kind, d, None) for o, d in zip(outputs, digests, strict=True)])
+            self._fresh.setdefault(env, {})[model.name] = outputs
+            self._dirty.add(env)
+            store = self.objects(env)
+            for o, d in zip(outputs, digests, strict=True):
+                js = _as_json(o.obj)
+                if js is not None:
+                    store.put(d, js)
+        # a miss keeps the objects: what was emitted now is checked now (render.webhook_problems)
+        return [Output(o.path, o.obj, model.name, d) for o, d in zip(outputs, data, strict=True)]
+
+    # -- per model ----------------------------------------------------------------------------
+    def refs(self, ctx: EnvContext, fresh: set[str] | frozenset[str] = frozenset()) -> Callable[[Model], list[Output]]:
+        """A ``per_model`` for ``emit_env`` whose hits carry a :class:`DigestRef` instead of bytes
+        (their files are on disk); ``fresh`` models are emitted again whatever the cache holds."""
+        table, key_of = self.table(ctx.env.name), self._keyer(ctx)
+
+        def one(model: Model) -> list[Output]:
+            key = key_of(model)
+            hit = table.get(model.name) if self.enabled and model.name not in fresh else None
             if hit is None or hit[0] != key:
-                outputs = emit_model(ctx, model)
-                items = [(o.path, o.kind, dump(o.obj).encode("utf-8")) for o in outputs]
-                if self.enabled:
-                    table[model.name] = (key, items)
-                    self._new_json[(env, model.name)] = (key, [_as_json(o.obj) for o in outputs])
-                    self._dirty = True
-                # a miss keeps the objects: what was emitted now is checked now (render.webhook_problems)
-                return [Output(o.path, o.obj, model.name, data) for o, (_p, _k, data) in zip(outputs, items, strict=True)]
-            return [Output(path, {"kind": kind}, model.name, data) for path, kind, data in hit[1]]
+                return self._emit(ctx, model, key)
+            return [Output(path, {"kind": kind}, model.name, DigestRef(d)) for path, kind, d, _final in hit[1]]
 
         return one
 
-    def parsed(self, env: str) -> dict[bytes, bytes]:
-        """YAML bytes -> the same object as JSON, for every model file rendered in ``env``: a
-        file whose bytes are exactly these need no YAML parsing (``yamlio.dump`` round-trips,
-        property-tested), which makes validating a freshly rendered tree several times faster."""
-        sidecar = self._load_json().get(env, {})
-        out: dict[bytes, bytes] = {}
-        for model, (key, items) in self.models.get(env, {}).items():
-            entry = sidecar.get(model)
-            if entry is not None and entry[0] == key:
-                out.update((data, js) for (_p, _k, data), js in zip(items, entry[1], strict=False) if js is not None)
-        return out
+    def per_model(self, ctx: EnvContext) -> Callable[[Model], list[Output]]:
+        """A ``per_model`` for ``emit_env`` whose hits carry their bytes, read from the file on
+        disk when it still has the cached digest (else the model is emitted again)."""
+        table, key_of = self.table(ctx.env.name), self._keyer(ctx)
+        top = self.root / "rendered" / ctx.env.name
 
-    # -- trees ------------------------------------------------------------------------------
-    def tree(self, env: str, folder: Path) -> dict[str, Any]:
-        """``path -> digest`` of every file in ``folder``, reading only files whose stat changed."""
-        known = self.trees.get(env, {}) if self.enabled else {}
-        out: dict[str, Any] = {}
-        seen: dict[str, tuple[int, int, int]] = {}
-        self._seen[env] = seen
-        stack = [(folder, "")]
-        while stack:
-            here, prefix = stack.pop()
-            try:
-                entries = list(os.scandir(here))
-            except FileNotFoundError:
-                continue
-            for entry in entries:
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((Path(entry.path), rel + "/"))
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                seen[rel] = stat = (st.st_size, st.st_mtime_ns, st.st_ino)
-                was = known.get(rel)
-                if was is not None and was[:3] == stat:
-                    out[rel] = was[3]
-                else:
-                    with open(entry.path, "rb") as f:
-                        out[rel] = digest(f.read())
-        return out
+        def one(model: Model) -> list[Output]:
+            key = key_of(model)
+            hit = table.get(model.name) if self.enabled else None
+            if hit is not None and hit[0] == key:
+                found = [_read(top, final, d) for _p, _k, d, final in hit[1]]
+                if all(data is not None for data in found):
+                    return [Output(p, {"kind": k}, model.name, data) for (p, k, _d, _f), data in zip(hit[1], found, strict=True)]
+            return self._emit(ctx, model, key)
 
-    def remember_tree(self, env: str, folder: Path, digests: dict[str, bytes], written: set[str] | frozenset[str] = frozenset()) -> None:
-        """Record the stat and digest of every file now in ``folder``: the stat seen by
-        :meth:`tree` for files left alone (hard links keep inode and mtime), a new one for
-        ``written`` files."""
+        return one
+
+    def record(self, env: str, outputs: list[Output]) -> None:
+        """Note where the models emitted now were laid out (``outputs`` after layout, in order)."""
+        fresh = self._fresh.pop(env, {})
+        if not fresh:
+            return
+        laid: dict[str, list[str]] = {}
+        for out in outputs:
+            if out.model in fresh:
+                laid.setdefault(out.model, []).append(out.path)
+        table = self.table(env)
+        for name, paths in laid.items():
+            key, items = table[name]
+            if len(paths) == len(items):
+                table[name] = (key, [(p, k, d, final) for (p, k, d, _f), final in zip(items, paths, strict=True)])
+
+    def save(self) -> None:
+        """Write the indexes and object buckets of the environments that changed."""
         if not self.enabled:
             return
-        seen = self._seen.get(env, {})
-        table = {}
-        for rel, dig in digests.items():
-            stat = None if rel in written else seen.get(rel)
-            if stat is None:
-                try:
-                    st = os.stat(folder / rel)
-                except FileNotFoundError:
-                    continue
-                stat = (st.st_size, st.st_mtime_ns, st.st_ino)
-            table[rel] = (*stat, dig)
-        if table != self.trees.get(env):
-            self.trees[env] = table
-            self._dirty = True
+        for env in sorted(self._dirty):
+            table = self.models.get(env, {})
+            write_framed(os.path.join(self.folder, f"render-{env}"), {"format": _FORMAT, "code": code_digest(), "models": table})
+            self.objects(env).save({d for _key, items in table.values() for _p, _k, d, _f in items})
+        self._dirty = set()
+
+
+def _read(top: Path, final: str | None, want: bytes) -> bytes | None:
+    """The bytes of a rendered file when it has the digest ``want``, else None."""
+    if final is None:
+        return None
+    try:
+        data = (top / final).read_bytes()
+    except OSError:
+        return None
+    return data if file_digest(data) == want else None

@@ -1,4 +1,11 @@
-"""Earlier validation results per rendered file, so ``validate`` re-checks only what changed."""
+"""Earlier validation results, so ``validate`` checks again only what changed.
+
+Kept per environment (``validate-<env>`` in the repo's cache folder): per rendered file, its
+result under a key of its content digest and everything else that decides the result (the
+environment's settings, the schemas, servespec's code); and per InferenceService, the problems
+KServe's webhook rules found, under a key of its content, its content at the base commit and
+the KServe version. A stale entry can only miss.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..overlay import Env
-from .store import code_fingerprint, load_pickle, repo_cache_path, save_pickle
+from .fingerprint import repo_dir
+from .store import code_fingerprint, load_pickle, save_pickle
 
 __all__ = ["ValidationCache"]
+
+_FORMAT = 2
 
 
 class _Fingerprinted(Protocol):
@@ -17,17 +27,24 @@ class _Fingerprinted(Protocol):
 
 
 class ValidationCache:
-    """Earlier results per rendered file, keyed by its bytes and everything else that decides
-    the result (environment settings, the schemas, servespec's code)."""
+    """Earlier results per rendered file (and per InferenceService for the webhook rules)."""
 
     def __init__(self, root: Path, enabled: bool = True):
         self.enabled = enabled
-        self.path = repo_cache_path("validate", root)
-        self._dirty = False
-        data = load_pickle(self.path) if enabled else None
-        self.table: dict[str, dict[str, tuple[bytes, Any]]] = data if isinstance(data, dict) else {}
+        self.folder = Path(repo_dir(str(root.resolve())))
+        self._tables: dict[str, dict[str, dict[Any, Any]]] = {}
+        self._dirty: set[str] = set()
+
+    def _table(self, env: str) -> dict[str, dict[Any, Any]]:
+        if env not in self._tables:
+            data = load_pickle(self.folder / f"validate-{env}") if self.enabled else None
+            ok = isinstance(data, dict) and data.get("format") == _FORMAT and data.get("code") == code_fingerprint()
+            self._tables[env] = {"files": dict(data["files"]), "webhook": dict(data["webhook"])} if ok and isinstance(data, dict) else \
+                {"files": {}, "webhook": {}}
+        return self._tables[env]
 
     def env_key(self, env: Env, registry: _Fingerprinted) -> bytes:
+        """What decides a file's result besides its bytes."""
         h = hashlib.sha256(code_fingerprint().encode())
         h.update(env.name.encode())
         h.update(env.overlay.model_dump_json().encode())
@@ -35,14 +52,32 @@ class ValidationCache:
         return h.digest()
 
     def get(self, env: str, rel: str, key: bytes) -> Any:
-        hit = self.table.get(env, {}).get(rel) if self.enabled else None
+        """The earlier result of ``rel`` under ``key``, or None."""
+        hit = self._table(env)["files"].get(rel) if self.enabled else None
         return hit[1] if hit is not None and hit[0] == key else None
 
     def put(self, env: str, entries: dict[str, tuple[bytes, Any]]) -> None:
-        if self.enabled and self.table.get(env) != entries:
-            self.table[env] = entries
-            self._dirty = True
+        """The results of every file of ``env`` now (replacing the earlier ones)."""
+        table = self._table(env)
+        if self.enabled and table["files"] != entries:
+            table["files"] = entries
+            self._dirty.add(env)
+
+    def webhook(self, env: str, key: bytes) -> Any:
+        """The webhook problems found earlier for an InferenceService under ``key``, or None."""
+        return self._table(env)["webhook"].get(key) if self.enabled else None
+
+    def put_webhook(self, env: str, found: dict[bytes, Any]) -> None:
+        """The webhook problems of every InferenceService of ``env`` now."""
+        table = self._table(env)
+        if self.enabled and table["webhook"] != found:
+            table["webhook"] = found
+            self._dirty.add(env)
 
     def save(self) -> None:
-        if self.enabled and self._dirty:
-            self._dirty = not save_pickle(self.path, self.table)
+        """Write the tables that changed."""
+        for env in sorted(self._dirty) if self.enabled else ():
+            table = self._tables[env]
+            save_pickle(self.folder / f"validate-{env}", {"format": _FORMAT, "code": code_fingerprint(), **table})
+        self._dirty = set()
+

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cache.render import RenderCache
+from ..cache.objects import ObjectStore
 from ..cache.validation import ValidationCache
 from ..errors import Problem
 from ..kserve.versions import features
 from ..overlay import load_envs
 from .schemas import SchemaRegistry
 from .kserve import webhook_problems
-from .tree import ValidationReport, validate_objects, validate_tree
+from .tree import ValidationReport, rendered_files, validate_objects, validate_tree
 
 __all__ = ["SchemaRegistry", "ValidationReport", "RepoReport", "validate_objects", "validate_tree", "validate_repo"]
 
@@ -34,7 +34,6 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
     and the rules of the env's KServe version (update-time rules against ``base``)."""
     registry = SchemaRegistry(crds, use_cache=use_cache)
     cache = ValidationCache(root, enabled=use_cache)
-    renders = RenderCache(root, enabled=use_cache)  # objects servespec just wrote need no YAML parsing
     out = RepoReport()
     for env in load_envs(root, envs).values():
         try:
@@ -43,9 +42,10 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
             file, line = env.where("kserveVersion")
             out.problems.append(Problem(file, line, "kserveVersion", str(exc)))
             continue
-        parsed = renders.parsed(env.name)
-        report = validate_tree(root, env, registry, cache, parsed)
-        report.problems.extend(webhook_problems(root, env, base, parsed))
+        parsed = ObjectStore(str(root.resolve()), env.name, use_cache)  # objects servespec just wrote need no YAML parsing
+        files = rendered_files(root, env.name, use_cache) if (root / "rendered" / env.name).is_dir() else {}
+        report = validate_tree(root, env, registry, cache, parsed, files)
+        report.problems.extend(webhook_problems(root, env, base, parsed, cache, files))
         out.objects += report.objects
         for text in report.notes:
             note(text)

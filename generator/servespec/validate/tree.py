@@ -2,7 +2,8 @@
 (``schemas.py``) and servespec's policies (``policies.py``), and every kustomization's listing
 (``kustomization.yaml`` and the controller's ``bootstrap/kustomization.yaml``, nested ones
 followed). Large batches run in worker processes; unchanged files reuse earlier results
-(``cache/validation.py``)."""
+(``cache/validation.py``), and files the last render left as they were (their stat as its
+manifest recorded, ``cache/manifest.py``) are not even read."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import hashlib
 import multiprocessing
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 import orjson
 import yaml
 
+from ..cache.fingerprint import file_digest
+from ..cache.manifest import tree_view
 from ..cache.validation import ValidationCache
 from ..capacity import budget_problems, tree_objects
 from ..errors import Problem
@@ -26,7 +29,7 @@ from ..yamlio import load_all
 from .policies import policy_problems
 from .schemas import SchemaRegistry
 
-__all__ = ["ValidationReport", "validate_objects", "validate_tree", "FileResult", "PARALLEL_FROM"]
+__all__ = ["ValidationReport", "validate_objects", "validate_tree", "rendered_files", "FileResult", "PARALLEL_FROM"]
 
 
 @dataclass
@@ -124,7 +127,7 @@ FileResult = tuple[list[Problem], list[Problem], list[str], int, "list[str] | No
 
 
 def _check_file(folder: Path, rel: str, data: bytes, env: Env, registry: SchemaRegistry,
-                parsed: dict[bytes, bytes] | None = None) -> FileResult:
+                parsed: Mapping[bytes, bytes] | None = None) -> FileResult:
     """Validate one rendered file: (problems reading it, problems of its objects, notes, objects,
     its kustomization's resources).
 
@@ -146,7 +149,7 @@ def _check_file(folder: Path, rel: str, data: bytes, env: Env, registry: SchemaR
     return [], report.problems, report.notes, report.objects, resources
 
 
-_POOL_STATE: tuple[Path, Env, SchemaRegistry, dict[bytes, bytes] | None] | None = None
+_POOL_STATE: tuple[Path, Env, SchemaRegistry, Mapping[bytes, bytes] | None] | None = None
 
 
 def _check_chunk(chunk: list[tuple[str, bytes]]) -> list[FileResult]:
@@ -160,39 +163,33 @@ PARALLEL_FROM = 1500
 """Validate in worker processes (one per core) when at least this many files changed."""
 
 
-def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: ValidationCache | None = None,
-                  parsed: dict[bytes, bytes] | None = None) -> ValidationReport:
-    """Validate every file of ``rendered/<env>/`` and its kustomizations' resource lists.
-
-    With a ``cache``, a file whose bytes, environment settings, schemas and code are unchanged
-    since it was last validated is not parsed again: its earlier result is reused. Large
-    batches are validated in worker processes, one per core.
-    """
+def _results(folder: Path, env: Env, registry: SchemaRegistry, cache: ValidationCache | None,
+             parsed: Mapping[bytes, bytes] | None, listing: dict[str, bytes | None]) -> dict[str, FileResult]:
+    """The result of every file: earlier ones where the cache has them, the rest checked now."""
     global _POOL_STATE
-    folder = root / "rendered" / env.name
-    display = f"rendered/{env.name}"
-    if not folder.is_dir():
-        return ValidationReport([Problem(display, None, "", "not rendered: run `servespec render`")])
-    rels = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     base = cache.env_key(env, registry) if cache else b""
     results: dict[str, FileResult] = {}
     pending: list[tuple[str, bytes]] = []
     keys: dict[str, bytes] = {}
-    for rel in rels:
-        data = (folder / rel).read_bytes()
+    for rel in sorted(listing):
+        known = listing[rel]
+        data = (folder / rel).read_bytes() if known is None else None
         if cache:
-            keys[rel] = key = hashlib.blake2b(base + data, digest_size=16).digest()
+            keys[rel] = key = hashlib.blake2b(base + (known or file_digest(data or b"")), digest_size=16).digest()
             hit = cache.get(env.name, rel, key)
             if hit is not None:
                 results[rel] = hit
                 continue
-        pending.append((rel, data))
+        pending.append((rel, data if data is not None else (folder / rel).read_bytes()))
     workers = os.cpu_count() or 1
     if len(pending) >= PARALLEL_FROM and workers > 1:
         registry.warm([env.overlay.kubernetes_version])  # compile once, before forking
+        for rel, data in {rel.rpartition("/")[2]: (rel, data) for rel, data in reversed(pending)}.values():
+            results[rel] = _check_file(folder, rel, data, env, registry, parsed)  # one file per name: its kind's schema compiled here
+        rest = [(rel, data) for rel, data in pending if rel not in results]
         _POOL_STATE = (folder, env, registry, parsed)
         try:
-            chunks = [pending[i::workers] for i in range(workers)]
+            chunks = [rest[i::workers] for i in range(workers)]
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 for chunk, out in zip(chunks, pool.map(_check_chunk, chunks), strict=True):
                     results.update((rel, res) for (rel, _), res in zip(chunk, out, strict=True))
@@ -202,7 +199,37 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: Validat
         for rel, data in pending:
             results[rel] = _check_file(folder, rel, data, env, registry, parsed)
     if cache:
-        cache.put(env.name, {rel: (keys[rel], results[rel]) for rel in rels})
+        cache.put(env.name, {rel: (keys[rel], results[rel]) for rel in listing})
+    return results
+
+
+def rendered_files(root: Path, env: str, use_cache: bool = True) -> dict[str, bytes | None]:
+    """Every file of ``rendered/<env>/`` with its digest where known without reading it: the
+    last render's manifest, when the tree still has the stats it recorded (else None)."""
+    view = tree_view(str(root.resolve()), env) if use_cache else None
+    if view is None or view.links or not view.dirs or view.read:
+        folder = root / "rendered" / env
+        return {p.relative_to(folder).as_posix(): None for p in folder.rglob("*") if p.is_file()}
+    return {rel: digest for rel, (_st, digest) in view.files.items()}
+
+
+def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: ValidationCache | None = None,
+                  parsed: Mapping[bytes, bytes] | None = None, files: dict[str, bytes | None] | None = None) -> ValidationReport:
+    """Validate every file of ``rendered/<env>/`` and its kustomizations' resource lists.
+
+    With a ``cache``, a file whose bytes, environment settings, schemas and code are unchanged
+    since it was last validated is not parsed again: its earlier result is reused (files known
+    by digest, ``files`` or :func:`rendered_files`, are not even read). Large batches are
+    validated in worker processes, one per core.
+    """
+    folder = root / "rendered" / env.name
+    display = f"rendered/{env.name}"
+    if not folder.is_dir():
+        return ValidationReport([Problem(display, None, "", "not rendered: run `servespec render`")])
+    if files is None:
+        files = rendered_files(root, env.name, cache is not None and cache.enabled)
+    rels = sorted(files)
+    results = _results(folder, env, registry, cache, parsed, files)
     report = ValidationReport()
     kustomizations: dict[str, list[str]] = {}
     unreadable: list[Problem] = []
