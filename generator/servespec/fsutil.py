@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["atomic_write", "exchange", "symlinks_under"]
@@ -31,15 +33,21 @@ _AT_FDCWD = -100
 def exchange(a: Path, b: Path) -> bool:
     """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``): readers see the old
     folder or the new one, never neither. False where the system cannot (then the caller renames twice)."""
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+    renameat2 = _renameat2()
     if renameat2 is None:
         return False
     rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     return bool(rc == 0)
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """libc's ``renameat2``, looked up once (``find_library`` runs ``ldconfig``), or None."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return None
+    found: Callable[..., int] | None = getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None)
+    return found
 
 
 def symlinks_under(root: Path, start: Path) -> list[str]:

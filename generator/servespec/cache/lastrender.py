@@ -10,25 +10,28 @@ Standard library only: the CLI asks this before importing anything heavy.
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field
 
 from .fingerprint import inputs_digest, read_framed, repo_dir, write_framed
 from .manifest import load_manifest, manifest_path
 
 __all__ = ["Noop", "noop", "save_record", "discover_envs", "record_path"]
 
-_ENV_FILE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-"""An environment's name (the same rule as ``overlay.py``)."""
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LABEL = _LOWER | frozenset("0123456789-")
 
 
-@dataclass
+def _env_name(name: str) -> bool:
+    """An environment's name: ``^[a-z]([-a-z0-9]*[a-z0-9])?$``, as ``overlay.py`` (no ``re``: start-up time)."""
+    return bool(name) and name[0] in _LOWER and name[-1] != "-" and set(name) <= _LABEL
+
+
 class Noop:
     """What an up-to-date render reports: each environment with its file count, and the
     warnings the last render printed that hold as long as nothing changes."""
 
-    envs: list[tuple[str, int]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, warnings: list[str]):
+        self.envs: list[tuple[str, int]] = []
+        self.warnings = warnings
 
 
 def record_path(root: str) -> str:
@@ -45,7 +48,7 @@ def discover_envs(root: str) -> list[str]:
         return []
     for entry in entries:
         stem = entry.name[:-5] if entry.name.endswith(".yaml") and entry.is_file() else entry.name if entry.is_dir() else None
-        if stem and _ENV_FILE.match(stem):
+        if stem and _env_name(stem):
             names.add(stem)
     return sorted(names)
 

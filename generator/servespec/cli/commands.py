@@ -1,0 +1,50 @@
+"""The click group with its commands, imported only when a command really runs (a no-op
+``render`` is answered before: ``fastpath.py``)."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+__all__ = ["MODULE_OF", "commands"]
+
+MODULE_OF = {"render": "render", "validate": "validate", "diff": "diff", "init": "init", "status": "status",
+             "explain": "explain", "schema": "schema", "upgrade-check": "upgrade", "release": "rollout", "promote": "rollout",
+             "rollback": "rollout"}
+"""The module of each command, so that running one imports only its own (any other name: all of them)."""
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The command named in ``args`` (after the group's own options), if any."""
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--root" and rest:
+            rest.pop(0)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def commands(args: list[str] | None = None) -> click.Group:
+    """The click group with the command ``args`` name registered (importing a command module
+    registers its commands), or every command."""
+    module = MODULE_OF.get(_command_name(args or []) or "")
+    if module is not None:
+        importlib.import_module(f"servespec.cli.{module}")
+        from .common import cli as one
+
+        return one
+    from . import diff as _diff  # noqa: F401
+    from . import init as _init  # noqa: F401
+    from . import render as _render  # noqa: F401
+    from . import validate as _validate  # noqa: F401
+    from . import rollout as _rollout  # noqa: F401
+    from . import status as _status  # noqa: F401
+    from . import explain as _explain  # noqa: F401
+    from . import schema as _schema  # noqa: F401
+    from . import upgrade as _upgrade  # noqa: F401
+    from .common import cli
+
+    return cli
