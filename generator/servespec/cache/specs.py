@@ -9,8 +9,9 @@ Modules whose declarations are shared objects (one ``S3Storage`` exported by two
 helper) form a group, pickled together and imported again together, so that they stay one object.
 Each model's declaration digest is kept too (the render cache keys on it).
 
-Only successful loads are kept. A load that fails while some outcomes were reused runs again
-without them, so a kept outcome can never produce an error a cold load would not. Spec modules
+Only successful loads are kept. A load that finds a kept declaration declared again runs again
+without the cache (the two may be one object, exported by two modules from a helper), so a kept
+outcome can never produce an error a cold load would not. Spec modules
 are assumed to depend only on their source and what they import, not on the environment, the
 clock or files they read: ``render --no-cache`` imports every module.
 """
@@ -52,10 +53,11 @@ class SpecCache:
         kept, digests = self._reuse(groups)
         try:
             result = load_specs(self.root, kept)
-        except SpecError:
-            if not kept:
+        except SpecError as exc:
+            names = {item.name for out in kept.values() for item in out.items}
+            if not any(p.field in names for p in exc.problems):  # not a duplicate of a kept declaration
                 raise
-            kept, digests = {}, {}
+            kept, digests = {}, {}  # one object exported by a kept and a fresh module: import both again
             result = load_specs(self.root)
         self.reused = len(kept)
         fresh = {path: out for path, out in result.outcomes.items() if path not in kept}
