@@ -3,7 +3,39 @@
 Import everything from here: ``from servespec.spec import Model, Predictor, S3Storage``.
 """
 
+from .autoscaling import (
+    AuthenticationRef,
+    AutoScaling,
+    ExternalAuthentication,
+    ExternalMetric,
+    ExternalMetricQuery,
+    MetricTarget,
+    PodMetric,
+    PodMetricQuery,
+    ResourceMetric,
+    ScalingBehavior,
+    ScalingMetric,
+    ScalingPolicy,
+    ScalingRules,
+    WorkerSpec,
+)
 from .base import EnvName, LabelMap, Name, Quantity, SpecModel, SubdomainName
+from .container import (
+    ConfigMapKeyRef,
+    ContainerPort,
+    EnvFrom,
+    ExecAction,
+    FieldRef,
+    GRPCAction,
+    HTTPGetAction,
+    HTTPHeader,
+    Probe,
+    ResourceFieldRef,
+    SecretKeyRef,
+    TCPSocketAction,
+)
+from .extra import EnvServiceAccount, ExtraManifest, ManifestMetadata
+from .graph import GraphMonitoring, GraphNode, GraphStep, InferenceGraph
 from .model import (
     KSERVE_DEFAULT_RESOURCES,
     ArtExplainer,
@@ -14,7 +46,39 @@ from .model import (
     Model,
     Predictor,
     Resources,
+    StorageSpec,
     Transformer,
+)
+from .runtime import Runtime, SupportedModelFormat
+from .scheduling import (
+    Affinity,
+    DeploymentStrategy,
+    LabelSelector,
+    LabelSelectorRequirement,
+    NodeAffinity,
+    NodeSelector,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    PodAffinity,
+    PodAffinityTerm,
+    PreferredSchedulingTerm,
+    RollingUpdate,
+    Toleration,
+    WeightedPodAffinityTerm,
+)
+from .storage_kinds import AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, Storage
+from .volumes import (
+    Capabilities,
+    ConfigMapVolume,
+    EmptyDirVolume,
+    KeyToPath,
+    PersistentVolumeClaimVolume,
+    PodSecurityContext,
+    SeccompProfile,
+    SecretVolume,
+    SecurityContext,
+    Volume,
+    VolumeMount,
 )
 from .monitoring import (
     CanaryObjective,
@@ -32,6 +96,9 @@ from .storage import (
     ExistingSecret,
     ExternalSecretCredentials,
     PlaintextCredentials,
+    AwsIamRole,
+    AzureManagedIdentity,
+    GcpServiceAccount,
     RemoteRef,
     S3Storage,
     SealedSecretCredentials,
@@ -46,4 +113,16 @@ __all__ = [
     "RolloutPlan", "S3Storage", "SealedSecretCredentials", "SpecModel", "Step", "SubdomainName",
     "Gate",
     "Transformer",
+    # the InferenceService surface (containers, scheduling, scaling, storage kinds, runtimes, graphs, extras)
+    "AuthenticationRef", "AutoScaling", "ExternalAuthentication", "ExternalMetric", "ExternalMetricQuery", "MetricTarget",
+    "PodMetric", "PodMetricQuery", "ResourceMetric", "ScalingBehavior", "ScalingMetric", "ScalingPolicy", "ScalingRules",
+    "WorkerSpec", "ConfigMapKeyRef", "ContainerPort", "EnvFrom", "ExecAction", "FieldRef", "GRPCAction", "HTTPGetAction",
+    "HTTPHeader", "Probe", "ResourceFieldRef", "SecretKeyRef", "TCPSocketAction", "EnvServiceAccount", "ExtraManifest",
+    "ManifestMetadata", "GraphMonitoring", "GraphNode", "GraphStep", "InferenceGraph", "StorageSpec", "Runtime",
+    "SupportedModelFormat", "Affinity", "DeploymentStrategy", "LabelSelector", "LabelSelectorRequirement", "NodeAffinity",
+    "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "PodAffinity", "PodAffinityTerm",
+    "PreferredSchedulingTerm", "RollingUpdate", "Toleration", "WeightedPodAffinityTerm", "AzureStorage", "GCSStorage",
+    "HTTPStorage", "HuggingFaceStorage", "Storage", "Capabilities", "ConfigMapVolume", "EmptyDirVolume", "KeyToPath",
+    "PersistentVolumeClaimVolume", "PodSecurityContext", "SeccompProfile", "SecretVolume", "SecurityContext", "Volume",
+    "VolumeMount", "AwsIamRole", "AzureManagedIdentity", "GcpServiceAccount",
 ]

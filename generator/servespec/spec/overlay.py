@@ -13,12 +13,15 @@ from typing import Literal
 from pydantic import field_validator
 
 from .base import LabelMap, Name, NonNegativeInt, SpecModel, SubdomainName
+from .container import EnvValue
 from .cost import Budget, Pricing
 from .delivery import EnvDelivery
+from .extra import EnvServiceAccount, ExtraManifest
 from .model import Resources
 from .monitoring import EnvMonitoring
 from .rollout import EnvRollout
-from .storage import Credentials
+from .scheduling import Affinity, Toleration
+from .storage import Credentials, WorkloadIdentity
 
 __all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride"]
 
@@ -40,6 +43,17 @@ class ModelDefaults(SpecModel):
     """Labels added to every InferenceService."""
     annotations: LabelMap = {}
     """Annotations added to every InferenceService."""
+    service_account_name: SubdomainName | None = None
+    """ServiceAccount of models with neither a storage endpoint nor a ServiceAccount of their own
+    (an ``s3://`` model read through node or workload identity)."""
+    node_selector: dict[str, str] = {}
+    """Node labels every predictor must run on (a model's own keys win)."""
+    tolerations: list[Toleration] = []
+    """Tolerations of predictors that set none themselves."""
+    priority_class_name: str | None = None
+    """PriorityClass of predictors that set none themselves."""
+    image_pull_secrets: list[SubdomainName] = []
+    """Pull secrets added to every predictor's."""
 
 
 class ModelOverride(SpecModel):
@@ -61,6 +75,26 @@ class ModelOverride(SpecModel):
     """Use another storage endpoint."""
     deployment_mode: Literal["Knative", "Standard"] | None = None
     """KServe deployment mode."""
+    env: dict[str, EnvValue] = {}
+    """Predictor environment variables merged over the spec's (a value or a reference)."""
+    args: list[str] | None = None
+    """Predictor arguments, replacing the spec's."""
+    runtime: str | None = None
+    """Runtime: the name of a ``Runtime`` a spec declares (rendered pinned), or of one that exists already."""
+    runtime_version: str | None = None
+    """Runtime image version."""
+    node_selector: dict[str, str] = {}
+    """Predictor node labels merged over the spec's."""
+    tolerations: list[Toleration] | None = None
+    """Predictor tolerations, replacing the spec's."""
+    affinity: Affinity | None = None
+    """Predictor affinity, replacing the spec's."""
+    priority_class_name: str | None = None
+    """Predictor PriorityClass."""
+    image_pull_secrets: list[SubdomainName] | None = None
+    """Predictor pull secrets, replacing the spec's."""
+    service_account_name: SubdomainName | None = None
+    """ServiceAccount of the model's pods."""
 
 
 class StorageOverride(SpecModel):
@@ -78,6 +112,8 @@ class StorageOverride(SpecModel):
     """Anonymous credentials."""
     credentials: Credentials | None = None
     """Where this environment's credentials come from (replaces the spec's)."""
+    identity: WorkloadIdentity | None = None
+    """This environment's cloud identity for the endpoint's ServiceAccount (replaces the spec's)."""
     secret_name: SubdomainName | None = None
     """Name of the credentials Secret."""
     service_account_name: SubdomainName | None = None
@@ -119,6 +155,10 @@ class EnvOverlay(SpecModel):
     """What capacity costs here: the cost figures of ``servespec diff`` and budgets in money."""
     budget: Budget | None = None
     """Bounds on this environment's rendered capacity and cost, checked by ``servespec validate``."""
+    service_accounts: dict[SubdomainName, EnvServiceAccount] = {}
+    """ServiceAccounts of this environment by name, e.g. one bound to a cloud identity."""
+    extra_manifests: list[ExtraManifest] = []
+    """Kubernetes objects servespec does not model, rendered under ``common/extra/``."""
 
     @field_validator("kubernetes_version", "kserve_version")
     @classmethod

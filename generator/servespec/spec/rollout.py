@@ -153,6 +153,11 @@ class ModelState(SpecModel):
     """The candidate that was rolled back (phase ``rolled-back``)."""
     last_gate: LastGate | None = None
     """The last gate evaluation."""
+    runtime: str | None = None
+    """ServingRuntime (``<name>-<hash>``) the stable version runs on, when the model uses a ``Runtime``
+    spec: a changed runtime reaches this model only through its ``release``. Unset: the spec's."""
+    candidate_runtime: str | None = None
+    """ServingRuntime of the candidate (phase ``canary`` only)."""
 
 
 class RolloutStateFile(SpecModel):
