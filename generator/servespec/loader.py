@@ -1,7 +1,8 @@
 """Load ``specs/*.py``: import each module under a fresh name and collect what it declares.
 
-A spec module only declares: module-level ``Model`` and ``S3Storage`` instances (or lists of
-them). Modules whose names start with ``_`` are helpers other specs import and are not
+A spec module only declares: module-level ``Model``, storage endpoint (``S3Storage``, ``GCSStorage``,
+``AzureStorage``, ``HuggingFaceStorage``, ``HTTPStorage``) and ``InferenceGraph`` instances (or lists of
+them); a ``Runtime`` is found through the models that use it. Modules whose names start with ``_`` are helpers other specs import and are not
 collected themselves. A module that fails to import is reported as that file's error, with the
 line that raised, never as "not found".
 """
@@ -20,7 +21,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import Problem, SpecError
-from .spec import Model, S3Storage
+from .spec import InferenceGraph, Model
+from .spec.storage_kinds import STORAGE_KINDS, Storage
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["SpecSet", "load_specs"]
@@ -31,7 +33,8 @@ class SpecSet:
     """Everything ``specs/`` declares, by name, and the file each came from."""
 
     models: dict[str, Model] = field(default_factory=dict)
-    storage: dict[str, S3Storage] = field(default_factory=dict)
+    storage: dict[str, Storage] = field(default_factory=dict)
+    graphs: dict[str, InferenceGraph] = field(default_factory=dict)
     origin: dict[tuple[str, str], str] = field(default_factory=dict)
     """(kind, name) -> spec file (relative to the repo root)."""
     files: list[Path] = field(default_factory=list)
@@ -122,8 +125,10 @@ def _collect(module: ModuleType, display: str, result: SpecSet, problems: list[P
         for item in items:
             if isinstance(item, Model):
                 _add(result.models, "model", item, display, result, problems)
-            elif isinstance(item, S3Storage):
+            elif isinstance(item, STORAGE_KINDS):
                 _add(result.storage, "storage", item, display, result, problems)
+            elif isinstance(item, InferenceGraph):
+                _add(result.graphs, "graph", item, display, result, problems)
 
 
 def _add(table: dict[str, Any], kind: str, item: Any, display: str, result: SpecSet, problems: list[Problem]) -> None:

@@ -14,21 +14,25 @@ beats everything. A new overlay field is declared in ``spec/overlay.py`` and mer
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from .clock import parse_time
+from .compat import legacy_surface_fields, merge_surface, surface_problems
+from .envparts import RuntimeObject, env_graphs, env_runtimes, extra_problems, runtime_catalog, storage_surface_problems
 from .errors import Problem, PromoteError, RenderError, SpecError
 from .kserve.versions import Features, features, first_minor_with
 from .overlay import Env
 from .project import Project
 from .rollout.state import load_state
-from .spec import Model, PlaintextCredentials, RolloutPlan, S3Storage
+from .spec import InferenceGraph, Model, PlaintextCredentials, RolloutPlan, Runtime
 from .spec.base import SpecModel
 from .spec.model import STORAGE_URI_PREFIXES
 from .spec.overlay import ModelOverride
 from .spec.rollout import ModelState
+from .spec.storage_kinds import Storage
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "plan_for", "check_state", "canary_problem",
@@ -51,12 +55,16 @@ class EnvContext:
     env: Env
     models: dict[str, Model]
     """Enabled models with the environment's overrides applied, by name (sorted)."""
-    storage: dict[str, S3Storage]
+    storage: dict[str, Storage]
     """Storage endpoints used by at least one enabled model, overrides applied."""
     rollout: dict[str, ModelState] = field(default_factory=dict)
     """Rollout state by model from ``overlays/<env>.rollout.yaml``."""
     kserve: Features = field(default_factory=lambda: features("0.20"))
     """What the env's KServe version accepts and acts on (``kserve/versions.py``)."""
+    runtimes: dict[str, RuntimeObject] = field(default_factory=dict)
+    """Serving runtimes to render, by rendered name: specs the models use or their states pin (``envparts.py``)."""
+    graphs: dict[str, InferenceGraph] = field(default_factory=dict)
+    """InferenceGraphs rendered in this environment, overrides applied."""
 
     @property
     def namespace(self) -> str:
@@ -70,16 +78,37 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     kserve = kserve_features(env)
     if problems:
         raise SpecError(problems)
+    by_base, by_rendered = runtime_catalog(project.specs.models.values())
     models: dict[str, Model] = {}
     for name in sorted(project.specs.models):
         try:
-            resolved = resolve_model(project.specs.models[name], env)
+            resolved = resolve_model(project.specs.models[name], env, runtimes=by_base)
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
         if resolved is not None:
             models[name] = resolved
-    storage: dict[str, S3Storage] = {}
+    storage = _resolve_storage_of(project, env, models, problems)
+    if problems:
+        raise RenderError(problems)
+    state, lines = load_state(project.root, env_name)
+    check_state(env, models, state, lines, set(project.specs.models))
+    by_rendered.update(runtime_catalog(models.values())[1])
+    runtimes, problems = env_runtimes(project.root, env, models, state, lines, by_rendered)
+    graphs, graph_problems = env_graphs(project.specs.graphs, project.specs.models, project.specs.origin, env, models)
+    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve, runtimes=runtimes, graphs=graphs)
+    problems += graph_problems + extra_problems(env) + _storage_problems(ctx)
+    problems += storage_surface_problems(env, kserve, storage, models, project.specs.origin)
+    problems += [p for m in models.values() for p in _model_problems(ctx, m)]
+    if problems:
+        raise RenderError(problems)
+    return ctx
+
+
+def _resolve_storage_of(project: Project, env: Env, models: dict[str, Model], problems: list[Problem]) -> dict[str, Storage]:
+    """The endpoints the enabled models use (overrides applied); an ``s3://`` model without one needs a
+    ServiceAccount with access (node or workload identity)."""
+    storage: dict[str, Storage] = {}
     for model in models.values():
         if model.storage and model.storage not in storage:
             try:
@@ -88,16 +117,10 @@ def build_context(project: Project, env_name: str) -> EnvContext:
                 problems.extend(exc.problems)
         if model.predictor.storage_uri.startswith("s3://") and not model.storage and not model.service_account_name:
             problems.append(Problem(project.specs.origin[("model", model.name)], None, f"{model.name}.storage",
-                                    f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env_name}), found none"))
-    if problems:
-        raise RenderError(problems)
-    state, lines = load_state(project.root, env_name)
-    check_state(env, models, state, lines, set(project.specs.models))
-    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve)
-    problems = _storage_problems(ctx) + [p for m in models.values() for p in _model_problems(ctx, m)]
-    if problems:
-        raise RenderError(problems)
-    return ctx
+                                    f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env.name}), found none: "
+                                    f"name one (storage=...), or a ServiceAccount that reads the bucket through node or workload "
+                                    f"identity (service_account_name=..., or defaults.serviceAccountName in {env.files[0]})"))
+    return storage
 
 
 def _cross_check(project: Project, env: Env) -> list[Problem]:
@@ -118,17 +141,18 @@ def _cross_check(project: Project, env: Env) -> list[Problem]:
     return problems
 
 
-def resolve_storage(storage: S3Storage, env: Env) -> S3Storage:
+def resolve_storage(storage: Storage, env: Env) -> Storage:
     """The storage endpoint with this environment's overrides applied."""
     override = env.overlay.storage.get(storage.name)
     if override is None:
         return storage
     update = {k: getattr(override, k) for k in override.model_fields_set}
-    return _revalidate(S3Storage, storage, update, env, ("storage", storage.name))
+    return _revalidate(type(storage), storage, update, env, ("storage", storage.name))
 
 
-def resolve_model(model: Model, env: Env) -> Model | None:
-    """The model as rendered in ``env``, or None when the environment disables it."""
+def resolve_model(model: Model, env: Env, *, runtimes: Mapping[str, Runtime] | None = None) -> Model | None:
+    """The model as rendered in ``env``, or None when the environment disables it. ``runtimes``: the
+    ``Runtime`` specs an overlay's ``runtime:`` may name, by base name."""
     defaults = env.overlay.defaults
     override = env.overlay.models.get(model.name, ModelOverride())
     if not override.enabled:
@@ -143,6 +167,9 @@ def resolve_model(model: Model, env: Env) -> Model | None:
             pred_update[f] = getattr(override, f)
     if override.resources is not None:
         pred_update["resources"] = override.resources
+    surface_pred, surface_model = merge_surface(model, env, runtimes or {})
+    pred_update.update(surface_pred)
+    update.update(surface_model)
     mode = override.deployment_mode or (None if "deployment_mode" in model.model_fields_set else defaults.deployment_mode)
     if mode:
         update["deployment_mode"] = mode
@@ -274,6 +301,7 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
     """What keeps one model from rendering in this environment."""
     o = ctx.env.overlay
     problems = _missing_limits(ctx, model) if o.require_resource_limits else []
+    problems.extend(surface_problems(ctx.env, ctx.kserve, model, ctx.project.specs.origin[("model", model.name)]))
     if o.kserve_api == LEGACY_API:
         problems.extend(_legacy_refusals(ctx, model))
     else:
@@ -312,7 +340,9 @@ def _legacy_refusals(ctx: EnvContext, model: Model) -> list[Problem]:
     def no(field: str, msg: str) -> None:
         found.append(Problem(origin, None, f"{model.name}.{field}", f"env {ctx.env.name!r} targets {LEGACY_API}: {msg}"))
 
-    fmt = p.model_format.lower()
+    for surface in legacy_surface_fields(model):
+        no(surface.split(" ")[0], f"servespec renders it for serving.kserve.io/v1beta1 only, found {surface}")
+    fmt = (p.model_format or "").lower()
     if fmt not in FRAMEWORKS:
         no("predictor.model_format", f"expected one of {', '.join(FRAMEWORKS)}, found {p.model_format!r}")
     if p.runtime:

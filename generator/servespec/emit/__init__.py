@@ -4,7 +4,8 @@ A *model emitter* ``emit_model(ctx, model) -> list[Output]`` renders one model's
 ``models/<name>/``, from that model and the environment alone: never from other models, which is
 what lets a render reuse the output of every model that did not change (``cache/render.py``).
 An *environment emitter* ``emit(ctx) -> list[Output]`` renders what belongs to no model or to
-all of them (Namespace, storage, overview dashboard, message dumper). Emitters only build
+all of them (Namespace, storage and ServiceAccounts, overview dashboard, message dumper, serving runtimes,
+InferenceGraphs, extra manifests). Emitters only build
 objects: ``resolve.py`` has checked the context, so they never raise, and they do not import
 each other (shared helpers live in ``context.py`` and ``isvc/common.py``). Adding a kind of
 object means adding a module here and one line to ``MODEL_EMITTERS`` or ``ENV_EMITTERS``.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..spec import Model
-from . import dashboards, delivery, isvc, layout, logging_sink, monitoring, namespace, storage
+from . import dashboards, delivery, extra, graph, isvc, layout, logging_sink, monitoring, namespace, runtime, storage
 from .context import EnvContext, Output
 
 __all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "Output", "emit_env", "emit_model"]
@@ -35,6 +36,9 @@ ENV_EMITTERS: list[Callable[[EnvContext], list[Output]]] = [
     storage.emit,
     dashboards.emit,
     logging_sink.emit,
+    runtime.emit,
+    graph.emit,
+    extra.emit,
 ]
 """Emitters of the environment-wide objects (their order does not matter: each kustomization
 lists its objects by kind, then path)."""

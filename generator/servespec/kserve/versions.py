@@ -61,6 +61,14 @@ class Features:
     """An explicit ``deploymentMode: Knative`` annotation is safe. False on 0.19 only: there any explicit
     mode other than Standard blocks the controller's first finalizer patch on create (kserve#5793, fixed
     in 0.20), so Knative-mode objects leave the annotation out and rely on the cluster default."""
+    worker_parallel_sizes: bool = False
+    """``workerSpec.pipelineParallelSize``/``tensorParallelSize`` (multi-node serving) exist (0.15+; 0.14 has ``size``)."""
+    autoscaling_behavior: bool = False
+    """``autoScaling.behavior`` and ``autoScaling.metrics[].external.authenticationRef`` exist (0.16+)."""
+    azure_access_token: bool = False
+    """The credential builder reads ``AZURE_ACCESS_TOKEN`` from a storage Secret (0.16+)."""
+    multinode_oci: bool = False
+    """A multi-node predictor may load from ``oci://`` besides ``pvc://`` (0.16+)."""
 
 
 _V1ALPHA1 = "serving.kserve.io/v1alpha1"
@@ -79,11 +87,14 @@ _V0_14 = Features(
     local_model_namespace_cache=False, llm_router_route_weight=False,
 )
 # autoScaling read by @v0.15.2:pkg/controller/v1beta1/inferenceservice/reconcilers/keda/keda_reconciler.go:75
-_V0_15 = replace(_V0_14, minor="0.15", release="0.15.2", keda_autoscaling=True)
+# workerSpec sizes: @v0.15.2:pkg/apis/serving/v1beta1/inference_service_validation.go:149-195 (pvc:// only, :175)
+_V0_15 = replace(_V0_14, minor="0.15", release="0.15.2", keda_autoscaling=True, worker_parallel_sizes=True)
 # @v0.16.0:pkg/constants/constants.go:464-467 (Knative, Standard; old names kept as deprecated aliases,
 # not rewritten: no normalisation in @v0.16.0:pkg/apis/serving/v1beta1/inference_service_defaults.go:157)
+# AZURE_ACCESS_TOKEN: @v0.16.0:pkg/credentials/service_account_credentials.go:314; oci:// multi-node:
+# @v0.16.0:pkg/apis/serving/v1beta1/inference_service_validation.go:218
 _V0_16 = replace(_V0_15, minor="0.16", release="0.16.0", knative_mode="Knative", standard_mode="Standard",
-                 storage_uris=True, llm_inference_service=True, llm_api_versions=(_V1ALPHA1,),
+                 autoscaling_behavior=True, azure_access_token=True, multinode_oci=True, storage_uris=True, llm_inference_service=True, llm_api_versions=(_V1ALPHA1,),
                  llm_storage_api_version=_V1ALPHA1)
 # @v0.17.1:pkg/apis/serving/v1beta1/inference_service_defaults.go:160-169 rewrites RawDeployment/Serverless
 _V0_17 = replace(_V0_16, minor="0.17", release="0.17.1", legacy_mode_names_rewritten=True,

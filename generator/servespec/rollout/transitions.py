@@ -21,6 +21,7 @@ from ..spec import Gate, Model
 from ..spec.model import STORAGE_URI_PREFIXES
 from ..spec.rollout import LastGate, ModelState
 from .gates import GateResult, effective_gates, summarize
+from .runtime_pins import describe_runtime, pin_promote, pin_release, pin_rollback, runtime_changed, spec_runtime, stable_runtime
 
 __all__ = ["Transition", "Evaluate", "release", "promote", "rollback", "describe"]
 
@@ -82,17 +83,19 @@ def release(env: Env, model: Model, state: ModelState | None, uri: str, now: dt.
     stable = state.stable if state else model.predictor.storage_uri
     if state and state.phase == "canary":
         raise PromoteError(f"{env.name}/{model.name}: {state.candidate} is already under canary at {state.traffic}% (step {state.step}): promote or rollback it first")
-    if uri == stable:
+    if uri == stable and not runtime_changed(model, state):
         return None
     plan = plan_for(model, env)
     steps = plan.traffic
     _check_mode(env, model, steps[0])
+    runtime = describe_runtime(stable_runtime(model, state), spec_runtime(model))  # runtime pins: runtime_pins.py
     if steps[0] == 100:
         after = ModelState(phase="stable", stable=uri, since=iso(now))
-        subject = f"release({env.name}/{model.name}): {uri} at 100% (step 1/1)"
+        subject = f"release({env.name}/{model.name}): {uri}{runtime} at 100% (step 1/1)"
     else:
         after = ModelState(phase="canary", stable=stable, candidate=uri, step=1, traffic=steps[0], since=iso(now))
-        subject = f"release({env.name}/{model.name}): {uri} at {steps[0]}% (step 1/{len(steps)})"
+        subject = f"release({env.name}/{model.name}): {uri}{runtime} at {steps[0]}% (step 1/{len(steps)})"
+    after = pin_release(model, state, after)
     return Transition("release", env.name, model.name, state, after, subject, describe(state, model.predictor.storage_uri), describe(after, ""))
 
 
@@ -108,7 +111,7 @@ def promote(env: Env, model: Model, state: ModelState | None, now: dt.datetime, 
         stable = state.stable if state else model.predictor.storage_uri
         raise PromoteError(f"{name}: no candidate to promote (stable: {stable}); start one with `servespec release`")
     if state.phase == "rolled-back":
-        after = ModelState(phase="stable", stable=state.stable, since=iso(now))
+        after = pin_promote(model, state, ModelState(phase="stable", stable=state.stable, since=iso(now)))
         subject = f"promote({name}): rolled-back -> stable {state.stable} (unpin)"
         return Transition("promote", env.name, model.name, state, after, subject, describe(state, ""), describe(after, ""))
     assert state.step is not None and state.traffic is not None and state.candidate is not None
@@ -158,6 +161,7 @@ def promote(env: Env, model: Model, state: ModelState | None, now: dt.datetime, 
         after = ModelState(phase="canary", stable=state.stable, candidate=state.candidate, step=index + 1, traffic=traffic,
                            since=iso(now), last_gate=last_gate)
         subject = f"promote({name}): {state.traffic}% -> {traffic}% (step {index + 1}/{len(steps)})"
+    after = pin_promote(model, state, after)
     return Transition("promote", env.name, model.name, state, after, subject, describe(state, ""), describe(after, ""),
                       gate_lines, gate_trailer, flags)
 
@@ -169,8 +173,8 @@ def rollback(env: Env, model: Model, state: ModelState | None, now: dt.datetime)
         stable = state.stable if state else model.predictor.storage_uri
         raise PromoteError(f"{name}: nothing to roll back: no candidate under canary (stable: {stable}); "
                            "to go back to an older version, release it")
-    after = ModelState(phase="rolled-back", stable=state.stable, rolled_back=state.candidate, traffic=0, since=iso(now),
-                       last_gate=state.last_gate)
+    after = pin_rollback(state, ModelState(phase="rolled-back", stable=state.stable, rolled_back=state.candidate, traffic=0,
+                                           since=iso(now), last_gate=state.last_gate))
     subject = f"rollback({name}): {state.traffic}% -> 0%, all traffic to {state.stable}"
     return Transition("rollback", env.name, model.name, state, after, subject, describe(state, ""), describe(after, ""))
 

@@ -23,7 +23,7 @@ from .rollout import EnvRollout
 from .scheduling import Affinity, Toleration
 from .storage import Credentials, WorkloadIdentity
 
-__all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride"]
+__all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride", "GraphOverride"]
 
 _VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
 
@@ -97,6 +97,17 @@ class ModelOverride(SpecModel):
     """ServiceAccount of the model's pods."""
 
 
+class GraphOverride(SpecModel):
+    """Per-environment changes to an InferenceGraph."""
+
+    enabled: bool = True
+    """Render this graph in this environment (turn it off where one of its models is)."""
+    min_replicas: NonNegativeInt | None = None
+    """Minimum router replicas."""
+    max_replicas: NonNegativeInt | None = None
+    """Maximum router replicas."""
+
+
 class StorageOverride(SpecModel):
     """Per-environment changes to a storage endpoint."""
 
@@ -159,6 +170,8 @@ class EnvOverlay(SpecModel):
     """ServiceAccounts of this environment by name, e.g. one bound to a cloud identity."""
     extra_manifests: list[ExtraManifest] = []
     """Kubernetes objects servespec does not model, rendered under ``common/extra/``."""
+    graphs: dict[str, GraphOverride] = {}
+    """Per InferenceGraph changes."""
 
     @field_validator("kubernetes_version", "kserve_version")
     @classmethod
