@@ -193,7 +193,7 @@ def test_canary_overhead_of_real_rollouts_in_both_modes(example_git_repo: Path) 
     _release(repo, "prod", "census-income", "s3://census-income/v2")  # Knative, 10% first step, min 3, max 10
     prod = capacity(tree_objects(repo / "rendered/prod"))
     assert (prod.canary["min"]["pods"], prod.canary["max"]["pods"]) == (3, 10)
-    assert prod.canary["min"]["requests.cpu"] == D("1.5") and prod.min["pods"] == 8 + 3
+    assert prod.canary["min"]["requests.cpu"] == D("1.5") and prod.min["pods"] == 10 + 3
     # Standard mode: servespec refuses a canary no shipped KServe routes (resolve.canary_problem),
     # but a spec.canary[] written by hand or by a newer KServe still runs pods: size it.
     path = repo / "rendered/staging/models/fraud-detector/inferenceservice.yaml"
@@ -203,23 +203,30 @@ def test_canary_overhead_of_real_rollouts_in_both_modes(example_git_repo: Path) 
     path.write_text(yaml.safe_dump(obj))
     staging = capacity(tree_objects(repo / "rendered/staging"))
     assert (staging.canary["min"]["pods"], staging.canary["max"]["pods"]) == (0, 1)  # canary 1, stable 2 - 1 = 1; max 6 + 1
-    assert staging.min["pods"] == 6 and staging.max["pods"] == 19
+    assert staging.min["pods"] == 8 and staging.max["pods"] == 25
 
 
 # -- golden totals of the example repo -----------------------------------------------------------------
 GOLDEN: dict[str, dict[str, Any]] = {
     # dev: message dumper 1 pod (10m/32Mi, limits 100m/64Mi); census-income 1 (Knative, no max); fraud-detector 1..6
-    # (Standard, HPA); sklearn-iris predictor and transformer 0..4; its ART explainer 1 (KServe's default min), no max
-    "dev": {"min": {"pods": 4, "requests.cpu": "1.61", "requests.memory": 4 * GI + 32 * MI, "limits.cpu": "4.1", "limits.memory": 5 * GI + 64 * MI},
-            "max": {"pods": 17, "requests.cpu": "5.51", "requests.memory": 12 * GI + 32 * MI, "limits.cpu": "20.1", "limits.memory": 21 * GI + 64 * MI},
+    # (Standard, HPA); sklearn-iris predictor and transformer 0..4; its ART explainer 1 (KServe's default min), no max;
+    # llama3-chat 1..2 (4 cores/24Gi, limits 6/24Gi, 1 nvidia.com/gpu each); text-embedder 1..4 (500m/1Gi, limits 1/2Gi)
+    "dev": {"min": {"pods": 6, "requests.cpu": "6.11", "requests.memory": 29 * GI + 32 * MI, "limits.cpu": "11.1",
+                    "limits.memory": 31 * GI + 64 * MI, "requests.nvidia.com/gpu": 1},
+            "max": {"pods": 23, "requests.cpu": "15.51", "requests.memory": 64 * GI + 32 * MI, "limits.cpu": "36.1",
+                    "limits.memory": 77 * GI + 64 * MI, "requests.nvidia.com/gpu": 2},
             "unbounded": ("census-income predictor", "sklearn-iris explainer")},
-    # staging: defaults minReplicas 2 (sklearn-iris sets 0 itself), message dumper
-    "staging": {"min": {"pods": 6, "requests.cpu": "2.21", "requests.memory": 6 * GI + 32 * MI, "limits.cpu": "7.1", "limits.memory": 8 * GI + 64 * MI},
-                "max": {"pods": 18, "requests.cpu": "5.61", "requests.memory": 13 * GI + 32 * MI, "limits.cpu": "21.1", "limits.memory": 22 * GI + 64 * MI},
+    # staging: defaults minReplicas 2 (sklearn-iris, llama3-chat and text-embedder set theirs), message dumper
+    "staging": {"min": {"pods": 8, "requests.cpu": "6.71", "requests.memory": 31 * GI + 32 * MI, "limits.cpu": "14.1",
+                        "limits.memory": 34 * GI + 64 * MI, "requests.nvidia.com/gpu": 1},
+                "max": {"pods": 24, "requests.cpu": "15.61", "requests.memory": 65 * GI + 32 * MI, "limits.cpu": "37.1",
+                        "limits.memory": 78 * GI + 64 * MI, "requests.nvidia.com/gpu": 2},
                 "unbounded": ("census-income predictor", "sklearn-iris explainer")},
     # prod: census-income 3..10 at 500m/2Gi (limits 2/2Gi), fraud-detector 4..6, no message dumper
-    "prod": {"min": {"pods": 8, "requests.cpu": "4.5", "requests.memory": 12 * GI, "limits.cpu": "15", "limits.memory": 16 * GI},
-             "max": {"pods": 25, "requests.cpu": "10.4", "requests.memory": 31 * GI, "limits.cpu": "39", "limits.memory": 40 * GI},
+    "prod": {"min": {"pods": 10, "requests.cpu": "9", "requests.memory": 37 * GI, "limits.cpu": "22", "limits.memory": 42 * GI,
+                     "requests.nvidia.com/gpu": 1},
+             "max": {"pods": 31, "requests.cpu": "20.4", "requests.memory": 83 * GI, "limits.cpu": "55", "limits.memory": 96 * GI,
+                     "requests.nvidia.com/gpu": 2},
              "unbounded": ("sklearn-iris explainer",)},
 }
 

@@ -122,7 +122,7 @@ def test_dashboards_round_trip_through_the_builder(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_dashboard_configmaps_are_for_the_sidecar_and_safe_to_sync(env: str) -> None:
     dashboards = _dashboards(env)
-    assert len(dashboards) == 4  # three models and the overview
+    assert len(dashboards) == 6  # five models and the overview
     for path, (cm, text) in dashboards.items():
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1", path
         assert cm["metadata"]["annotations"] == DASHBOARD_ANNOTATIONS

@@ -24,8 +24,8 @@ CASES = {
     "overlay-unknown-key-and-wrong-type": (
         lambda r: _append(r / "overlays/prod.yaml", "  sklearn-iris:\n    minReplica: 2\n    maxReplicas: \"3\"\n"),
         [
-            "overlays/prod.yaml:37: models.sklearn-iris.maxReplicas: expected an integer, found '3'",
-            "overlays/prod.yaml:36: models.sklearn-iris.minReplica: unknown field",
+            "overlays/prod.yaml:57: models.sklearn-iris.maxReplicas: expected an integer, found '3'",
+            "overlays/prod.yaml:56: models.sklearn-iris.minReplica: unknown field",
         ],
     ),
     "overlay-negative-replicas": (
@@ -34,11 +34,11 @@ CASES = {
     ),
     "overlay-min-above-max": (
         lambda r: _edit(r / "overlays/prod.yaml", "    maxReplicas: 10\n    resources", "    maxReplicas: 2\n    resources"),
-        ["overlays/prod.yaml:27: models.census-income.predictor: min_replicas (3) must not exceed max_replicas (2)"],
+        ["overlays/prod.yaml:47: models.census-income.predictor: min_replicas (3) must not exceed max_replicas (2)"],
     ),
     "overlay-duplicate-key": (
         lambda r: _append(r / "overlays/dev.yaml", "namespace: other\n"),
-        ["overlays/dev.yaml:23: namespace: duplicate key (first on line 3)"],
+        ["overlays/dev.yaml:24: namespace: duplicate key (first on line 3)"],
     ),
     "overlay-invalid-yaml": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: [qa\n"),
@@ -75,9 +75,9 @@ CASES = {
     "overlay-unknown-model-and-storage": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nmodels:\n  ghost: {minReplicas: 1}\n  census-income: {storage: s3x}\nstorage:\n  gcs: {region: eu}\n"),
         [
-            "overlays/qa.yaml:3: models.ghost: unknown model (declared: census-income, fraud-detector, sklearn-iris)",
-            "overlays/qa.yaml:4: models.census-income.storage: unknown storage endpoint 's3x' (declared: minio)",
-            "overlays/qa.yaml:6: storage.gcs: unknown storage endpoint (declared: minio)",
+            "overlays/qa.yaml:3: models.ghost: unknown model (declared: census-income, fraud-detector, llama3-chat, sklearn-iris, text-embedder)",
+            "overlays/qa.yaml:4: models.census-income.storage: unknown storage endpoint 's3x' (declared: huggingface, minio)",
+            "overlays/qa.yaml:6: storage.gcs: unknown storage endpoint (declared: huggingface, minio)",
         ],
     ),
     "overlay-steps-not-increasing": (
@@ -122,7 +122,7 @@ CASES = {
     ),
     "overlay-unknown-resource": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nmodels:\n  census-income:\n    resources: {requests: {gpu: '1'}}\n"),
-        ["overlays/qa.yaml:4: models.census-income.resources.requests: expected one of ['amd.com/gpu', 'cpu', 'ephemeral-storage', 'memory', 'nvidia.com/gpu'], found 'gpu'"],
+        ["overlays/qa.yaml:4: models.census-income.resources.requests: expected cpu, memory, ephemeral-storage, hugepages-<size> or an extended resource such as nvidia.com/gpu, found 'gpu'"],
     ),
     "overlay-negative-quantity": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nmodels:\n  census-income:\n    resources: {requests: {cpu: '-1'}}\n"),
@@ -171,7 +171,7 @@ CASES = {
     ),
     "spec-missing-storage-endpoint": (
         lambda r: _edit(r / "specs/census_income.py", 'storage="minio",', 'storage="nope",'),
-        ["specs/census_income.py: census-income.storage: expected the name of a declared S3Storage (minio), found 'nope'"],
+        ["specs/census_income.py: census-income.storage: expected the name of a declared S3Storage (huggingface, minio), found 'nope'"],
     ),
     "spec-s3-without-storage": (
         lambda r: _edit(r / "specs/census_income.py", 'storage="minio",', ""),

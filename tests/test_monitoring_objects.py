@@ -121,7 +121,7 @@ def test_an_unknown_metric_name_key_is_bad_input(example_repo: Path) -> None:
     _append(example_repo / "overlays" / "prod.yaml", "monitoring:\n  metrics: {requestCnt: request_count}\n")
     result = run_cli("render", "--root", example_repo)
     assert result.exit_code == 2
-    assert result.stderr == "servespec: error: overlays/prod.yaml:36: monitoring.metrics.requestCnt: unknown field\n"
+    assert result.stderr == "servespec: error: overlays/prod.yaml:56: monitoring.metrics.requestCnt: unknown field\n"
 
 
 def test_a_model_server_metrics_port_from_the_annotation(example_repo: Path) -> None:
@@ -132,7 +132,7 @@ def test_a_model_server_metrics_port_from_the_annotation(example_repo: Path) -> 
     _edit(example_repo / "overlays" / "prod.yaml", '"8002"', '"metrics"')
     result = run_cli("render", "--env", "prod", "--root", example_repo)
     assert result.exit_code == 2
-    assert result.stderr == ("servespec: error: overlays/prod.yaml:34: fraud-detector.annotations.prometheus.kserve.io/port: "
+    assert result.stderr == ("servespec: error: overlays/prod.yaml:54: fraud-detector.annotations.prometheus.kserve.io/port: "
                              "expected a port number (env prod), found 'metrics'\n")
 
 

@@ -208,7 +208,7 @@ def test_rollout_needs_a_git_branch(example_repo: Path) -> None:
     ("models:\n  census-income:\n    phase: stable\n    stable: s3://a/b\n    traffic: lots\n    since: '2026-01-01T00:00:00Z'\n",
      "overlays/prod.rollout.yaml:5: models.census-income.traffic: expected an integer, found 'lots'"),
     ("models:\n  nope:\n    phase: stable\n    stable: s3://a/b\n    since: '2026-01-01T00:00:00Z'\n",
-     "overlays/prod.rollout.yaml:2: models.nope: unknown model (rendered here: census-income, fraud-detector, sklearn-iris): delete this entry"),
+     "overlays/prod.rollout.yaml:2: models.nope: unknown model (rendered here: census-income, fraud-detector, llama3-chat, sklearn-iris, text-embedder): delete this entry"),
     ("models: [1, 2]\n", "overlays/prod.rollout.yaml:1: models: expected a mapping of model name to state, found a list\n"),
     ("- models\n", "overlays/prod.rollout.yaml:1: expected a mapping with only the key 'models', found a list\n"),
     ("models: {}\nphase: stable\n", "overlays/prod.rollout.yaml:1: expected a mapping with only the key 'models', found phase\n"),
@@ -275,6 +275,10 @@ allowPlaintextSecrets: true
 models:
   fraud-detector: {enabled: false}
   sklearn-iris: {enabled: false}
+  llama3-chat: {enabled: false}
+  text-embedder: {enabled: false}
+graphs:
+  assistant: {enabled: false}
 rollout:
   plan: {steps: [20, 100], gates: []}
 """
@@ -354,7 +358,7 @@ def test_author_and_text_status(example_git_repo: Path, monkeypatch: pytest.Monk
     assert out[0].startswith("dev/census-income: stable s3://census-income/serving_model (never released)")
     assert any(line.startswith("prod/census-income: canary 10% (step 1/4) s3://census-income/v2, stable s3://census-income/serving_model, since ")
                for line in out)
-    assert len(out) == 9  # 3 models x 3 environments
+    assert len(out) == 15  # 5 models x 3 environments
 
 
 def test_unreachable_prometheus_fails_the_gates(example_git_repo: Path) -> None:

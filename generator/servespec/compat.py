@@ -65,7 +65,8 @@ def merge_surface(model: Model, env: Env, runtimes: Mapping[str, Runtime]) -> tu
     update: dict[str, Any] = {}
     if o.service_account_name:
         update["service_account_name"] = o.service_account_name
-    elif not model.service_account_name and not (o.storage or model.storage) and defaults.service_account_name:
+    elif not model.service_account_name and not (o.storage or model.storage) and defaults.service_account_name \
+            and p.storage_uri.startswith("s3://"):
         update["service_account_name"] = defaults.service_account_name
     return pred, update
 

@@ -320,7 +320,8 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
 def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:
     origin = ctx.project.specs.origin[("model", model.name)]
     found = []
-    parts = [("predictor.resources", model.predictor.resources)]
+    p = model.predictor
+    parts = [("predictor.container.resources", p.container.resources) if p.container else ("predictor.resources", p.resources)]
     if model.transformer:
         parts.append(("transformer.container.resources", model.transformer.container.resources))
     for part, res in parts:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..metrics import QUEUE_PROXY_PORT_NAME
+from ..metrics import QUEUE_PROXY_PORT, QUEUE_PROXY_PORT_NAME
 from ..promql import Queries, num
 from ..spec import InferenceGraph
 from ..spec.graph import GraphStep
@@ -54,13 +54,15 @@ def _step(step: GraphStep) -> dict[str, Any]:
 
 
 def _scrape(ctx: EnvContext, g: InferenceGraph) -> dict[str, str]:
+    """Pod-scrape annotations where the env scrapes by annotation: the router's queue-proxy port. KServe's
+    pod webhook (which turns ``enable-prometheus-scraping`` into these for InferenceServices) only acts on
+    pods labelled ``serving.kserve.io/inferenceservice`` (kserve/kserve@v0.20.0:config/webhook/manifests.yaml:41-44),
+    so the annotations are spelled out; the graph's annotations reach its revision template
+    (knative_reconciler.go:203-206)."""
     mon = ctx.env.overlay.monitoring
     if mon.prometheus_operator or not mon.enabled or not g.monitoring.enabled or g.deployment_mode != "Knative":
         return {}
-    out = {"prometheus.io/scrape": "true", "serving.kserve.io/enable-prometheus-scraping": "true"}
-    if mon.aggregate_metrics:
-        out["serving.kserve.io/enable-metric-aggregation"] = "true"
-    return out
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(QUEUE_PROXY_PORT), "prometheus.io/path": "/metrics"}
 
 
 def graph_object(ctx: EnvContext, g: InferenceGraph) -> dict[str, Any]:

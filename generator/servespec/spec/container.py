@@ -36,7 +36,15 @@ def to_k8s(obj: SpecModel) -> dict[str, Any]:
 
 
 # -- env --------------------------------------------------------------------------------------------------
-class SecretKeyRef(SpecModel):
+class _Tagged(SpecModel):
+    """A member of a union told apart by ``source``: the tag counts as set, so every dump names it (two
+    references can otherwise have the same keys)."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.__pydantic_fields_set__.add("source")
+
+
+class SecretKeyRef(_Tagged):
     """The value of one key of a Secret (``valueFrom.secretKeyRef``): tokens, passwords, API keys."""
 
     source: Literal["secret"] = "secret"
@@ -49,7 +57,7 @@ class SecretKeyRef(SpecModel):
     """Start even when the Secret or key is missing."""
 
 
-class ConfigMapKeyRef(SpecModel):
+class ConfigMapKeyRef(_Tagged):
     """The value of one key of a ConfigMap (``valueFrom.configMapKeyRef``)."""
 
     source: Literal["configMap"] = "configMap"
@@ -62,7 +70,7 @@ class ConfigMapKeyRef(SpecModel):
     """Start even when the ConfigMap or key is missing."""
 
 
-class FieldRef(SpecModel):
+class FieldRef(_Tagged):
     """A field of the pod (``valueFrom.fieldRef``), e.g. ``metadata.name`` or ``status.podIP``."""
 
     source: Literal["field"] = "field"
@@ -71,7 +79,7 @@ class FieldRef(SpecModel):
     """Path of the field, e.g. ``metadata.namespace``."""
 
 
-class ResourceFieldRef(SpecModel):
+class ResourceFieldRef(_Tagged):
     """A resource request or limit of the container (``valueFrom.resourceFieldRef``)."""
 
     source: Literal["resource"] = "resource"

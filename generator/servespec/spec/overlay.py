@@ -44,8 +44,8 @@ class ModelDefaults(SpecModel):
     annotations: LabelMap = {}
     """Annotations added to every InferenceService."""
     service_account_name: SubdomainName | None = None
-    """ServiceAccount of models with neither a storage endpoint nor a ServiceAccount of their own
-    (an ``s3://`` model read through node or workload identity)."""
+    """ServiceAccount of ``s3://`` models with neither a storage endpoint nor a ServiceAccount of their own
+    (read through node or workload identity, e.g. a ServiceAccount of ``serviceAccounts`` with an IAM role)."""
     node_selector: dict[str, str] = {}
     """Node labels every predictor must run on (a model's own keys win)."""
     tolerations: list[Toleration] = []

@@ -247,7 +247,7 @@ class S3Storage(StorageEndpoint):
     @model_validator(mode="after")
     def _credentials(self) -> S3Storage:
         if self.credentials is None and not self.anonymous and self.identity is None:
-            raise ValueError("expected credentials (or anonymous: true, or an identity), found none")
+            raise ValueError("expected credentials (or anonymous: true), found none; or a cloud identity for its ServiceAccount (identity=...)")
         return self
 
     @property
