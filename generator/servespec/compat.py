@@ -230,8 +230,9 @@ def _multinode(kserve: Features, model: Model) -> Found:
         out.append(("predictor.storage_uri", f"expected a {' or '.join(schemes)} URI with worker_spec on KServe {kserve.minor}, "
                     f"found {p.storage_uri or 'none'!r}", ()))
     if p.autoscaler_class != "none":
+        found = repr(p.autoscaler_class) if p.autoscaler_class else "none set (KServe's default, hpa)"
         out.append(("predictor.autoscaler_class", f"expected 'none' with worker_spec (a multi-node predictor does not "
-                    f"autoscale), found {p.autoscaler_class!r}", ()))
+                    f"autoscale), found {found}", ()))
     for key in ("PIPELINE_PARALLEL_SIZE", "TENSOR_PARALLEL_SIZE"):
         if key in p.env:
             out.append((f"predictor.env.{key}", "expected worker_spec to set it (pipeline_parallel_size, tensor_parallel_size), found it in env", ()))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from .base import LabelMap, NonNegativeInt, PositiveInt, Quantity, SpecModel, SubdomainName
 from .scheduling import Affinity, DeploymentStrategy, Toleration
@@ -90,8 +90,20 @@ class ResourceFieldRef(_Tagged):
     """Unit of the value, e.g. ``1Mi``."""
 
 
-EnvRef = Annotated[SecretKeyRef | ConfigMapKeyRef | FieldRef | ResourceFieldRef, Field(discriminator="source")]
-EnvValue = str | EnvRef
+def _env_tag(value: Any) -> str | None:
+    """Which member of ``EnvValue`` a value is: ``literal`` for a string, else its ``source``."""
+    if isinstance(value, str):
+        return "literal"
+    source = value.get("source") if isinstance(value, dict) else getattr(value, "source", None)
+    return source if isinstance(source, str) else None
+
+
+EnvValue = Annotated[
+    Annotated[str, Tag("literal")] | Annotated[SecretKeyRef, Tag("secret")] | Annotated[ConfigMapKeyRef, Tag("configMap")]
+    | Annotated[FieldRef, Tag("field")] | Annotated[ResourceFieldRef, Tag("resource")],
+    Discriminator(_env_tag, custom_error_type="env_value",
+                  custom_error_message="expected a string, or a reference with source: secret, configMap, field or resource"),
+]
 """An environment variable's value: a literal string, or a reference (``SecretKeyRef``,
 ``ConfigMapKeyRef``, ``FieldRef``, ``ResourceFieldRef``; in YAML a mapping with ``source``)."""
 
