@@ -10,6 +10,7 @@ servespec wrote it, so re-emitting it is byte-exact. It disappears (is pruned) o
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,7 @@ from .spec.storage import ExistingSecret, StorageEndpoint
 from .spec.storage_kinds import AZURE_ACCESS_TOKEN, AzureStorage, Storage, uri_matches
 from .yamlio import load_all
 
-__all__ = ["RuntimeObject", "RUNTIMES_DIR", "runtime_catalog", "env_runtimes", "env_graphs", "extra_problems",
+__all__ = ["RuntimeObject", "RUNTIMES_DIR", "runtime_catalog", "runtime_override_problems", "needed_runtimes", "env_runtimes", "env_graphs", "extra_problems",
            "storage_surface_problems", "has_schema", "runtime_file"]
 
 RuntimeObject = Runtime | dict[str, Any]
@@ -56,6 +57,18 @@ def runtime_catalog(models: Iterable[Model]) -> tuple[dict[str, Runtime], dict[s
     return by_base, by_rendered
 
 
+def runtime_override_problems(env: Env, by_rendered: dict[str, Runtime]) -> list[Problem]:
+    """An overlay's ``runtime:`` must not name two ``Runtime`` specs at once."""
+    counts = Counter(rt.name for rt in by_rendered.values())
+    out = []
+    for model, override in env.overlay.models.items():
+        if override.runtime is not None and counts.get(override.runtime, 0) > 1:
+            file, line = env.where("models", model, "runtime")
+            out.append(Problem(file, line, f"models.{model}.runtime", f"expected the name of one Runtime, found {override.runtime!r}, "
+                                                                      f"the name of {counts[override.runtime]} (give them different names)"))
+    return out
+
+
 def _pins(model: Model, state: ModelState | None) -> list[str]:
     """Rendered runtime names a model needs in the cluster: its state's pins, else its spec's."""
     if state is not None and (state.runtime or state.candidate_runtime):
@@ -64,17 +77,23 @@ def _pins(model: Model, state: ModelState | None) -> list[str]:
     return [rt.rendered_name] if isinstance(rt, Runtime) else []
 
 
+def needed_runtimes(models: dict[str, Model], state: dict[str, ModelState]) -> list[str]:
+    """The runtimes an environment renders: what its models' specs use or their rollout states pin, sorted
+    (anything else is pruned). The runtime emitter asks this of the context it is given, so a rollout
+    transition that moves a pin re-renders the right set."""
+    return sorted({name for m, model in models.items() for name in _pins(model, state.get(m))})
+
+
 def env_runtimes(root: Path, env: Env, models: dict[str, Model], state: dict[str, ModelState],
                  lines: dict[str, int | None], declared: dict[str, Runtime]) -> tuple[dict[str, RuntimeObject], list[Problem]]:
-    """Every runtime the env renders (by rendered name, sorted), and what is missing."""
-    out: dict[str, RuntimeObject] = {}
+    """Every runtime the env may render, by rendered name: the ``Runtime`` specs of its models, and the
+    runtimes the rollout states pin that no spec declares any more (carried over from the committed render);
+    and a problem per pin that is nowhere."""
+    out: dict[str, RuntimeObject] = dict(declared)
     problems: list[Problem] = []
     for name, model in models.items():
         for rt_name in _pins(model, state.get(name)):
             if rt_name in out:
-                continue
-            if rt_name in declared:
-                out[rt_name] = declared[rt_name]
                 continue
             carried = _carried(root, env.name, rt_name)
             if carried is None:

@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from .clock import parse_time
 from .compat import legacy_surface_fields, merge_surface, surface_problems
-from .envparts import RuntimeObject, env_graphs, env_runtimes, extra_problems, runtime_catalog, storage_surface_problems
+from .envparts import (RuntimeObject, env_graphs, env_runtimes, extra_problems, runtime_catalog, runtime_override_problems,
+                       storage_surface_problems)
 from .errors import Problem, PromoteError, RenderError, SpecError
 from .kserve.versions import Features, features, first_minor_with
 from .overlay import Env
@@ -62,7 +63,8 @@ class EnvContext:
     kserve: Features = field(default_factory=lambda: features("0.20"))
     """What the env's KServe version accepts and acts on (``kserve/versions.py``)."""
     runtimes: dict[str, RuntimeObject] = field(default_factory=dict)
-    """Serving runtimes to render, by rendered name: specs the models use or their states pin (``envparts.py``)."""
+    """Serving runtimes the env may render, by rendered name: the models' ``Runtime`` specs and what their
+    states pin (``envparts.py``); the runtime emitter renders those the models and states need."""
     graphs: dict[str, InferenceGraph] = field(default_factory=dict)
     """InferenceGraphs rendered in this environment, overrides applied."""
 
@@ -79,6 +81,9 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     if problems:
         raise SpecError(problems)
     by_base, by_rendered = runtime_catalog(project.specs.models.values())
+    problems = runtime_override_problems(env, by_rendered)
+    if problems:
+        raise SpecError(problems)
     models: dict[str, Model] = {}
     for name in sorted(project.specs.models):
         try:

@@ -1,11 +1,13 @@
 """ServingRuntimes and ClusterServingRuntimes of the ``Runtime`` specs the environment's models use or
-their rollout states pin (``resolve.EnvContext.runtimes``), each at ``runtimes/<name>-<hash>.yaml`` in the
-env's ``common/`` unit; a runtime carried over from the committed render is re-emitted as it was."""
+their rollout states pin (``envparts.needed_runtimes``, from ``resolve.EnvContext.runtimes``), each at
+``runtimes/<name>-<hash>.yaml`` in the env's ``common/`` unit; a runtime carried over from the committed
+render is re-emitted as it was."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..envparts import needed_runtimes
 from ..spec import Runtime
 from ..spec.container import to_k8s
 from .context import EnvContext, Output, base_labels
@@ -55,6 +57,11 @@ def runtime_object(ctx: EnvContext, rt: Runtime) -> dict[str, Any]:
 
 
 def emit(ctx: EnvContext) -> list[Output]:
-    """Every runtime of the environment."""
-    return [Output(f"runtimes/{name}.yaml", obj if isinstance(obj, dict) else runtime_object(ctx, obj))
-            for name, obj in ctx.runtimes.items()]
+    """Every runtime the environment's models use or their rollout states pin (``envparts.needed_runtimes``;
+    ``resolve.py`` made sure each is in ``ctx.runtimes``)."""
+    out = []
+    for name in needed_runtimes(ctx.models, ctx.rollout):
+        obj = ctx.runtimes.get(name)
+        if obj is not None:
+            out.append(Output(f"runtimes/{name}.yaml", obj if isinstance(obj, dict) else runtime_object(ctx, obj)))
+    return out
