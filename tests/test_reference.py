@@ -101,7 +101,7 @@ def test_explain_a_field_of_several_union_members() -> None:
 @pytest.mark.parametrize(("path", "message"), [
     ("Predictor.scale_metricx",
      "Predictor.scale_metricx: expected a field of Predictor (affinity, annotations, args, auto_scaling, autoscaler_class, "
-     "batcher, command, container, container_concurrency, deployment_strategy, env, env_from, image_pull_secrets, labels, "
+     "batcher, command, container, container_concurrency, deployment_strategy, env, env_from, image, image_pull_secrets, labels, "
      "liveness_probe, max_replicas, min_replicas, model_format, model_format_version, node_selector, pod_security_context, "
      "ports, priority_class_name, protocol, readiness_probe, resources, runtime, runtime_class_name, runtime_version, "
      "scale_metric, scale_target, security_context, startup_probe, storage_spec, storage_uri, timeout, tolerations, "

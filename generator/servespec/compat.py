@@ -264,20 +264,21 @@ def _runtime_fit(model: Model) -> Found:
     return out
 
 
-_LEGACY_FIELDS = ("args", "command", "env_from", "ports", "volume_mounts", "liveness_probe", "readiness_probe", "startup_probe",
-                  "security_context", "node_selector", "tolerations", "affinity", "priority_class_name", "runtime_class_name",
-                  "image_pull_secrets", "pod_security_context", "volumes", "labels", "annotations", "deployment_strategy",
-                  "container", "storage_spec", "autoscaler_class", "auto_scaling", "worker_spec")
+_LEGACY_CONTAINER = ("image", "args", "command", "env_from", "ports", "volume_mounts", "liveness_probe", "readiness_probe",
+                     "startup_probe", "security_context")
+_LEGACY_POD = ("node_selector", "tolerations", "affinity", "priority_class_name", "runtime_class_name", "image_pull_secrets",
+               "pod_security_context", "volumes", "labels", "annotations", "deployment_strategy")
+_LEGACY_PREDICTOR = ("container", "storage_spec", "autoscaler_class", "auto_scaling", "worker_spec")
 
 
 def legacy_surface_fields(model: Model) -> list[str]:
     """Fields of the model that KFServing's v1alpha2 API cannot express (``resolve.py`` refuses them)."""
     p = model.predictor
-    found = [f"predictor.{f}" for f in _LEGACY_FIELDS if getattr(p, f)]
+    found = [f"predictor.{f}" for f in (*_LEGACY_CONTAINER, *_LEGACY_POD, *_LEGACY_PREDICTOR) if getattr(p, f)]
     if not p.storage_uri and p.container is None:
         found.append("predictor.storage_uri (v1alpha2 needs one)")
     if any(not isinstance(v, str) for v in p.env.values()):
         found.append("predictor.env (references)")
     if model.transformer is not None:
-        found += [f"transformer.{f}" for f in _LEGACY_FIELDS[9:20] if getattr(model.transformer, f)]
+        found += [f"transformer.{f}" for f in _LEGACY_POD if getattr(model.transformer, f)]
     return found

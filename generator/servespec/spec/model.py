@@ -149,6 +149,8 @@ class Predictor(ContainerFields, PodFields):
     already (e.g. ``kserve-mlserver``), or unset to let KServe pick one for the format."""
     runtime_version: str | None = None
     """Runtime image version, e.g. "2.5.1"."""
+    image: str | None = None
+    """The runtime's image for this model only (``model.image``; prefer a ``Runtime`` pinned by digest)."""
     protocol: Literal["v1", "v2", "grpc-v1", "grpc-v2"] | None = None
     """Inference protocol; unset means v2 for triton/vllm (as KServe defaults) and v1 otherwise."""
     storage_uri: str = ""
@@ -217,7 +219,7 @@ class Predictor(ContainerFields, PodFields):
         return self.runtime.rendered_name if isinstance(self.runtime, Runtime) else self.runtime
 
 
-_MODEL_FORMAT_ONLY = ("model_format_version", "runtime", "runtime_version", "storage_spec", "worker_spec")
+_MODEL_FORMAT_ONLY = ("model_format_version", "runtime", "runtime_version", "image", "storage_spec", "worker_spec")
 _CONTAINER_LEVEL = ("args", "command", "env", "env_from", "ports", "volume_mounts", "liveness_probe", "readiness_probe",
                     "startup_probe", "security_context")
 

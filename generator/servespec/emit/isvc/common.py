@@ -73,6 +73,8 @@ def predictor_model(model: Model, storage_uri: str | None = None, runtime: str |
         body["runtime"] = runtime
     if p.runtime_version:
         body["runtimeVersion"] = p.runtime_version
+    if p.image:
+        body["image"] = p.image
     return body
 
 
