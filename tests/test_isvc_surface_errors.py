@@ -262,3 +262,48 @@ def test_the_cli_exits_2_and_prints_them(tmp_path: Path) -> None:
 def test_a_literal_secret_is_allowed_where_the_env_allows_plaintext(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, CASES["secret-literal-env"][0], {"dev": overlay("0.20", "allowPlaintextSecrets: true\n")})
     assert run_cli("render", "--root", repo).exit_code == 0
+
+
+# One mistake per field: the spec's own validators (pydantic), each message naming the class and field.
+FIELD_MISUSE: dict[str, tuple[str, str]] = {
+    "port-out-of-range": (m(f'{P}, ports=[ContainerPort(container_port=70000)]'),
+        'specs/main.py:2: ContainerPort.container_port: expected a port number from 1 to 65535, found 70000'),
+    "toleration-exists-with-value": (m(f'{P}, tolerations=[Toleration(key="k", operator="Exists", value="v")]'),
+        "specs/main.py:2: Toleration: expected no value with operator Exists, found 'v'"),
+    "affinity-operator": (m(f'{P}, affinity=Affinity(node_affinity=NodeAffinity(required_during_scheduling_ignored_during_execution=NodeSelector(node_selector_terms=[NodeSelectorTerm(match_expressions=[NodeSelectorRequirement(key="k", operator="Is")])])))'),
+        "specs/main.py:2: NodeSelectorRequirement.operator: expected 'In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt' or 'Lt', found 'Is'"),
+    "pull-secret-name": (m(f'{P}, image_pull_secrets=["My_Registry"]'),
+        "specs/main.py:2: Predictor.image_pull_secrets[0]: expected a DNS-1123 subdomain name, found 'My_Registry'"),
+    "component-label-key": (m(f'{P}, labels={{"bad key": "x"}}'),
+        "specs/main.py:2: Predictor.labels: expected a Kubernetes label/annotation key, found 'bad key'"),
+    "node-selector-key": (m(f'{P}, node_selector={{"bad key": "x"}}'),
+        "specs/main.py:2: Predictor.node_selector: expected a Kubernetes label/annotation key, found 'bad key'"),
+    "negative-uid": (m(f'{P}, pod_security_context=PodSecurityContext(run_as_user=-1)'),
+        'specs/main.py:2: PodSecurityContext.run_as_user: expected an integer >= 0, found -1'),
+    "recreate-with-rolling-update": (m(f'{P}, deployment_strategy=DeploymentStrategy(type="Recreate", rolling_update=RollingUpdate(max_surge=1))', mode="Standard"),
+        'specs/main.py:2: DeploymentStrategy: expected no rolling_update with type Recreate, found one'),
+    "uri-and-storage-spec": (m(f'{P}, storage_spec=StorageSpec(key="k")'),
+        'specs/main.py:2: Predictor: expected storage_uri or storage_spec, found both'),
+    "metric-target-mismatch": (m(f'{P}, autoscaler_class="keda", auto_scaling=AutoScaling(metrics=[ScalingMetric(type="Resource", resource=ResourceMetric(name="cpu", target=MetricTarget(type="Utilization")))])', mode="Standard"),
+        'specs/main.py:2: MetricTarget: expected average_utilization with type Utilization, found none'),
+    "probe-without-handler": (m(f'{P}, readiness_probe=Probe(period_seconds=5)'),
+        'specs/main.py:2: Probe: expected exactly one of http_get, tcp_socket, exec or grpc, found none'),
+    "seccomp-type": (m(f'{P}, security_context=SecurityContext(seccomp_profile=SeccompProfile(type="Default"))'),
+        "specs/main.py:2: SeccompProfile.type: expected 'RuntimeDefault', 'Localhost' or 'Unconfined', found 'Default'"),
+    "duplicate-volume": (m(f'{P}, volumes=[Volume(name="v", empty_dir=EmptyDirVolume()), Volume(name="v", empty_dir=EmptyDirVolume())]'),
+        'specs/main.py:2: Predictor: expected unique volume names, found v twice'),
+    "runtime-class-type": (m(f'{P}, runtime_class_name=3'),
+        'specs/main.py:2: Predictor.runtime_class_name: expected a string, found 3'),
+    "priority-class-type": (m(f'{P}, priority_class_name=["high"]'),
+        'specs/main.py:2: Predictor.priority_class_name: expected a string, found a list'),
+    "worker-spec-zero": (m('model_format="huggingface", storage_uri="pvc://a/b", autoscaler_class="none", worker_spec=WorkerSpec(tensor_parallel_size=0)', mode="Standard"),
+        'specs/main.py:2: WorkerSpec.tensor_parallel_size: expected an integer >= 1, found 0'),
+    "image-pull-policy": (m('container=Container(image="x:1", image_pull_policy="Sometimes")'),
+        "specs/main.py:2: Container.image_pull_policy: expected 'Always', 'IfNotPresent' or 'Never', found 'Sometimes'"),
+}
+
+
+@pytest.mark.parametrize("case", list(FIELD_MISUSE))
+def test_field_misuse(tmp_path: Path, case: str) -> None:
+    spec, expected = FIELD_MISUSE[case]
+    assert problems(make_repo(tmp_path, spec, {"dev": overlay("0.20")})) == [expected]

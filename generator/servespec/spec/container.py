@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import AfterValidator, Discriminator, Tag, field_validator, model_validator
 
 from .base import LabelMap, NonNegativeInt, PositiveInt, Quantity, SpecModel, SubdomainName
 from .scheduling import Affinity, DeploymentStrategy, Toleration
@@ -151,10 +151,16 @@ class EnvFrom(SpecModel):
 
 
 # -- ports and probes -------------------------------------------------------------------------------------
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"expected a port number from 1 to 65535, found {value}")
+    return value
+
+
 class ContainerPort(SpecModel):
     """A port the container listens on."""
 
-    container_port: Annotated[int, Field(ge=1, le=65535)]
+    container_port: Annotated[int, AfterValidator(_port)]
     """Port number."""
     name: str | None = None
     """IANA name; Knative wants ``http1`` or ``h2c`` for the serving port."""
@@ -297,7 +303,7 @@ class ContainerFields(SpecModel):
 class PodFields(SpecModel):
     """Fields of a component's pod (and KServe's component extension)."""
 
-    node_selector: dict[str, str] = {}
+    node_selector: LabelMap = {}
     """Node labels the pods must run on, e.g. ``{"nvidia.com/gpu.product": "NVIDIA-A10G"}``."""
     tolerations: list[Toleration] = []
     """Taints the pods tolerate."""

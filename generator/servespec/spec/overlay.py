@@ -46,7 +46,7 @@ class ModelDefaults(SpecModel):
     service_account_name: SubdomainName | None = None
     """ServiceAccount of ``s3://`` models with neither a storage endpoint nor a ServiceAccount of their own
     (read through node or workload identity, e.g. a ServiceAccount of ``serviceAccounts`` with an IAM role)."""
-    node_selector: dict[str, str] = {}
+    node_selector: LabelMap = {}
     """Node labels every predictor must run on (a model's own keys win)."""
     tolerations: list[Toleration] = []
     """Tolerations of predictors that set none themselves."""
@@ -83,7 +83,7 @@ class ModelOverride(SpecModel):
     """Runtime: the name of a ``Runtime`` a spec declares (rendered pinned), or of one that exists already."""
     runtime_version: str | None = None
     """Runtime image version."""
-    node_selector: dict[str, str] = {}
+    node_selector: LabelMap = {}
     """Predictor node labels merged over the spec's."""
     tolerations: list[Toleration] | None = None
     """Predictor tolerations, replacing the spec's."""

@@ -67,7 +67,7 @@ class Runtime(ContainerFields):
     """Annotations on the runtime's pods, e.g. ``prometheus.kserve.io/port``."""
     labels: LabelMap = {}
     """Labels on the runtime's pods."""
-    node_selector: dict[str, str] = {}
+    node_selector: LabelMap = {}
     """Node labels the runtime's pods must run on."""
     tolerations: list[Toleration] = []
     """Taints the runtime's pods tolerate."""
