@@ -25,7 +25,7 @@ from .resolve import build_context
 from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
-from .yamlio import dump
+from .yamlwriter import dump
 
 __all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "check_env", "read_tree",
            "orphaned_envs", "remove_env", "RENDERED"]

@@ -30,7 +30,7 @@ from ..render import RENDERED, write_env
 from ..resolve import EnvContext, build_context
 from ..spec import Gate, Model
 from ..spec.rollout import ModelState
-from ..yamlio import dump
+from ..yamlwriter import dump
 from . import transitions
 from .gates import GateResult, evaluate_gates
 from .state import state_path, write_state
