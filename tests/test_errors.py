@@ -94,7 +94,7 @@ CASES = {
     ),
     "overlay-gate-bad-placeholder": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    gates:\n      - {name: e, query: 'up{x=\"$bogus\"}', max: 1}\n"),
-        ["overlays/qa.yaml:5: rollout.plan.gates[0].query: expected only the placeholders $namespace, $model, $window, $version, $canary in the query, found a bad one ('bogus')"],
+        ["overlays/qa.yaml:5: rollout.plan.gates[0].query: expected only the placeholders $namespace, $model, $window, $version, $canary, $stable in the query, found a bad one ('bogus')"],
     ),
     "overlay-gate-min-above-max": (
         lambda r: (r / "overlays/qa.yaml").write_text("namespace: qa\nrollout:\n  plan:\n    gates:\n      - {name: e, query: up, min: 2, max: 1}\n"),

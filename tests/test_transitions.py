@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from servespec.errors import CheckFailed, NotDue, PromoteError
+from servespec.errors import CheckFailed, NotDecided, NotDue, PromoteError
 from servespec.overlay import Env
-from servespec.rollout.gates import GateResult
+from servespec.rollout.gates import Evidence, GateResult, Traffic
 from servespec.rollout.transitions import promote, release, rollback
 from servespec.spec import Gate, Model, Predictor, RolloutPlan
 from servespec.spec.overlay import EnvOverlay
@@ -33,18 +33,22 @@ def canary(step: int = 1, traffic: int = 10, since: str = "2026-11-24T17:00:00Z"
     return ModelState(phase="canary", stable=V1, candidate=V2, step=step, traffic=traffic, since=since)
 
 
-def passing(gates: list[Gate], state: ModelState) -> tuple[bool, list[GateResult]]:
-    return True, [GateResult(g, g.query, [0.001]) for g in gates]
+LIVE = Traffic("5m", 0.1, 1000.0)
+"""A canary at its 10% step with plenty of requests."""
 
 
-def failing(gates: list[Gate], state: ModelState) -> tuple[bool, list[GateResult]]:
-    return False, [GateResult(g, g.query, [0.5], failed=1) for g in gates]
+def passing(gates: list[Gate], plan: RolloutPlan, state: ModelState) -> Evidence:
+    return Evidence(LIVE, [GateResult(g, g.query, [0.001]) for g in gates])
+
+
+def failing(gates: list[Gate], plan: RolloutPlan, state: ModelState) -> Evidence:
+    return Evidence(LIVE, [GateResult(g, g.query, [0.5], failed=1) for g in gates])
 
 
 def test_release_starts_at_the_first_step() -> None:
     t = release(env(), model(), None, V2, NOW)
     assert t is not None
-    assert t.after == ModelState(phase="canary", stable=V1, candidate=V2, step=1, traffic=10, since="2026-11-24T18:00:00Z")
+    assert t.after == ModelState(phase="canary", stable=V1, candidate=V2, step=1, traffic=10, since="2026-11-24T18:00:00Z", spec_uri=V1)
     assert t.subject == "release(prod/m): s3://m/v2 at 10% (step 1/4)"
     assert (t.from_desc, t.to_desc) == (f"stable {V1}", f"canary 10% {V2} (stable {V1})")
 
@@ -94,14 +98,14 @@ def test_bake_time_not_over_is_not_due() -> None:
     with pytest.raises(NotDue) as exc:
         promote(env(), model(plan=plan), canary(), NOW)
     assert exc.value.waiting == "at 10% since 2026-11-24T17:00:00Z, 2h00m00s required, 1h00m00s left"
-    assert exc.value.exit_code == 1
+    assert (exc.value.exit_code, exc.value.reason) == (3, "bake-time")
     assert promote(env(), model(plan=plan), canary(), NOW, ignore_bake_time=True).flags == ["ignore-bake-time"]
 
 
 def test_a_failed_gate_holds_the_step() -> None:
     with pytest.raises(CheckFailed) as exc:
         promote(env(), model(plan=RolloutPlan(gates=[GATE])), canary(), NOW, evaluate=failing)
-    assert not isinstance(exc.value, NotDue)
+    assert exc.value.exit_code == 1
     assert str(exc.value.problems[0]).startswith("prod/m: gate failed, staying at 10%: gate error-rate: FAILED")
 
 
@@ -113,13 +117,13 @@ def test_gates_without_a_prometheus_url_are_bad_input() -> None:
 def test_default_gates_come_from_the_mode() -> None:
     seen: list[str] = []
 
-    def record(gates: list[Gate], state: ModelState) -> tuple[bool, list[GateResult]]:
-        seen.extend(g.name for g in gates)
-        return passing(gates, state)
+    def record(gates: list[Gate], plan: RolloutPlan, state: ModelState) -> Evidence:
+        seen.extend(f"{g.name}<={g.max:g}" for g in gates)
+        return passing(gates, plan, state)
 
     promote(env(), model(), canary(), NOW, evaluate=record)
     promote(env(kserveVersion="0.20"), model("Standard"), canary(), NOW, evaluate=record)
-    assert seen == ["error-rate", "latency-p99", "latency-p99"]
+    assert seen == ["error-rate-increase<=0.01", "latency-p99-ratio<=1.5", "latency-p99-ratio<=1.5"]
 
 
 def test_promote_to_jumps_and_refuses_a_step_outside_the_plan() -> None:

@@ -2,8 +2,9 @@
 
 Each command lives in its own module here, parses options, calls one library function and
 formats the result. Errors: ``ServespecError`` is caught once in :func:`main` and printed one
-line per problem (``servespec: error: file:line: field: message``); a traceback only with
-``--debug``. Exit codes: 0 success, 1 a check found problems, 2 bad input or usage.
+line per problem (``servespec: error: file:line: field: message``; ``servespec: waiting: ...``
+for a promote not decided yet); a traceback only with ``--debug``. Exit codes: 0 success, 1 a
+check found problems, 2 bad input or usage, 3 not decided yet (``promote``: nothing committed).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from . import render as _render  # noqa: E402,F401
 from . import validate as _validate  # noqa: E402,F401
 from . import rollout as _rollout  # noqa: E402,F401
 from . import status as _status  # noqa: E402,F401
+from . import forget as _forget  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         for problem in exc.problems:
-            click.echo(f"servespec: error: {problem}", err=True)
+            click.echo(f"servespec: {exc.label}: {problem}", err=True)
         sys.exit(exc.exit_code)
     except Exception:  # an unexpected bug: still no traceback unless asked
         if debug:
