@@ -258,7 +258,8 @@ class TrafficQueries:
 def traffic_queries(deployment_mode: str, namespace: str, model: str, candidate_uri: str, window: str,
                     m: MetricNames = DEFAULT_METRICS) -> TrafficQueries:
     """The canary's share of the model's requests and its request count over ``window``: from
-    queue-proxy's request counter in Knative mode, the model server's predict count in Standard mode."""
+    queue-proxy's request counter in Knative mode, the model server's predict count in Standard
+    mode. A canary without series counts 0; a model without requests has no share (no data)."""
     canary = _canary(candidate_uri, m)
     if deployment_mode == "Knative":
         base = f'{m.request_count}{{{m.namespace_label}="{namespace}",'
@@ -266,8 +267,8 @@ def traffic_queries(deployment_mode: str, namespace: str, model: str, candidate_
     else:
         base = f'{m.predict_seconds}_count{{{m.target_namespace_label}="{namespace}",'
         model_sel = f'{m.model_name_label}="{model}"'
-    return TrafficQueries(share=f"sum(rate({base}{canary}}}[{window}])) / sum(rate({base}{model_sel}}}[{window}]))",
-                          requests=f"sum(increase({base}{canary}}}[{window}]))")
+    return TrafficQueries(share=f"(sum(rate({base}{canary}}}[{window}])) or vector(0)) / sum(rate({base}{model_sel}}}[{window}]))",
+                          requests=f"sum(increase({base}{canary}}}[{window}])) or vector(0)")
 
 
 def fill(query: str, namespace: str, model: str, window: str, candidate_uri: str, metrics: MetricNames = DEFAULT_METRICS,

@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="servespec", standalone_mode=False)
+        # with standalone_mode=False, click returns the code of a command's `click.exceptions.Exit`
+        code = cli.main(args=args, prog_name="servespec", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -54,4 +55,4 @@ def main(argv: list[str] | None = None) -> None:
         exc_type, exc_value, _ = sys.exc_info()
         click.echo(f"servespec: internal error: {exc_type.__name__ if exc_type else ''}: {exc_value} (rerun with --debug for a traceback)", err=True)
         sys.exit(2)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
