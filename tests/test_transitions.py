@@ -4,6 +4,7 @@ an in-memory environment, a spec, a state and a clock."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
@@ -153,3 +154,85 @@ def test_commit_message_has_parseable_trailers() -> None:
     lines = t.message().splitlines()
     assert lines[0] == "promote(prod/m): 10% -> 25% (step 2/4)"
     assert "Servespec-Action: promote" in lines and "Servespec-Gates: error-rate=0.001" in lines
+
+
+# -- closing the loop: what the evidence decides ------------------------------------------------
+
+def evidence(share: float | None = 0.1, requests: float | None = 1000.0, values: tuple[float | None, ...] = (0.001,),
+             error: str = "") -> Callable[[list[Gate], RolloutPlan, ModelState], Evidence]:
+    def evaluate(gates: list[Gate], plan: RolloutPlan, state: ModelState) -> Evidence:
+        failed = sum(v is None or v > 0.01 for v in values)
+        nodata = sum(v is None for v in values)
+        results = [GateResult(g, g.query, list(values), failed=failed, no_data_failed=nodata) for g in gates]
+        return Evidence(Traffic("5m", share, requests), results, error)
+    return evaluate
+
+
+def test_a_decisive_failure_under_rollback_returns_the_rollback() -> None:
+    plan = RolloutPlan(gates=[GATE], on_failure="rollback")
+    t = promote(env(), model(plan=plan), canary(step=2, traffic=25), NOW, evaluate=evidence(share=0.25, values=(0.05,)))
+    assert t.action == "rollback" and t.subject == "rollback(prod/m): 25% -> 0%, all traffic to s3://m/v1"
+    assert (t.after.phase, t.after.stable, t.after.rolled_back) == ("rolled-back", V1, V2)
+    assert t.reason == "error-rate 0.05 > 0.01 over 5m"
+    assert t.failures == ["prod/m: gate failed, rolled back to s3://m/v1 (onFailure: rollback): gate error-rate: FAILED: value 0.05, "
+                          "expected <= 0.01 over 5m; 1 of 1 checks failed, 0 tolerated"]
+    lines = t.message().splitlines()
+    assert lines[-2:] == ["Servespec-Gates: error-rate=0.05", "Servespec-Reason: error-rate 0.05 > 0.01 over 5m"]
+    assert "Servespec-Action: rollback" in lines
+
+
+def test_a_failure_under_hold_stays() -> None:
+    with pytest.raises(CheckFailed) as exc:
+        promote(env(), model(plan=RolloutPlan(gates=[GATE])), canary(), NOW, evaluate=evidence(values=(0.05,)))
+    assert [str(p) for p in exc.value.problems] == [
+        "prod/m: gate failed, staying at 10%: gate error-rate: FAILED: value 0.05, expected <= 0.01 over 5m; 1 of 1 checks failed, 0 tolerated"]
+
+
+def test_missing_evidence_never_rolls_back() -> None:
+    plan = RolloutPlan(gates=[GATE], on_failure="rollback")
+    with pytest.raises(CheckFailed) as exc:
+        promote(env(), model(plan=plan), canary(), NOW, evaluate=evidence(values=(None,)))
+    assert str(exc.value.problems[0]).startswith("prod/m: gate failed, staying at 10% (no rollback on missing data): gate error-rate: "
+                                                 "FAILED: value no data")
+    with pytest.raises(CheckFailed, match=r"^prod/m: cannot decide, staying at 10%: cannot query Prometheus at http://p: refused; "
+                                          r"nothing committed$"):
+        promote(env(), model(plan=plan), canary(), NOW, evaluate=evidence(error="cannot query Prometheus at http://p: refused"))
+
+
+@pytest.mark.parametrize("share, requests, reason, message", [
+    (0.01, 1000.0, "not-live", "prod/m: not live yet: the canary served 1% of the model's requests over the last 5m, the step is 10% "
+                               "(shareTolerance 0.5: 5-15%): controllers not synced, a revision still starting, or a deployment mode "
+                               "that ignores the split; nothing committed"),
+    (1.0, 1000.0, "not-live", "prod/m: not live yet: the canary served 100% of the model's requests"),
+    (None, None, "not-live", "prod/m: not live yet: no requests to the model at all over the last 5m, the step is 10%"),
+    (0.1, 2.0, "too-little-traffic", "prod/m: too little traffic to decide: the canary served 2 requests over the last 5m, "
+                                     "minRequests is 200; nothing committed"),
+])
+def test_a_canary_that_cannot_be_judged_is_not_decided(share: float | None, requests: float | None, reason: str, message: str) -> None:
+    plan = RolloutPlan(gates=[GATE], on_failure="rollback")
+    with pytest.raises(NotDecided) as exc:  # even with failing gates: they judged nothing
+        promote(env(), model(plan=plan), canary(), NOW, evaluate=evidence(share, requests, values=(0.5,)))
+    assert (exc.value.exit_code, exc.value.reason, exc.value.label) == (3, reason, "waiting")
+    assert str(exc.value.problems[0]).startswith(message)
+
+
+def test_traffic_checks_can_be_turned_off() -> None:
+    plan = RolloutPlan(gates=[GATE], share_tolerance=None, min_requests=0)
+    t = promote(env(), model(plan=plan), canary(), NOW, evaluate=evidence(share=1.0, requests=2.0))
+    assert t.after.traffic == 25
+
+
+def test_every_transition_records_the_specs_uri() -> None:
+    m = model(plan=RolloutPlan(gates=[]))
+    assert promote(env(), m, canary(), NOW).after.spec_uri == V1
+    assert rollback(env(), m, canary(), NOW).after.spec_uri == V1
+
+
+def test_plan_precedence_overlay_model_then_spec_then_env() -> None:
+    from servespec.resolve import plan_for
+
+    e = env(rollout={"plan": {"steps": [20, 100], "bakeTime": "1h"}}, models={"m": {"rollout": {"onFailure": "rollback"}}})
+    assert (plan_for(model(), e).traffic, plan_for(model(), e).bake_time, plan_for(model(), e).on_failure) == ([20, 100], "1h", "rollback")
+    own = model(plan=RolloutPlan(steps=[50, 100]))
+    assert (plan_for(own, e).traffic, plan_for(own, e).bake_time, plan_for(own, e).on_failure) == ([50, 100], None, "rollback")
+    assert plan_for(own, env()).on_failure == "hold" and plan_for(model(), env()).traffic == [10, 25, 50, 100]
