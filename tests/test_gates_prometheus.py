@@ -233,6 +233,7 @@ def test_failing_canary_with_rollback_commits_the_rollback(prometheus: str, exam
     assert t["Servespec-From"] == f"canary 10% {CANARY} (stable {STABLE})"
     assert t["Servespec-To"] == f"rolled-back {CANARY} (stable {STABLE})"
     assert t["Servespec-Gates"] == "error-rate-increase=0.05 latency-p99-ratio=1"
+    assert t["Servespec-Flags"] == "ignore-bake-time"  # what the decision skipped is on record
     assert res.stderr.splitlines() == [
         f"servespec: error: prod/census-income: gate failed, rolled back to {STABLE} (onFailure: rollback): "
         "gate error-rate-increase: FAILED: value 0.05, expected <= 0.01 over 5m; 1 of 1 checks failed, 0 tolerated",

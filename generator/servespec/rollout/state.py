@@ -127,7 +127,7 @@ def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, i
     return out, lines
 
 
-_HEADER = ("# Rollout state of environment {env!r}: written only by `servespec release/promote/rollback`.\n"
+_HEADER = ("# Rollout state of environment {env!r}: written only by `servespec release/promote/rollback/forget`.\n"
            "# Each change is one commit together with the re-rendered rendered/{env}/.\n")
 
 

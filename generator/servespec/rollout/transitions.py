@@ -149,6 +149,7 @@ def promote(env: Env, model: Model, state: ModelState | None, now: dt.datetime, 
         t.gate_lines = [str(r) for r in results]
         t.gate_trailer = summarize(results)
         t.reason = "; ".join(r.reason() for r in decisive)
+        t.flags = flags
         t.failures = [f"{name}: gate failed, rolled back to {state.stable} (onFailure: rollback): {r}" for r in failed]
         return t
     hold = f"staying at {state.traffic}%" + (" (no rollback on missing data)" if plan.on_failure == "rollback" else "")
