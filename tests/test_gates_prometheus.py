@@ -279,17 +279,18 @@ def test_old_model_at_3_percent_errors_is_promoted_by_the_relative_gate(promethe
     assert not ok and res.values == [pytest.approx(0.03)]  # the former absolute 1% default could never promote it
 
 
-# rate() and increase() extrapolate over the few seconds of data this Prometheus has: numbers are
-# matched within that error (canary share ~1%, 2 requests counted as 2 or 3)
+# rate() and increase() extrapolate over the few seconds of data this Prometheus has, a little
+# differently per target: numbers are matched within that error (a 1% share seen as 0.5-1.5%, 2
+# requests counted as 2 to 4); the verdict does not depend on it
 @pytest.mark.parametrize("namespace, plan, pattern", [
     ("ml-unsynced", {"minRequests": 50},
-     r"prod/census-income: not live yet: the canary served (0\.9\d*|1|1\.0\d*)% of the model's requests over the last 5m, the step is 10% "
+     r"prod/census-income: not live yet: the canary served (0\.[5-9]\d*|1|1\.[0-4]\d*)% of the model's requests over the last 5m, the step is 10% "
      r"\(shareTolerance 0\.5: 5-15%\): controllers not synced, a revision still starting, or a deployment mode that ignores the split; "
      r"nothing committed\n"),
     ("ml-silent", {"minRequests": 50},
      r"prod/census-income: not live yet: the canary served 0% of the model's requests over the last 5m, the step is 10% "),
     ("ml-quiet", {"minRequests": 100, "onFailure": "rollback"},
-     r"prod/census-income: too little traffic to decide: the canary served [23] requests over the last 5m, minRequests is 100; "
+     r"prod/census-income: too little traffic to decide: the canary served [234] requests over the last 5m, minRequests is 100; "
      r"nothing committed\n"),
 ])
 def test_not_decided_yet_exits_3(prometheus: str, example_git_repo: Path, namespace: str, plan: dict, pattern: str) -> None:

@@ -203,6 +203,8 @@ def test_missing_evidence_never_rolls_back() -> None:
     (0.01, 1000.0, "not-live", "prod/m: not live yet: the canary served 1% of the model's requests over the last 5m, the step is 10% "
                                "(shareTolerance 0.5: 5-15%): controllers not synced, a revision still starting, or a deployment mode "
                                "that ignores the split; nothing committed"),
+    # a first canary of a new InferenceService gets 100%: KServe splits only once a revision was rolled out,
+    # kserve/kserve@v0.15.0:pkg/controller/v1beta1/inferenceservice/reconcilers/knative/ksvc_reconciler.go:130
     (1.0, 1000.0, "not-live", "prod/m: not live yet: the canary served 100% of the model's requests"),
     (None, None, "not-live", "prod/m: not live yet: no requests to the model at all over the last 5m, the step is 10%"),
     (0.1, 2.0, "too-little-traffic", "prod/m: too little traffic to decide: the canary served 2 requests over the last 5m, "

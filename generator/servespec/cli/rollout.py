@@ -77,7 +77,7 @@ def release(ctx: click.Context, model: str, env: str, storage_uri: str, author: 
 @click.option("--prometheus", default=None, help="Prometheus URL for the gates (default: the overlay's rollout.prometheusUrl).")
 @click.option("--to", "to", type=int, default=None, help="Jump to this step of the plan (a percentage in the plan).")
 @click.option("--ignore-bake-time", is_flag=True, help="Do not wait for the step's bake time (recorded in the commit).")
-@click.option("--skip-gates", is_flag=True, help="Skip gates and bake time: an emergency or a test (recorded in the commit).")
+@click.option("--skip-gates", is_flag=True, help="Skip traffic checks, gates and bake time: an emergency or a test (recorded in the commit).")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="With --all: one line per model, or a JSON summary on stdout.")
 @_git_options
