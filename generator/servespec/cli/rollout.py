@@ -40,14 +40,13 @@ def _log(message: str) -> None:
 def _report(out: Outcome, nothing: str) -> None:
     if out.transition is None:
         click.echo(nothing)
-        return
-    if out.commit is None:
+    elif out.commit is None:
         click.echo(f"{out.transition.subject}: nothing changed, no commit")
-        return
-    pushed = f", pushed ({out.pushes} attempt{'s' if out.pushes != 1 else ''})" if out.pushes else ""
-    click.echo(f"[{out.commit[:10]}] {out.transition.subject}{pushed}")
-    for line in out.transition.gate_lines:
-        click.echo(f"  {line}")
+    else:
+        pushed = f", pushed ({out.pushes} attempt{'s' if out.pushes != 1 else ''})" if out.pushes else ""
+        click.echo(f"[{out.commit[:10]}] {out.transition.subject}{pushed}")
+        for line in out.transition.gate_lines:
+            click.echo(f"  {line}")
     if out.error is not None:
         raise out.error
 

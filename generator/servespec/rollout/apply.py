@@ -1,11 +1,12 @@
 """Apply a rollout transition: write the state, re-render the environment, make one commit, push.
 
 The public functions here are what the ``release``/``promote``/``rollback`` commands call:
-:func:`release`, :func:`promote` and :func:`rollback` (``promote --all``: ``batch.py``; ``forget``:
-``forget.py``). Each loads the repo,
-computes a transition (``transitions.py``), writes ``overlays/<env>.rollout.yaml`` and the
-re-rendered ``rendered/<env>/`` and commits both (``gitrepo.py``); with ``push`` it pushes,
-retrying rejected pushes by re-applying the same transition on the new upstream.
+:func:`release`, :func:`promote` and :func:`rollback` (``promote --all``: ``batch.py``;
+``forget``: ``forget.py``). Each loads the repo, computes a transition (``transitions.py``),
+writes ``overlays/<env>.rollout.yaml`` and the re-rendered ``rendered/<env>/`` and commits both
+(``gitrepo.py``); with ``push`` it pushes, retrying rejected pushes by re-applying the same
+transition on the new upstream. A rollback that ``promote`` decided is committed and pushed like
+any change, then reported as ``Outcome.error`` (exit 1).
 """
 
 from __future__ import annotations
