@@ -107,7 +107,7 @@ def test_spec_ahead_of_the_state_warns_with_the_release_command(example_git_repo
     res = run_cli("render", "--root", repo)
     assert res.exit_code == 0
     command = "servespec release census-income --env prod --storage-uri s3://census-income/v3"
-    assert res.stderr == ("servespec: warning: specs/census_income.py: census-income.predictor.storage_uri: env prod serves stable "
+    assert res.stderr == ("warning: specs/census_income.py: census-income.predictor.storage_uri: env prod serves stable "
                           "s3://census-income/v2 (overlays/prod.rollout.yaml), the spec says s3://census-income/v3: not rendered "
                           f"until released; release it: {command}\n")
     isvc = yaml.safe_load((repo / "rendered/prod/models/census-income/inferenceservice.yaml").read_text())

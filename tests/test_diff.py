@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 from conftest import copy_example, git, run_cli
-from servespec.diff import REDACTED, diff_project, format_markdown
+from servespec.diff import REDACTED, diff_project
+from servespec.diff_markdown import format_markdown
 
 NEW_MODEL = '''from servespec.spec import Model, Predictor, Resources
 
@@ -70,7 +72,7 @@ def test_diff_between_two_commits(example_git_repo: Path) -> None:
     assert text.stdout.startswith(f"servespec diff against HEAD~1: {report.summary}\n")
     assert md.stdout.startswith("<!-- servespec-diff -->\n### servespec: rendered changes against `HEAD~1`\n\n"
                                 f"**{report.summary}**\n")
-    assert "| `InferenceService anonymous/new-model` | added |" in md.stdout
+    assert "\n- added `InferenceService anonymous/new-model`\n" in md.stdout  # one line per change (was a table row)
     for form in _secret_forms():
         assert form not in text.stdout and form not in md.stdout, f"secret leaked: {form}"
 
@@ -89,7 +91,7 @@ def test_diff_of_uncommitted_work_and_nothing(example_git_repo: Path) -> None:
 def test_diff_bad_input(example_git_repo: Path, tmp_path: Path) -> None:
     res = run_cli("diff", "--base", "no-such-branch", "--root", example_git_repo)
     assert res.exit_code == 2
-    assert res.stderr == f"servespec: error: {example_git_repo}: --base: expected a commit, branch or tag, found 'no-such-branch' (unknown revision)\n"
+    assert res.stderr == "servespec: error: git: --base: expected a commit, branch or tag, found 'no-such-branch' (unknown revision)\n"
     empty = copy_example(tmp_path / "empty")
     git(empty, "init", "-q")  # a git repo without commits is no better
     res = run_cli("diff", "--root", empty)
@@ -97,12 +99,17 @@ def test_diff_bad_input(example_git_repo: Path, tmp_path: Path) -> None:
     plain = copy_example(tmp_path / "plain")
     res = run_cli("diff", "--root", plain)
     assert res.exit_code == 2
-    assert res.stderr == f"servespec: error: {plain}: not in a git repository: diff compares against a commit (--base REF)\n"
+    assert res.stderr == "servespec: error: git: not in a git repository: diff compares against a commit (--base REF)\n"
 
 
 def test_markdown_is_cut_to_fit_a_comment(example_git_repo: Path) -> None:
+    # Intentional change: the capacity table always comes first, every env keeps its heading, and
+    # what does not fit is counted per env ("N more changes") instead of one cut at the end.
     _second_commit(example_git_repo)
-    md = format_markdown(diff_project(example_git_repo, "HEAD~1"), limit=1500)
-    assert len(md) < 1600
-    assert md.endswith("_… diff cut to fit a comment: run `servespec diff` locally for the rest._\n")
+    report = diff_project(example_git_repo, "HEAD~1")
+    md = format_markdown(report, limit=4000)
+    assert len(md) <= 4000
+    for env in report.envs:
+        assert f"\n#### {env.summary}\n" in md
+    assert re.search(r"\n_… \d+ more changes? (and diffs of \d+ more changes? )?not shown: run `servespec diff --env dev` for all\._\n", md)
     assert md.count("```diff") == md.count("</details>")

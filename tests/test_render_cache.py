@@ -31,7 +31,7 @@ EDITS = {
     "overlay-monitoring": lambda r: _sub(r / "overlays/dev.yaml", "messageDumper: {enabled: true}", "messageDumper: {enabled: false}"),
     "add-model": lambda r: (r / "specs/extra.py").unlink() if (r / "specs/extra.py").exists() else (r / "specs/extra.py").write_text(
         "from servespec.spec import Model, Predictor, Resources\n"
-        "EXTRA = Model(name='extra', predictor=Predictor(model_format='onnx', storage_uri='gs://b/extra',\n"
+        "EXTRA = Model(name='extra', predictor=Predictor(model_format='sklearn', storage_uri='gs://b/extra',\n"
         "    resources=Resources(limits={'cpu': '1', 'memory': '1Gi'})))\n"),
     "delete-model": lambda r: (r / "specs/sklearn_iris.py").rename(r / "specs/_sklearn_iris.py")
     if (r / "specs/sklearn_iris.py").exists() else (r / "specs/_sklearn_iris.py").rename(r / "specs/sklearn_iris.py"),

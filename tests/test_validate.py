@@ -80,8 +80,10 @@ def test_limits_required_bad_names_and_listing(example_repo: Path) -> None:
     assert lines == [
         "servespec: error: rendered/prod/models/stray.yaml: env prod: not listed in any kustomization.yaml: the controller would never apply it",
         "servespec: error: rendered/prod/kustomization.yaml: env prod: resources: lists 'gone.yaml', which does not exist",
-        f"servespec: error: {ISVC}: env prod: InferenceService census.income: metadata.name: expected a DNS-1035 label (InferenceService names become hostnames), found 'census.income'",
         f"servespec: error: {ISVC}: env prod: InferenceService census.income: spec.predictor.model.resources.limits: env 'prod' requires limits, missing cpu",
+        f"servespec: error: {ISVC}: env prod: InferenceService census.income: metadata.name: KServe 0.20: expected lower case alphanumeric "
+        "characters or '-', starting with a letter and ending with an alphanumeric character (regex '[a-z]([-a-z0-9]*[a-z0-9])?'), "
+        "found 'census.income'",
     ]
 
 
@@ -95,7 +97,7 @@ def test_unknown_kind_and_not_rendered(example_repo: Path) -> None:
     assert code == 1
     assert lines == [
         "servespec: error: rendered/dev: env dev: not rendered: run `servespec render`",
-        "servespec: error: rendered/prod/models/x.yaml: env prod: Widget x: no schema for example.com/v1 Widget (Kubernetes 1.31, or a CRD in --crds)",
+        "servespec: error: rendered/prod/models/x.yaml: env prod: Widget x: no schema for example.com/v1 Widget (Kubernetes 1.31, the CRDs shipped for KServe 0.20, or a CRD in --crds)",
     ]
 
 

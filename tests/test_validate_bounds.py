@@ -22,4 +22,4 @@ def test_the_largest_int32_passes(example_repo: Path) -> None:
     path = example_repo / ISVC
     path.write_text(path.read_text().replace("    minReplicas: 3\n", "    minReplicas: 2147483647\n"))
     res = run_cli("validate", "--env", "prod", "--crds", CRDS, "--no-cache", "--root", example_repo)
-    assert "minReplicas" not in res.stderr
+    assert "is greater than the maximum" not in res.stderr

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from .clock import parse_time
 from .errors import Problem, PromoteError, RenderError, SpecError
+from .kserve.versions import Features, features, first_minor_with
 from .overlay import Env
 from .project import Project
 from .rollout.state import load_state
@@ -32,10 +33,7 @@ from .spec.rollout import ModelState
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "plan_for", "check_state", "canary_problem",
-           "SpecAhead", "spec_ahead", "STANDARD_CANARY_MIN", "LEGACY_API", "FRAMEWORKS"]
-
-STANDARD_CANARY_MIN = (0, 20)
-"""First KServe version with ``spec.canary[]`` for Standard mode (KSERVE.md §1, §7)."""
+           "kserve_features", "SpecAhead", "spec_ahead", "LEGACY_API", "FRAMEWORKS"]
 
 LEGACY_API = "serving.kubeflow.org/v1alpha2"
 FRAMEWORKS = ("tensorflow", "triton", "xgboost", "lightgbm", "sklearn", "onnx", "pytorch", "pmml")
@@ -59,6 +57,8 @@ class EnvContext:
     """Storage endpoints used by at least one enabled model, overrides applied."""
     rollout: dict[str, ModelState] = field(default_factory=dict)
     """Rollout state by model from ``overlays/<env>.rollout.yaml``."""
+    kserve: Features = field(default_factory=lambda: features("0.20"))
+    """What the env's KServe version accepts and acts on (``kserve/versions.py``)."""
 
     @property
     def namespace(self) -> str:
@@ -69,6 +69,7 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     """Resolve one environment and check it; every problem of a stage is reported at once."""
     env = project.envs[env_name]
     problems = _cross_check(project, env)
+    kserve = kserve_features(env)
     if problems:
         raise SpecError(problems)
     models: dict[str, Model] = {}
@@ -94,7 +95,7 @@ def build_context(project: Project, env_name: str) -> EnvContext:
         raise RenderError(problems)
     state, lines = load_state(project.root, env_name)
     check_state(env, models, state, lines, set(project.specs.models))
-    ctx = EnvContext(project, env, models, storage, rollout=state)
+    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve)
     problems = _storage_problems(ctx) + [p for m in models.values() for p in _model_problems(ctx, m)]
     if problems:
         raise RenderError(problems)
@@ -280,16 +281,33 @@ def spec_ahead(ctx: EnvContext) -> list[SpecAhead]:
     return out
 
 
-def canary_problem(env: Env, model: Model, traffic: int) -> Problem | None:
-    """A canary the target cannot render (never a field KServe silently ignores), or None."""
-    o = env.overlay
-    if traffic < 100 and o.kserve_api == "serving.kserve.io/v1beta1" and model.deployment_mode == "Standard" \
-            and o.kserve_version_tuple < STANDARD_CANARY_MIN:
+def kserve_features(env: Env) -> Features:
+    """The features of the env's KServe version; an unsupported version is the overlay's error."""
+    try:
+        return features(env.overlay.kserve_version)
+    except ValueError as exc:
         file, line = env.where("kserveVersion")
-        return Problem(file, line, "kserveVersion",
-                       f"{model.name} runs in Standard mode: a canary needs spec.canary[] (KServe >= 0.20), found {o.kserve_version} "
-                       "(canaryTrafficPercent is silently ignored there); use a plan with steps [100] in this environment")
-    return None
+        raise SpecError(Problem(file, line, "kserveVersion", str(exc))) from None
+
+
+def canary_problem(env: Env, model: Model, traffic: int) -> Problem | None:
+    """A canary the target cannot act on (never a field KServe silently ignores), or None.
+
+    Standard mode: ``canaryTrafficPercent`` is ignored in every version, and ``spec.canary[]``
+    (0.20) creates the canary's pods but routes no traffic to them in any shipped release
+    (``Features.standard_canary_routes``)."""
+    o = env.overlay
+    if traffic >= 100 or o.kserve_api != "serving.kserve.io/v1beta1" or model.deployment_mode != "Standard":
+        return None
+    known = kserve_features(env)
+    if known.standard_canary_routes:
+        return None
+    file, line = env.where("kserveVersion")
+    routed = first_minor_with("standard_canary_routes")
+    needs = f"KServe {routed}" if routed else "a KServe release newer than 0.20.0 (weighted HTTPRoutes, kserve#5912)"
+    return Problem(file, line, "kserveVersion",
+                   f"{model.name} runs in Standard mode: a canary there needs {needs}, found {o.kserve_version} "
+                   "(canaryTrafficPercent is ignored and spec.canary[] routes no traffic); use a plan with steps [100] in this environment")
 
 
 def _storage_problems(ctx: EnvContext) -> list[Problem]:
@@ -315,11 +333,11 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
         problems.extend(_legacy_refusals(ctx, model))
     else:
         state = ctx.rollout.get(model.name)
-        if state is not None and state.phase == "canary" and model.deployment_mode == "Standard" \
-                and o.kserve_version_tuple < STANDARD_CANARY_MIN:
-            file, line = ctx.env.where("kserveVersion")
-            problems.append(Problem(file, line, "kserveVersion", f"{model.name} (Standard mode) has a canary in overlays/{ctx.env.name}.rollout.yaml: "
-                                    f"spec.canary[] needs KServe >= 0.20, found {o.kserve_version}"))
+        if state is not None and state.phase == "canary" and state.traffic is not None:
+            refused = canary_problem(ctx.env, model, state.traffic)
+            if refused is not None:
+                problems.append(Problem(refused.file, refused.line, refused.field,
+                                        f"overlays/{ctx.env.name}.rollout.yaml has a canary of {model.name}: {refused.message}"))
     mon = o.monitoring
     if mon.enabled and model.monitoring.enabled and (mon.prometheus_operator or model.deployment_mode != "Knative"):
         problems.extend(_port_problems(ctx, model))

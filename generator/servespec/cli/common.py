@@ -20,7 +20,14 @@ __all__ = ["cli", "common_options", "resolve_root"]
 @click.version_option(package_name="servespec")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
-    """GitOps for ML model serving: typed specs -> KServe manifests, canaries as commits."""
+    """GitOps for ML model serving: typed specs -> KServe manifests, canaries as commits.
+
+    \b
+    First steps:
+      servespec init ml-serving && cd ml-serving
+      servespec render --check
+      servespec explain overlay.rollout.plan
+    """
     ctx.ensure_object(dict)
     ctx.obj["root"] = root
     ctx.obj["debug"] = debug

@@ -18,7 +18,12 @@ from .rollout import _git_options, _log, _push
 @click.pass_context
 def forget(ctx: click.Context, model: str, env: str, author: str | None, push: bool, remote: str, branch: str | None,
            cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Remove the rollout state of a model deleted from specs/ (or disabled here) and its rendered files."""
+    """Remove the rollout state of a model deleted from specs/ (or disabled here) and its rendered files.
+
+    \b
+    Examples:
+      servespec forget old-model --env prod --push
+    """
     from ..rollout.forget import forget as forget_model
 
     done = forget_model(resolve_root(ctx, cmd_root), env, model, author=author, push=_push(push, remote, branch), log=_log)

@@ -17,12 +17,18 @@ from .common import cli, common_options, resolve_root
 @common_options
 @click.pass_context
 def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: bool, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Render specs and overlays into rendered/<env>/."""
+    """Render specs and overlays into rendered/<env>/.
+
+    \b
+    Examples:
+      servespec render                   # every environment
+      servespec render --env prod --check
+    """
     from ..render import render_repo
 
     report = render_repo(resolve_root(ctx, cmd_root), list(envs) or None, check=check, use_cache=not no_cache)
     for warning in report.warnings:
-        click.echo(f"servespec: warning: {warning}", err=True)
+        click.echo(f"warning: {warning}", err=True)
     if check:
         for o in report.orphans:
             click.echo(f"rendered/{o}/: no overlays/{o}.yaml any more; `servespec render` deletes it")

@@ -60,7 +60,12 @@ def _report(out: Outcome, nothing: str) -> None:
 @click.pass_context
 def release(ctx: click.Context, model: str, env: str, storage_uri: str, author: str | None, push: bool, remote: str,
             branch: str | None, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Start a canary of a new model version at the plan's first step (one commit)."""
+    """Start a canary of a new model version at the plan's first step (one commit).
+
+    \b
+    Example:
+      servespec release census-income --env prod --storage-uri s3://census-income/v2 --push
+    """
     from ..rollout import apply
 
     out = apply.release(resolve_root(ctx, cmd_root), env, model, storage_uri, author=author, push=_push(push, remote, branch), log=_log)
@@ -89,6 +94,11 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
 
     A decisive gate failure holds the step, or under the plan's onFailure: rollback commits the
     rollback. --all promotes every canary of the environment, each on its own.
+
+    \b
+    Examples:
+      servespec promote census-income --env prod --push
+      servespec promote --all --env prod --prometheus http://prometheus:9090 --push --output json
     """
     from ..rollout import apply, batch
 
@@ -118,7 +128,12 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
 @click.pass_context
 def rollback(ctx: click.Context, model: str, env: str, author: str | None, push: bool, remote: str, branch: str | None,
              cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Send all traffic back to the stable version at once (one commit)."""
+    """Send all traffic back to the stable version at once (one commit).
+
+    \b
+    Example:
+      servespec rollback census-income --env prod --push
+    """
     from ..rollout import apply
 
     _report(apply.rollback(resolve_root(ctx, cmd_root), env, model, author=author, push=_push(push, remote, branch), log=_log), "nothing to do")

@@ -33,7 +33,12 @@ def _line(r: dict[str, Any]) -> str:
 @common_options
 @click.pass_context
 def status(ctx: click.Context, envs: tuple[str, ...], output: str, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Stable and candidate version, traffic, step, phase and last gate of every model."""
+    """Stable and candidate version, traffic, step, phase and last gate of every model.
+
+    \b
+    Example:
+      servespec status --env prod --output json
+    """
     from ..rollout.status import repo_status
 
     rows = repo_status(resolve_root(ctx, cmd_root), list(envs) or None)

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import field_validator
 
 from .base import LabelMap, Name, NonNegativeInt, SpecModel, SubdomainName
+from .cost import Budget, Pricing
 from .delivery import EnvDelivery
 from .model import Resources
 from .monitoring import EnvMonitoring
@@ -119,6 +120,10 @@ class EnvOverlay(SpecModel):
     """Monitoring settings."""
     delivery: EnvDelivery = EnvDelivery()
     """Argo CD / Flux settings."""
+    pricing: Pricing | None = None
+    """What capacity costs here: the cost figures of ``servespec diff`` and budgets in money."""
+    budget: Budget | None = None
+    """Bounds on this environment's rendered capacity and cost, checked by ``servespec validate``."""
 
     @field_validator("kubernetes_version", "kserve_version")
     @classmethod

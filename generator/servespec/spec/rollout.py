@@ -27,7 +27,8 @@ from ..promql import PLACEHOLDERS
 from .base import Name, NonNegativeInt, PositiveInt, PromDuration, SpecModel, parse_duration
 from .monitoring import Fraction
 
-__all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "ModelState", "LastGate", "Phase", "OnFailure", "DEFAULT_MIN_REQUESTS"]
+__all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "ModelState", "LastGate", "Phase", "RolloutStateFile", "OnFailure",
+           "DEFAULT_MIN_REQUESTS"]
 
 OnFailure = Literal["hold", "rollback"]
 """What a decisive gate failure does: stay at the step (exit 1), or commit a rollback (exit 1)."""
@@ -109,7 +110,7 @@ class RolloutPlan(SpecModel):
     share_tolerance: Fraction | None = 0.5
     """The canary's observed share of the model's requests must be the step's percent within
     this fraction of it (0.5: a 10% step accepts 5-15%); otherwise it is not live yet (exit 3):
-    controllers not synced, a revision still starting, a mode that ignores the split. None: no check."""
+    controllers not synced, a revision still starting, a mode that ignores the split. null: no check."""
     query_timeout: PromDuration = "10s"
     """Time each Prometheus query may take; queries run concurrently, so an unresponsive
     Prometheus fails the promote within this time."""
@@ -187,3 +188,12 @@ class ModelState(SpecModel):
     """The spec's ``storage_uri`` when this entry was written. A spec edited since then to a URI
     that is neither stable nor candidate is ahead of the state (the state is what is rendered):
     ``render`` warns and ``status`` says ``spec-ahead``, with the ``release`` command to run."""
+
+
+class RolloutStateFile(SpecModel):
+    """``overlays/<env>.rollout.yaml``: where each managed model of the environment is in its
+    rollout. Written by ``release``, ``promote``, ``rollback`` and ``forget``; edit it only to fix a mistake."""
+
+    models: dict[str, ModelState] = {}
+    """Rollout state per model name; a model without an entry is unmanaged (its spec's
+    ``storage_uri`` is rendered as is)."""

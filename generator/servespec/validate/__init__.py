@@ -11,8 +11,10 @@ from pathlib import Path
 from ..cache.render import RenderCache
 from ..cache.validation import ValidationCache
 from ..errors import Problem
+from ..kserve.versions import features
 from ..overlay import load_envs
 from .schemas import SchemaRegistry
+from .kserve import webhook_problems
 from .tree import ValidationReport, validate_objects, validate_tree
 
 __all__ = ["SchemaRegistry", "ValidationReport", "RepoReport", "validate_objects", "validate_tree", "validate_repo"]
@@ -27,14 +29,23 @@ class RepoReport:
 
 
 def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None = None, use_cache: bool = True,
-                  note: Callable[[str], None] = lambda _m: None) -> RepoReport:
-    """Validate ``rendered/<env>/`` of each environment (default: all) against schemas and policies."""
+                  note: Callable[[str], None] = lambda _m: None, base: str | None = "HEAD") -> RepoReport:
+    """Validate ``rendered/<env>/`` of each environment (default: all) against schemas, policies
+    and the rules of the env's KServe version (update-time rules against ``base``)."""
     registry = SchemaRegistry(crds, use_cache=use_cache)
     cache = ValidationCache(root, enabled=use_cache)
     renders = RenderCache(root, enabled=use_cache)  # objects servespec just wrote need no YAML parsing
     out = RepoReport()
     for env in load_envs(root, envs).values():
-        report = validate_tree(root, env, registry, cache, renders.parsed(env.name))
+        try:
+            features(env.overlay.kserve_version)
+        except ValueError as exc:
+            file, line = env.where("kserveVersion")
+            out.problems.append(Problem(file, line, "kserveVersion", str(exc)))
+            continue
+        parsed = renders.parsed(env.name)
+        report = validate_tree(root, env, registry, cache, parsed)
+        report.problems.extend(webhook_problems(root, env, base, parsed))
         out.objects += report.objects
         for text in report.notes:
             note(text)

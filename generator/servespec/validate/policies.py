@@ -22,7 +22,8 @@ def policy_problems(obj: dict[str, Any], env: Env) -> list[str]:
     name = meta.get("name")
     if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
         out.append(f"metadata.name: expected a DNS-1123 subdomain name, found {name!r}")
-    elif kind == "InferenceService" and (len(name) > 63 or not _DNS_LABEL.match(name)):
+    elif kind == "InferenceService" and obj.get("apiVersion") != "serving.kserve.io/v1beta1" \
+            and (len(name) > 63 or not _DNS_LABEL.match(name)):  # v1beta1: KServe's own rule, validate/kserve.py
         out.append(f"metadata.name: expected a DNS-1035 label (InferenceService names become hostnames), found {name!r}")
     if kind == "Secret" and (obj.get("data") or obj.get("stringData")) and not env.overlay.allow_plaintext_secrets:
         out.append(f"plaintext secret data in git is refused in env {env.name!r} (allowPlaintextSecrets is false)")

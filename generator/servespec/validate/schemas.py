@@ -32,6 +32,8 @@ from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
 
 from ..cache.store import cache_dir
+from ..fsutil import atomic_write
+from ..kserve.schemas import crd_schemas, schema_id
 from .legacy import PACKAGED_SCHEMAS
 
 __all__ = ["SchemaRegistry", "Checker", "to_jsonschema"]
@@ -140,7 +142,7 @@ class SchemaRegistry:
     crd_dir: Path | None = None
     use_cache: bool = True
     _crd_schemas: dict[tuple[str, str], dict[str, Any]] | None = None
-    _validators: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    _validators: dict[tuple[str, ...], Any] = field(default_factory=dict)
     _defs: dict[str, Any] = field(default_factory=dict)
 
     # -- CRDs -------------------------------------------------------------------------------
@@ -154,6 +156,26 @@ class SchemaRegistry:
                     schemas[(api_version, kind)] = schema
         self._crd_schemas = schemas
         return schemas
+
+    def _shipped(self, kserve_version: str, api_version: str, kind: str) -> dict[str, Any] | None:
+        """The shipped schema of a kind for a KServe version, converted (and cached on disk by its content hash)."""
+        blob = schema_id(api_version, kind, kserve_version)
+        if blob is None:
+            return None
+        cache = cache_dir() / f"shipped-{blob}-{_CONVERTER_VERSION}.json"
+        if self.use_cache and cache.is_file():
+            try:
+                cached: dict[str, Any] = json.loads(cache.read_text())
+                return cached
+            except (OSError, ValueError):
+                pass
+        converted: dict[str, Any] = to_jsonschema(crd_schemas(kserve_version)[(api_version, kind)])
+        if self.use_cache:
+            try:
+                atomic_write(cache, json.dumps(converted).encode(), mkdir=True)
+            except OSError:
+                pass
+        return converted
 
     def _crd_file(self, path: Path) -> dict[tuple[str, str], dict[str, Any]]:
         raw = path.read_bytes()
@@ -250,14 +272,20 @@ class SchemaRegistry:
                                              _fast(meta, False, registry=fast_registry) if fast_registry else None)
         return self._validators[key]
 
-    def validator(self, k8s_version: str, api_version: str, kind: str) -> tuple[str, Any] | None:
-        """``("builtin"|"crd"|"packaged", validator)`` for a kind (packaged: legacy_schema.py), or None when no schema is known."""
-        key = (k8s_version, api_version, kind)
+    def validator(self, k8s_version: str, api_version: str, kind: str, kserve_version: str | None = None) -> tuple[str, Any] | None:
+        """``(source, validator)`` for a kind, or None when no schema is known. Sources, first
+        found wins: ``crd`` (a ``--crds`` folder), ``shipped`` (the CRDs servespec ships for the
+        env's KServe version and the other controllers, ``kserve/schemas.py``), ``packaged``
+        (the hand-written legacy v1alpha2 schema, ``legacy.py``), ``builtin`` (kubernetes-validate)."""
+        key = (k8s_version, api_version, kind, kserve_version or "")
         if key not in self._validators:
             found: tuple[str, Any] | None = None
             crd = self._load_crds().get((api_version, kind))
+            shipped = self._shipped(kserve_version, api_version, kind) if crd is None and kserve_version else None
             if crd is not None:
                 found = ("crd", Checker(jsonschema.Draft7Validator(crd), _fast(crd, True)))
+            elif shipped is not None:
+                found = ("shipped", Checker(jsonschema.Draft7Validator(shipped), _fast(shipped, True)))
             elif (api_version, kind) in PACKAGED_SCHEMAS:
                 found = ("packaged", jsonschema.Draft7Validator(PACKAGED_SCHEMAS[(api_version, kind)]))
             else:

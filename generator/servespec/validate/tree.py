@@ -19,6 +19,7 @@ import orjson
 import yaml
 
 from ..cache.validation import ValidationCache
+from ..capacity import budget_problems, tree_objects
 from ..errors import Problem
 from ..overlay import Env
 from ..yamlio import load_all
@@ -72,15 +73,15 @@ def validate_objects(
         if kind == "Kustomization" and api_version.startswith("kustomize.config.k8s.io/"):
             continue  # kustomize's own file, not an object (its listing is checked by validate_tree)
         report.objects += 1
-        found = registry.validator(overlay.kubernetes_version, api_version, kind)
+        found = registry.validator(overlay.kubernetes_version, api_version, kind, overlay.kserve_version)
         if found is None:
-            report.problems.append(Problem(file, None, label, f"no schema for {api_version} {kind} (Kubernetes {overlay.kubernetes_version}, or a CRD in --crds)"))
+            report.problems.append(Problem(file, None, label, f"no schema for {api_version} {kind} (Kubernetes {overlay.kubernetes_version}, the CRDs shipped for KServe {overlay.kserve_version}, or a CRD in --crds)"))
         else:
             source, validator = found
             errs = _errors(validator, obj)
             if source == "packaged":
                 report.notes.append(f"{file}: {label}: checked against servespec's hand-written {api_version} schema (no upstream CRD)")
-            if source in ("crd", "packaged"):
+            if source in ("crd", "shipped", "packaged"):
                 if "metadata" not in obj:
                     errs.append(("metadata", "required field is missing"))
                 else:
@@ -219,5 +220,6 @@ def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: Validat
     else:
         listing.extend(_kustomize_listing(display, kustomizations, set(rels)))
     report.problems = [*unreadable, *listing, *report.problems]
+    report.problems.extend(budget_problems(env.name, env.overlay, tree_objects(folder, parsed), env.where))
     report.files = len(rels)
     return report

@@ -9,7 +9,20 @@ from ...quantity import parse
 from ...spec import KSERVE_DEFAULT_RESOURCES, Container, Model, Resources
 from ..context import EnvContext, base_labels, scrape_annotations
 
-__all__ = ["resources", "predictor_model", "logger_spec", "service_account", "container", "metadata"]
+__all__ = ["resources", "predictor_model", "logger_spec", "service_account", "container", "metadata", "mode_annotation"]
+
+MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+
+
+def mode_annotation(ctx: EnvContext, model: Model) -> dict[str, str]:
+    """``serving.kserve.io/deploymentMode`` in the words of the env's KServe version
+    (``Serverless``/``RawDeployment`` before 0.16, ``Knative``/``Standard`` from 0.16), always
+    explicit except for Knative mode on 0.19, where an explicit non-Standard mode blocks the
+    controller (``Features.explicit_knative_mode``)."""
+    k = ctx.kserve
+    if model.deployment_mode == "Knative":
+        return {MODE_ANNOTATION: k.knative_mode} if k.explicit_knative_mode else {}
+    return {MODE_ANNOTATION: k.standard_mode}
 
 
 def resources(res: Resources) -> dict[str, dict[str, str]]:
@@ -77,10 +90,9 @@ def container(c: Container) -> dict[str, Any]:
 
 
 def metadata(ctx: EnvContext, model: Model) -> dict[str, Any]:
-    """Name, namespace, labels and annotations (deploymentMode always explicit; scrape
+    """Name, namespace, labels and annotations (deploymentMode explicit, see :func:`mode_annotation`; scrape
     annotations, where the environment scrapes by annotation, under the user's own)."""
-    annotations = {**scrape_annotations(ctx, model), **model.annotations,
-                   "serving.kserve.io/deploymentMode": model.deployment_mode}
+    annotations = {**scrape_annotations(ctx, model), **model.annotations, **mode_annotation(ctx, model)}
     return {
         "name": model.name,
         "namespace": ctx.namespace,

@@ -2,7 +2,7 @@
 
 Nothing here is something KServe's defaulting webhook would rewrite (KSERVE.md §3):
 ``predictor.model.modelFormat`` (never a legacy framework key), an explicit
-``serving.kserve.io/deploymentMode`` with the new mode names, an explicit ``protocolVersion``,
+``serving.kserve.io/deploymentMode`` in the mode names of the env's KServe version, an explicit ``protocolVersion``,
 an explicit ``logger.mode``, and cpu/memory requests and limits always present in canonical form.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from ...metrics import DEFAULT_METRICS, version_id
-from ...resolve import STANDARD_CANARY_MIN
 from ...spec import ArtExplainer, Model
 from ..context import EnvContext
 from .common import container, logger_spec, metadata, predictor_model, resources, service_account
@@ -103,10 +102,10 @@ def _apply_rollout(ctx: EnvContext, model: Model, spec: dict[str, Any]) -> None:
         return
     pred["model"]["storageUri"] = state.stable
     pred.setdefault("labels", {})[key] = version_id(state.stable)
-    new_api = ctx.env.overlay.kserve_version_tuple >= STANDARD_CANARY_MIN
+    new_api = ctx.kserve.predictor_name
     if new_api:
         pred["name"] = version_id(state.stable)
-    if state.phase != "canary" or not new_api:  # resolve.py refused a canary without spec.canary[]
+    if state.phase != "canary" or not ctx.kserve.standard_canary:  # resolve.py refused a canary KServe does not route
         return
     cand = state.candidate
     assert cand is not None  # resolve.check_state: a canary has a candidate
