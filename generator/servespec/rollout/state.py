@@ -1,6 +1,6 @@
 """The rollout state file ``overlays/<env>.rollout.yaml``: read with locations, written by round trip.
 
-Only ``release``/``promote``/``rollback`` write it (ruamel round trip, so comments and order
+Only ``release``/``promote``/``rollback``/``forget`` write it (ruamel round trip, so comments and order
 survive; env discovery ignores names with a dot)::
 
     models:
@@ -32,7 +32,7 @@ from ..spec.rollout import ModelState
 from ..validation_messages import describe_pydantic_error
 from ..yamlio import read_text, roundtrip_dump, roundtrip_load
 
-__all__ = ["state_path", "load_state", "write_state"]
+__all__ = ["state_path", "load_state", "write_state", "remove_entry"]
 
 
 def state_path(root: Path, env: str) -> Path:
@@ -127,7 +127,7 @@ def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, i
     return out, lines
 
 
-_HEADER = ("# Rollout state of environment {env!r}: written only by `servespec release/promote/rollback`.\n"
+_HEADER = ("# Rollout state of environment {env!r}: written only by `servespec release/promote/rollback/forget`.\n"
            "# Each change is one commit together with the re-rendered rendered/{env}/.\n")
 
 
@@ -165,6 +165,14 @@ def write_state(root: Path, env: str, model: str, after: ModelState) -> None:
             entry[key] = sub
         elif entry.get(key) != value:
             entry[key] = value
+    atomic_write(path, roundtrip_dump(doc).encode("utf-8"))
+
+
+def remove_entry(root: Path, env: str, model: str) -> None:
+    """Delete one model's entry (round trip: comments, order and other entries untouched)."""
+    path = state_path(root, env)
+    doc = roundtrip_load(path.read_text(encoding="utf-8"))
+    del doc["models"][model]
     atomic_write(path, roundtrip_dump(doc).encode("utf-8"))
 
 
