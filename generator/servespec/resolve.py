@@ -215,7 +215,14 @@ def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState
     out: list[tuple[str, str]] = []
     for fld in ("stable", "candidate", "rolled_back", "spec_uri"):
         uri = getattr(s, fld)
-        if uri is not None and not uri.startswith(STORAGE_URI_PREFIXES):
+        if uri is None:
+            continue
+        bad, creds = control_characters(uri), uri_credentials(uri)
+        if bad:
+            out.append((fld, f"expected a storage URI without control characters, found {bad.removeprefix('contains ')}"))
+        elif creds:
+            out.append((fld, f"credentials in a URL are refused (found {creds} in {redact_url(uri)!r})"))
+        elif not uri.startswith(STORAGE_URI_PREFIXES):
             out.append((fld, f"expected a storage URI (s3://, gs://, ...), found {uri!r}"))
     try:
         parse_time(s.since)
@@ -371,7 +378,7 @@ def _secret_problems(ctx: EnvContext, model: Model) -> list[Problem]:
         for name, value in sorted(values.items()):
             bad = control_characters(value)
             if bad:
-                found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"expected no control characters, found {bad}"))
+                found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"expected no control characters, found {bad.removeprefix('contains ')}"))
     return found
 
 

@@ -228,7 +228,16 @@ def roundtrip_load(text: str, display: str | None = None, error: type[ServespecE
             raise error(Problem(display, exc.line or None, "", exc.message)) from None
         err = _ruamel().error
         raise err.MarkedYAMLError(problem=exc.message, problem_mark=err.FileMark("<text>", 0, max(exc.line - 1, 0), 0)) from None
-    return _roundtrip_yaml().load(text)
+    if display is None:
+        return _roundtrip_yaml().load(text)
+    err = _ruamel().error
+    try:
+        return _roundtrip_yaml().load(text)
+    except err.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise error(Problem(display, mark.line + 1 if mark else None, "", f"invalid YAML: {exc.problem or exc.context}")) from None
+    except err.YAMLError as exc:
+        raise error(Problem(display, None, "", f"invalid YAML: {exc}")) from None
 
 
 def roundtrip_dump(data: Any) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 from ..errors import Problem, SpecError
 from ..metrics import DEFAULT_METRICS, MetricNames
 from ..promql import default_gate_queries, fill, traffic_queries
+from ..secretscan import redact_url
 from ..spec import Model
 from ..spec.base import parse_duration
 from ..spec.rollout import Gate, RolloutPlan
@@ -175,6 +176,8 @@ class PrometheusClient:
 
     def __init__(self, url: str, timeout: float = 10.0):
         self.url = url.rstrip("/")
+        self.shown = redact_url(self.url)
+        """The URL as printed: userinfo and secret query values replaced by ``***``."""
         self.timeout = timeout
 
     def _get(self, path: str, params: dict[str, str]) -> Any:
@@ -186,19 +189,19 @@ class PrometheusClient:
             try:
                 body = json.loads(exc.read())
             except ValueError:
-                raise Unreachable(f"Prometheus at {self.url} answered HTTP {exc.code}") from None
+                raise Unreachable(f"Prometheus at {self.shown} answered HTTP {exc.code}") from None
             if body.get("errorType") == "bad_data":
                 raise SpecError(Problem("", None, "query", f"Prometheus rejected {params.get('query')!r}: {body.get('error')}")) from None
-            raise Unreachable(f"Prometheus at {self.url} answered HTTP {exc.code}: {body.get('error')}") from None
+            raise Unreachable(f"Prometheus at {self.shown} answered HTTP {exc.code}: {body.get('error')}") from None
         except TimeoutError:
-            raise Unreachable(f"Prometheus at {self.url} did not answer within {self.timeout:g}s (queryTimeout)") from None
+            raise Unreachable(f"Prometheus at {self.shown} did not answer within {self.timeout:g}s (queryTimeout)") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError):
-                raise Unreachable(f"Prometheus at {self.url} did not answer within {self.timeout:g}s (queryTimeout)") from None
-            raise Unreachable(f"cannot query Prometheus at {self.url}: {reason}") from None
+                raise Unreachable(f"Prometheus at {self.shown} did not answer within {self.timeout:g}s (queryTimeout)") from None
+            raise Unreachable(f"cannot query Prometheus at {self.shown}: {reason}") from None
         if body.get("status") != "success":
-            raise Unreachable(f"Prometheus at {self.url}: {body.get('error', 'unexpected answer')}")
+            raise Unreachable(f"Prometheus at {self.shown}: {body.get('error', 'unexpected answer')}")
         return body["data"]
 
     def instant(self, query: str, at: float) -> dict[float, list[float]]:

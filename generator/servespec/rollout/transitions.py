@@ -17,6 +17,7 @@ from ..clock import format_seconds, iso, parse_time
 from ..errors import CheckFailed, NotDecided, NotDue, Problem, PromoteError
 from ..overlay import Env
 from ..resolve import canary_problem, plan_for
+from ..secretscan import control_characters, format_trailers, redact_url, uri_credentials
 from ..spec import Gate, Model, RolloutPlan
 from ..spec.model import STORAGE_URI_PREFIXES
 from ..spec.rollout import LastGate, ModelState
@@ -67,8 +68,7 @@ class Transition:
         if self.reason:
             trailers["Servespec-Reason"] = self.reason
         trailers.update(extra_trailers or {})
-        body += [f"{k}: {v}" for k, v in trailers.items()]
-        return "\n".join(body) + "\n"
+        return "\n".join(body) + "\n" + format_trailers(list(trailers.items())) + "\n"
 
 
 def describe(s: ModelState | None, spec_uri: str) -> str:
@@ -84,6 +84,13 @@ def describe(s: ModelState | None, spec_uri: str) -> str:
 
 def release(env: Env, model: Model, state: ModelState | None, uri: str, now: dt.datetime) -> Transition | None:
     """Start a canary of ``uri`` at the plan's first step (or make it stable if that is 100)."""
+    bad = control_characters(uri)
+    if bad:
+        raise PromoteError(Problem("--storage-uri", None, "", f"expected a URI without control characters, found {bad.removeprefix('contains ')}"))
+    creds = uri_credentials(uri)
+    if creds:
+        raise PromoteError(Problem("--storage-uri", None, "", f"credentials in a URL are refused (found {creds} in {redact_url(uri)!r}): "
+                                   "the model's storage endpoint carries them, from a Secret"))
     if not uri.startswith(STORAGE_URI_PREFIXES):
         raise PromoteError(Problem("--storage-uri", None, "", f"expected a URI starting with one of {', '.join(STORAGE_URI_PREFIXES)}, found {uri!r}"))
     stable = state.stable if state else model.predictor.storage_uri
