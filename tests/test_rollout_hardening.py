@@ -56,3 +56,38 @@ def test_a_password_in_the_prometheus_url_is_never_printed(example_git_repo: Pat
     assert res.exit_code == 1, res.stderr
     assert "s3cr3tpw" not in res.stderr + res.stdout
     assert "http://***@127.0.0.1:9" in res.stderr
+
+
+def _other_clone_commits(bare: Path, tmp: Path, name: str, apply: str) -> None:
+    clone = tmp / name
+    git(tmp, "clone", "-q", str(bare), str(clone))
+    (clone / "NOTES.md").write_text(apply)
+    git(clone, "add", "NOTES.md")
+    git(clone, "-c", "user.name=o", "-c", "user.email=o@o", "commit", "-qm", f"{name}: notes")
+    git(clone, "push", "-q", "origin", "HEAD")
+
+
+def test_a_retried_push_prints_only_servespecs_own_lines(example_git_repo: Path, bare_remote: Path, tmp_path: Path) -> None:
+    git(example_git_repo, "remote", "add", "origin", str(bare_remote))
+    git(example_git_repo, "fetch", "-q", "origin")
+    _other_clone_commits(bare_remote, tmp_path, "other", "someone else's commit\n")
+    res = run_cli("release", "census-income", "--env", "dev", "--storage-uri", "s3://census-income/v9", "--push",
+                  "--root", example_git_repo)
+    assert res.exit_code == 0, res.stderr
+    assert "error: failed to push" not in res.stderr and str(bare_remote) not in res.stderr
+    assert all(line.startswith(("push to origin/", "fast-forwarded to origin/")) for line in res.stderr.splitlines()), res.stderr
+
+
+def test_a_clone_that_has_not_fetched_sees_the_remotes_canary(example_git_repo: Path, bare_remote: Path, tmp_path: Path) -> None:
+    git(example_git_repo, "remote", "add", "origin", str(bare_remote))
+    git(example_git_repo, "fetch", "-q", "origin")
+    git(example_git_repo, "branch", "-q", "--set-upstream-to=origin/main")
+    other = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(other))
+    res = run_cli("release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2", "--push",
+                  "--author", "ci <ci@x>", "--root", other)
+    assert res.exit_code == 0, res.stderr
+    res = run_cli("promote", "census-income", "--env", "prod", "--skip-gates", "--push", "--root", example_git_repo)
+    assert res.exit_code == 0, res.stderr
+    assert "fast-forwarded to origin/main (1 new commit) before deciding" in res.stderr
+    assert "10% -> 25%" in res.stdout

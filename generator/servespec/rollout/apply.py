@@ -25,7 +25,7 @@ from ..clock import now_utc
 from ..emit import Output, emit_env
 from ..errors import CheckFailed, GitError, Problem, PromoteError, PushFailed, RaceLost, ServespecError
 from ..fsutil import atomic_write
-from ..gitrepo import Author, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
+from ..gitrepo import Author, catch_up, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
 from ..overlay import Env
 from ..project import Project
 from ..render import RENDERED, write_env
@@ -113,14 +113,16 @@ def _rerender(root: Path, ctx: EnvContext, t: Transition) -> None:
     cache.save()
 
 
-def prepare(root: Path, env_name: str, author: str | None, push: Push | None) -> tuple[Repo, str, Author]:
-    """The repo of a rollout command, checked clean (and its remote known when pushing), the
-    commit it starts from and the commit author."""
+def prepare(root: Path, env_name: str, author: str | None, push: Push | None, log: Log = _quiet) -> tuple[Repo, str, Author]:
+    """The repo of a rollout command, checked clean (and, when pushing, its remote known and this
+    clone caught up with it), the commit it starts from and the commit author."""
     repo = open_repo(root)
     ensure_clean(repo, root, env_name)
     if push and push[0] not in [r.name for r in repo.remotes]:
         known = ", ".join(sorted(r.name for r in repo.remotes)) or "none"
         raise GitError(Problem("--remote", None, "", f"no such remote {push[0]!r} (remotes: {known}); nothing committed"))
+    if push:
+        catch_up(repo, push[0], push[1] or repo.active_branch.name, log)
     return repo, repo.head.commit.hexsha, resolve_author(author, repo)
 
 
@@ -128,7 +130,7 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
         push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet) -> Outcome:
     """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
     rejected pushes by re-applying the same transition on the new upstream."""
-    repo, start, who = prepare(root, env_name, author, push)
+    repo, start, who = prepare(root, env_name, author, push, log)
     ctx, model, state = _load(root, env_name, model_name)
     t = compute(ctx.env, model, state, now or now_utc())
     if t is None:
