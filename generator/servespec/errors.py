@@ -26,6 +26,7 @@ __all__ = [
     "RaceLost",
     "NotDecided",
     "NotDue",
+    "one_line",
     "Waiting",
 ]
 
@@ -44,10 +45,10 @@ class Problem:
         if where and self.line:
             where = f"{where}:{self.line}"
         parts = [p for p in (where, self.field) if p]
-        return _one_line(": ".join([*parts, self.message]))
+        return one_line(": ".join([*parts, self.message]))
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Escape newlines and other unprintable characters so a problem stays one line."""
     if text.isprintable():
         return text

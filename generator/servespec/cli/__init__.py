@@ -13,7 +13,7 @@ import sys
 import traceback
 import click
 
-from ..errors import ServespecError
+from ..errors import ServespecError, one_line
 from .common import cli
 
 __all__ = ["cli", "main"]
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see `{exc.ctx.command_path} --help`)"
-        click.echo(f"servespec: error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"servespec: error: {one_line(exc.format_message())}{hint}", err=True)
         sys.exit(2)
     except ServespecError as exc:
         if debug:
