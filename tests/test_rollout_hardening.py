@@ -78,7 +78,7 @@ def test_a_retried_push_prints_only_servespecs_own_lines(example_git_repo: Path,
     assert all(line.startswith(("push to origin/", "fast-forwarded to origin/")) for line in res.stderr.splitlines()), res.stderr
 
 
-def test_a_clone_that_has_not_fetched_sees_the_remotes_canary(example_git_repo: Path, bare_remote: Path, tmp_path: Path) -> None:
+def test_a_clone_that_has_not_fetched_is_told_the_remote_is_ahead(example_git_repo: Path, bare_remote: Path, tmp_path: Path) -> None:
     git(example_git_repo, "remote", "add", "origin", str(bare_remote))
     git(example_git_repo, "fetch", "-q", "origin")
     git(example_git_repo, "branch", "-q", "--set-upstream-to=origin/main")
@@ -87,7 +87,11 @@ def test_a_clone_that_has_not_fetched_sees_the_remotes_canary(example_git_repo: 
     res = run_cli("release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2", "--push",
                   "--author", "ci <ci@x>", "--root", other)
     assert res.exit_code == 0, res.stderr
+    head = git(example_git_repo, "rev-parse", "HEAD")
     res = run_cli("promote", "census-income", "--env", "prod", "--skip-gates", "--push", "--root", example_git_repo)
-    assert res.exit_code == 0, res.stderr
-    assert "fast-forwarded to origin/main (1 new commit) before deciding" in res.stderr
-    assert "10% -> 25%" in res.stdout
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [
+        "servespec: error: prod/census-income: no candidate to promote (stable: s3://census-income/serving_model); start one with `servespec release`",
+        "servespec: error: origin/main is 1 commit ahead of this clone: pull and re-run",
+    ]
+    assert git(example_git_repo, "rev-parse", "HEAD") == head

@@ -28,7 +28,7 @@ logging.getLogger("git").addHandler(logging.NullHandler())
 
 from .errors import GitError, Problem, PushFailed
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "catch_up", "DEFAULT_AUTHOR", "files_at", "changed_at", "run_git",
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "behind", "DEFAULT_AUTHOR", "files_at", "changed_at", "run_git",
            "GIT_TIMEOUT"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
@@ -152,22 +152,14 @@ def _push_once(repo: git.Repo, remote: str, branch: str) -> tuple[bool, str]:
     return True, infos[0].summary.strip()
 
 
-def catch_up(repo: git.Repo, remote: str, branch: str, log: Callable[[str], None]) -> None:
-    """Before a change that will be pushed: fetch ``remote/branch`` and fast-forward to it when
-    this clone is only behind, so the command decides on what the remote has (a clone that has not
-    fetched would otherwise say "no candidate" while the remote has one). A diverged or unreachable
-    remote is left to the push, which rebases or reports."""
+def behind(repo: git.Repo, remote: str, branch: str) -> int:
+    """How many commits ``remote/branch`` has that this clone's HEAD does not, after a fetch
+    (0 when the remote cannot be reached: the push reports that)."""
     try:
         repo.remote(remote).fetch(branch)
-        upstream = repo.commit(f"{remote}/{branch}")
-    except (git.GitCommandError, ValueError, git.BadName):
-        return
-    head = repo.head.commit
-    if upstream == head or not repo.is_ancestor(head, upstream):
-        return
-    behind = int(repo.git.rev_list("--count", f"{head.hexsha}..{upstream.hexsha}"))
-    repo.git.merge("-q", "--ff-only", upstream.hexsha)
-    log(f"fast-forwarded to {remote}/{branch} ({behind} new commit{'s' if behind != 1 else ''}) before deciding")
+        return int(repo.git.rev_list("--count", f"HEAD..{remote}/{branch}"))
+    except (git.GitCommandError, ValueError):
+        return 0
 
 
 def push_with_retry(repo: git.Repo, remote: str, branch: str, reapply: Callable[[], str | None], attempts: int = 5,

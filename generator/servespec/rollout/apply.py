@@ -25,7 +25,7 @@ from ..clock import now_utc
 from ..emit import Output, emit_env
 from ..errors import CheckFailed, GitError, Problem, PromoteError, PushFailed, RaceLost, ServespecError
 from ..fsutil import atomic_write
-from ..gitrepo import Author, catch_up, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
+from ..gitrepo import Author, behind, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
 from ..overlay import Env
 from ..project import Project
 from ..render import RENDERED, write_env
@@ -113,27 +113,44 @@ def _rerender(root: Path, ctx: EnvContext, t: Transition) -> None:
     cache.save()
 
 
-def prepare(root: Path, env_name: str, author: str | None, push: Push | None, log: Log = _quiet) -> tuple[Repo, str, Author]:
-    """The repo of a rollout command, checked clean (and, when pushing, its remote known and this
-    clone caught up with it), the commit it starts from and the commit author."""
+def prepare(root: Path, env_name: str, author: str | None, push: Push | None) -> tuple[Repo, str, Author]:
+    """The repo of a rollout command, checked clean (and its remote known when pushing), the
+    commit it starts from and the commit author."""
     repo = open_repo(root)
     ensure_clean(repo, root, env_name)
     if push and push[0] not in [r.name for r in repo.remotes]:
         known = ", ".join(sorted(r.name for r in repo.remotes)) or "none"
         raise GitError(Problem("--remote", None, "", f"no such remote {push[0]!r} (remotes: {known}); nothing committed"))
-    if push:
-        catch_up(repo, push[0], push[1] or repo.active_branch.name, log)
     return repo, repo.head.commit.hexsha, resolve_author(author, repo)
+
+
+def _stale_hint(repo: Repo, push: Push | None) -> str | None:
+    """When this clone is behind the remote it pushes to: what to do, for a decision that found
+    nothing to do here (the remote may hold the change this clone has not fetched)."""
+    if not push:
+        return None
+    branch = push[1] or repo.active_branch.name
+    n = behind(repo, push[0], branch)
+    return f"{push[0]}/{branch} is {n} commit{'s' if n != 1 else ''} ahead of this clone: pull and re-run" if n else None
 
 
 def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,
         push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet) -> Outcome:
     """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
     rejected pushes by re-applying the same transition on the new upstream."""
-    repo, start, who = prepare(root, env_name, author, push, log)
+    repo, start, who = prepare(root, env_name, author, push)
     ctx, model, state = _load(root, env_name, model_name)
-    t = compute(ctx.env, model, state, now or now_utc())
+    try:
+        t = compute(ctx.env, model, state, now or now_utc())
+    except PromoteError as exc:
+        hint = _stale_hint(repo, push)
+        if hint:
+            raise PromoteError([*exc.problems, Problem(message=hint)]) from None
+        raise
     if t is None:
+        hint = _stale_hint(repo, push)
+        if hint:
+            log(f"note: {hint}")
         return Outcome(None)
     out = Outcome(t, _apply(root, ctx, t, repo, who))
     if push and out.commit:
