@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import Problem, SpecError
-from .spec import Model, S3Storage
+from .spec import LLM, Model, S3Storage
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["SpecSet", "load_specs"]
@@ -32,6 +32,8 @@ class SpecSet:
 
     models: dict[str, Model] = field(default_factory=dict)
     storage: dict[str, S3Storage] = field(default_factory=dict)
+    llms: dict[str, LLM] = field(default_factory=dict)
+    """LLMs (``LLMInferenceService``), by name."""
     origin: dict[tuple[str, str], str] = field(default_factory=dict)
     """(kind, name) -> spec file (relative to the repo root)."""
     files: list[Path] = field(default_factory=list)
@@ -124,6 +126,8 @@ def _collect(module: ModuleType, display: str, result: SpecSet, problems: list[P
                 _add(result.models, "model", item, display, result, problems)
             elif isinstance(item, S3Storage):
                 _add(result.storage, "storage", item, display, result, problems)
+            elif isinstance(item, LLM):
+                _add(result.llms, "llm", item, display, result, problems)
 
 
 def _add(table: dict[str, Any], kind: str, item: Any, display: str, result: SpecSet, problems: list[Problem]) -> None:
