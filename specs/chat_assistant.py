@@ -1,6 +1,6 @@
 """A small instruct model from Hugging Face on one GPU, served by vLLM through KServe's
-LLMInferenceService (KServe 0.16+: prod; dev and staging run KServe 0.15 and disable it in their
-overlays). The Hugging Face token comes from the secret manager; the weights are cached on the GPU
+LLMInferenceService, in the environments whose KServe has it (0.16+): prod (dev and staging run
+KServe 0.15). The Hugging Face token comes from the secret manager; the weights are cached on the GPU
 nodes before a new version gets traffic."""
 
 from servespec.spec import (
@@ -17,6 +17,7 @@ CHAT_ASSISTANT = LLM(
     name="chat-assistant",
     model_uri="hf://Qwen/Qwen2.5-1.5B-Instruct",
     served_name="qwen2.5-1.5b-instruct",
+    environments=["prod"],
     replicas=2,
     accelerators=Accelerators(resource="nvidia.com/gpu", count=1),
     resources=Resources(requests={"cpu": "2", "memory": "16Gi"}, limits={"cpu": "4", "memory": "16Gi"}),

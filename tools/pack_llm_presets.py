@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Pack KServe's LLMInferenceServiceConfig presets into ``generator/servespec/kserve/data/llm-presets.json.gz``.
+"""Pack KServe's LLMInferenceServiceConfig presets into ``generator/servespec/kserve/presets/llm-presets.json.gz``.
 
 Run by a developer when a KServe release is added (never at install or test time)::
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "generator" / "servespec" / "kserve" / "data" / "llm-presets.json.gz"
+OUT = ROOT / "generator" / "servespec" / "kserve" / "presets" / "llm-presets.json.gz"
 SOURCES = ROOT.parent / "shared" / "kserve-versions" / "SOURCES.md"
 RELEASES = ("0.16.0", "0.17.1", "0.18.1", "0.19.0", "0.20.0")
 FOLDER = "config/llmisvcconfig"

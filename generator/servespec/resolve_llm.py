@@ -85,13 +85,14 @@ class _Invalid(Exception):
 
 
 def resolve_llm(llm: LLM, env: Env) -> LLM | None:
-    """The LLM as rendered in ``env``, or None when the environment disables it.
+    """The LLM as rendered in ``env``, or None when it is not for this environment (its spec's
+    ``environments`` leave it out, or the overlay disables it).
 
     Raises:
         _Invalid: the overrides make the LLM invalid (located at the overlay entry).
     """
     override = env.overlay.llms.get(llm.name, LLMOverride())
-    if not override.enabled:
+    if not override.enabled or (llm.environments is not None and env.name not in llm.environments):
         return None
     update: dict[str, Any] = {}
     if override.replicas is not None:
@@ -127,7 +128,8 @@ def llm_problems(env: Env, kserve: Features, llm: LLM, origin: str) -> list[Prob
         file, line = env.where("kserveVersion")
         return [Problem(file, line, "kserveVersion",
                         f"LLM {name} needs {_needs('llm_inference_service')} (LLMInferenceService), found {o.kserve_version}: "
-                        f"upgrade, or disable it here with llms: {{{name}: {{enabled: false}}}}")]
+                        f"upgrade, leave this environment out of its spec's environments, or disable it here with "
+                        f"llms: {{{name}: {{enabled: false}}}}")]
     found: list[Problem] = []
 
     def spec(field: str, message: str) -> None:

@@ -11,7 +11,7 @@ namespace, and lists the copies first in ``baseRefs``, so they override whatever
 presets say. The route preset is not pinned: KServe itself does not version it, since it follows the
 Gateway API provider, not the KServe release (``config_merge.go:218-221`` at v0.20.0).
 
-The presets are packaged by ``tools/pack_llm_presets.py`` (``data/llm-presets.json.gz``), read on
+The presets are packaged by ``tools/pack_llm_presets.py`` (``presets/llm-presets.json.gz``), read on
 first use and kept for the life of the process: treat them as read-only.
 """
 
@@ -56,7 +56,7 @@ class Preset:
 
 @cache
 def _data() -> dict[str, Any]:
-    raw = resources.files(__package__ or "servespec.kserve").joinpath("data", "llm-presets.json.gz").read_bytes()
+    raw = resources.files(__package__ or "servespec.kserve").joinpath("presets", "llm-presets.json.gz").read_bytes()
     data = json.loads(gzip.decompress(raw))
     if not isinstance(data, dict) or data.get("format") != 1:
         raise TypeError("servespec's packaged LLM presets are damaged: expected format 1")

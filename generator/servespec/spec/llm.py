@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..metrics import LLMMetricNames
-from .base import LabelMap, Name, PositiveInt, PromDuration, Quantity, SpecModel, SubdomainName
+from .base import EnvName, LabelMap, Name, PositiveInt, PromDuration, Quantity, SpecModel, SubdomainName
 from .model import Resources
 from .rollout import RolloutPlan
 from .scheduling import Accelerators, Toleration
@@ -192,6 +192,9 @@ class LLM(SpecModel):
     """Where the weights live: ``hf://org/model``, ``s3://``, ``pvc://`` or ``oci://``."""
     served_name: str | None = None
     """Model name clients ask for (``spec.model.name``); default: ``name``."""
+    environments: list[EnvName] | None = None
+    """Environments to render it in; unset: every one (an overlay can still disable it with
+    ``llms: {NAME: {enabled: false}}``). Each must run KServe 0.16+ (an LLM there is refused otherwise)."""
     replicas: PositiveInt | None = None
     """Fixed replicas (default 1); not with ``scaling``."""
     scaling: LLMScaling | None = None
