@@ -99,7 +99,7 @@ def build_context(project: Project, env_name: str) -> EnvContext:
         raise RenderError(problems)
     state, lines = load_state(project.root, env_name)
     check_state(env, models, {n: s for n, s in state.items() if n not in llms}, lines, set(project.specs.models) | set(project.specs.llms))
-    llm_state = llm_state_problems(env, llms, state, lines)
+    llm_state = llm_state_problems(env, kserve, llms, state, lines)
     if llm_state:
         raise PromoteError(llm_state)
     ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve, llms=llms)

@@ -48,9 +48,10 @@ def presets_of(llm: LLM) -> list[str]:
                              prefill_multi_node=bool(prefill and prefill.multi_node), multi_node=llm.multi_node)
 
 
-def llm_plan(llm: LLM, env: Env) -> RolloutPlan:
-    """The plan of ``llm`` in ``env``: its own, else the environment's, else the default."""
-    return llm.rollout or env.overlay.rollout.plan or RolloutPlan()
+def llm_plan(llm: LLM, env: Env, kserve: Features) -> RolloutPlan:
+    """The plan of ``llm`` in ``env``: its own, else the environment's, else the default one where
+    KServe splits traffic between LLM services (0.20) and ``[100]`` where it cannot."""
+    return llm.rollout or env.overlay.rollout.plan or (RolloutPlan() if kserve.llm_router_route_weight else RolloutPlan(steps=[100]))
 
 
 def resolve_llms(project: Project, env: Env, kserve: Features) -> tuple[dict[str, LLM], list[Problem]]:
@@ -141,7 +142,7 @@ def llm_problems(env: Env, kserve: Features, llm: LLM, origin: str) -> list[Prob
     if llm.cache is not None and not kserve.llm_local_model_cache:
         spec("cache", f"expected no cache in env {env.name!r}: LLMs are served from a LocalModelCache from "
                       f"{_needs('llm_local_model_cache')}, found a cache on KServe {o.kserve_version}")
-    steps = llm_plan(llm, env).traffic
+    steps = llm_plan(llm, env, kserve).traffic
     if len(steps) > 1:
         found.extend(_canary_problems(env, kserve, llm, origin, steps))
     if o.require_resource_limits:
@@ -172,18 +173,19 @@ def _canary_problems(env: Env, kserve: Features, llm: LLM, origin: str, steps: l
     return found
 
 
-def llm_state_problems(env: Env, llms: dict[str, LLM], state: dict[str, ModelState], lines: dict[str, int | None]) -> list[Problem]:
+def llm_state_problems(env: Env, kserve: Features, llms: dict[str, LLM], state: dict[str, ModelState],
+                       lines: dict[str, int | None]) -> list[Problem]:
     """Every state entry of an LLM must agree with its plan. A canary at step 0 with 0% is the
     cache-then-switch step of an LLM with a cache: the candidate's cache object only."""
     display = f"overlays/{env.name}.rollout.yaml"
     problems = []
     for name in sorted(set(state) & set(llms)):
-        for fld, msg in _state_problems(env, llms[name], state[name]):
+        for fld, msg in _state_problems(env, kserve, llms[name], state[name]):
             problems.append(Problem(display, lines.get(name), f"models.{name}" + (f".{fld}" if fld else ""), msg))
     return problems
 
 
-def _state_problems(env: Env, llm: LLM, s: ModelState) -> list[tuple[str, str]]:
+def _state_problems(env: Env, kserve: Features, llm: LLM, s: ModelState) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for fld in ("stable", "candidate", "rolled_back"):
         uri = getattr(s, fld)
@@ -193,7 +195,7 @@ def _state_problems(env: Env, llm: LLM, s: ModelState) -> list[tuple[str, str]]:
         parse_time(s.since)
     except ValueError:
         out.append(("since", f"expected a UTC time such as \"2026-11-24T18:00:00Z\", found {s.since!r}"))
-    steps = llm_plan(llm, env).traffic
+    steps = llm_plan(llm, env, kserve).traffic
     if s.phase != "canary":
         extra = [f for f in ("candidate", "step") if getattr(s, f) is not None]
         if extra:

@@ -50,7 +50,7 @@ def members(ctx: EnvContext, llm: LLM) -> list[tuple[str, str, int | None]]:
     """``(service name, model URI, route weight or None)`` of every LLMInferenceService to render."""
     state = ctx.rollout.get(llm.name)
     stable = state.stable if state is not None else llm.model_uri
-    weighted = ctx.kserve.llm_router_route_weight and llm.router.route and len(llm_plan(llm, ctx.env).traffic) > 1
+    weighted = ctx.kserve.llm_router_route_weight and llm.router.route and len(llm_plan(llm, ctx.env, ctx.kserve).traffic) > 1
     traffic = state.traffic if state is not None and state.phase == "canary" and state.traffic else 0
     out: list[tuple[str, str, int | None]] = [(llm.name, stable, 100 - traffic if weighted else None)]
     if traffic and state is not None and state.candidate:  # resolve_llm: a canary has a candidate

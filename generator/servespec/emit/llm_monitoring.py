@@ -77,7 +77,7 @@ def llm_rule_group(ctx: EnvContext, llm: LLM) -> dict[str, Any]:
           f"{llm.name}: KV cache above {num(mon.kv_cache_usage * 100)}%",
           f"A pod of {where} has used more than {num(mon.kv_cache_usage * 100)}% of its KV cache for {mon.for_duration}: "
           "requests are being preempted or queued.")
-    if len(llm_plan(llm, ctx.env).traffic) > 1:
+    if len(llm_plan(llm, ctx.env, ctx.kserve).traffic) > 1:
         alert("LLMCanaryTimeToFirstTokenWorse", f"{q.canary_ttft_ratio(0.99, mon.window)} > {num(mon.canary_ttft_factor)}",
               f"{llm.name}: the canary's time to first token is worse than stable's",
               f"While {canary_name(llm.name)} serves part of the traffic to {where}, its p99 time to first token has been "
