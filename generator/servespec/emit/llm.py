@@ -18,7 +18,7 @@ Releases, from the rollout state (``overlays/<env>.rollout.yaml``, ``spec/rollou
 - canary at step 0 (cache-then-switch, an LLM with a cache): only the candidate's cache object is
   added; the traffic step comes in a later commit, once the cache reports ready;
 - rolled back: ``<llm>`` alone at the stable URI (the canary service is pruned; KServe's finalizer
-  removes it from the other members' routes first: ``router_group.go:215-255``).
+  removes it from the other members' routes first: ``router_group.go:207-247``).
 
 With ``cache``, every URI being served (stable, candidate) has a LocalModelNamespaceCache (or a
 cluster-scoped LocalModelCache); KServe's defaulting webhook then points the service at the node

@@ -3,13 +3,13 @@
 KServe installs well-known presets (``kserve-config-llm-template``, ``-scheduler``, ...) into its
 own namespace and merges, for every LLMInferenceService, the ones its shape calls for, then the
 service's ``baseRefs``, then the service itself (``kserve/kserve@v0.20.0:pkg/controller/v1alpha2/
-llmisvc/config_merge.go:212-273``; the same order from ``@v0.16.0:pkg/controller/v1alpha1/llmisvc/
-config_merge.go:114-150``). A platform upgrade replaces those presets, and with them the vLLM image
+llmisvc/config_merge.go:212-291``; the same order from ``@v0.16.0:pkg/controller/v1alpha1/llmisvc/
+config_merge.go:113-161``). A platform upgrade replaces those presets, and with them the vLLM image
 and its command line. servespec pins them: it renders a copy of each preset the service needs, as
 shipped by the env's KServe release, under a versioned name (:func:`pinned_name`) in the env's
 namespace, and lists the copies first in ``baseRefs``, so they override whatever the cluster's
 presets say. The route preset is not pinned: KServe itself does not version it, since it follows the
-Gateway API provider, not the KServe release (``config_merge.go:218-221`` at v0.20.0).
+Gateway API provider, not the KServe release (``config_merge.go:218-222`` at v0.20.0).
 
 The presets are packaged by ``tools/pack_llm_presets.py`` (``presets/llm-presets.json.gz``), read on
 first use and kept for the life of the process: treat them as read-only.
@@ -92,7 +92,7 @@ def preset(name: str, kserve_version: str) -> Preset:
 def wellknown_presets(*, scheduler: bool, prefill: bool, prefill_multi_node: bool, multi_node: bool) -> list[str]:
     """The well-known presets KServe applies to a service of this shape, in its order, without the
     route preset (never pinned). Multi-node means data parallelism here: KServe ships no
-    pipeline-parallel worker preset (``config_merge.go:94-99`` at v0.20.0), and ``resolve`` refuses
+    pipeline-parallel worker preset (``config_merge.go:90-95`` at v0.20.0), and ``resolve`` refuses
     that shape."""
     names = [SCHEDULER_PRESET] if scheduler else []
     if prefill:
