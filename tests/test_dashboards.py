@@ -200,6 +200,7 @@ def test_the_consistency_check_can_fail() -> None:
 needs_promtool = pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs Debian's prometheus (apt-get install prometheus)")
 
 
+@pytest.mark.slow
 @needs_promtool
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     rules = []
@@ -214,6 +215,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
 
+@pytest.mark.slow
 @needs_promtool
 def test_overview_queries_give_one_series_per_model(tmp_path: Path) -> None:
     """The overview's label_replace/regex queries, evaluated by promtool on made-up series."""

@@ -172,7 +172,7 @@ def test_workflows_keep_one_comment_updated_in_place(path: str) -> None:
 
 
 # -- docs/reviewing.md ---------------------------------------------------------------------------------------
-DOC = REPO / "docs/reviewing.md"
+DOC = REPO / "README.md"
 
 
 def review_example(repo: Path) -> str:

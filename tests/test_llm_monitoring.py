@@ -26,6 +26,7 @@ from servespec.project import Project
 from servespec.resolve import build_context
 
 needs_promtool = pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs Debian's prometheus (apt-get install prometheus)")
+slow = pytest.mark.slow
 SAMPLES = 70
 PER_MIN = 600
 NS = "ml-prod"
@@ -121,6 +122,7 @@ def example() -> Project:
     return Project.load(REPO)
 
 
+@slow
 @needs_promtool
 def test_every_llm_alert_fires_on_bad_series_and_stays_silent_on_good(example: Project, tmp_path: Path) -> None:
     groups = _groups(example, "prod")
@@ -133,6 +135,7 @@ def test_every_llm_alert_fires_on_bad_series_and_stays_silent_on_good(example: P
     assert result.returncode == 0 and result.stdout.count("SUCCESS") == 1, result.stdout + result.stderr
 
 
+@slow
 @needs_promtool
 def test_a_broken_threshold_is_caught(example: Project, tmp_path: Path) -> None:
     group = _groups(example, "prod")["chat-assistant"]
@@ -145,6 +148,7 @@ def test_a_broken_threshold_is_caught(example: Project, tmp_path: Path) -> None:
     assert result.returncode == 1 and "LLMTimeToFirstTokenHigh" in result.stdout + result.stderr
 
 
+@slow
 @needs_promtool
 def test_without_prometheus_operator_and_without_canary_steps(tmp_path: Path) -> None:
     """A rule-file ConfigMap instead of a PrometheusRule; no canary alert with the plan [100];

@@ -15,6 +15,7 @@ from conftest import run_cli
 from llm_repo import LLM_SPEC, canary_state, make_repo
 from servespec.kserve.llm_presets import pinned_name, preset, presets
 from servespec.kserve.versions import MINORS, features
+from test_secretscan import SEALED
 
 SUPPORTED = ["0.16", "0.17", "0.18", "0.19", "0.20"]
 UNIT = "rendered/prod/models/chat"
@@ -152,6 +153,30 @@ def test_spec_mistakes_are_reported_at_the_spec(tmp_path: Path, code: str, messa
     assert rc == 2 and err.startswith("servespec: error: specs/chat.py:3: LLM") and message in err, err
 
 
+@pytest.mark.parametrize("extra, message", [
+    ('env={"HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH"},',
+     "specs/chat.py: chat.env.HF_TOKEN: looks like a secret ("),
+    ('env={"HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH"}, not_secret=["HF_TOKEN"],', None),
+])
+def test_a_plaintext_token_in_env_is_refused_unless_reviewed(tmp_path: Path, extra: str, message: str | None) -> None:
+    repo = make_repo(tmp_path / "repo", extra=extra)
+    code, err = _render(repo)
+    if message is None:
+        assert (code, err) == (0, "")
+        svc = _objects(repo)["LLMInferenceService/chat"]
+        assert svc["metadata"]["annotations"] == {"serving.servespec.io/not-secret": "HF_TOKEN"}
+        return
+    assert code == 2 and err.startswith(f"servespec: error: {message}") and err.endswith(
+        "plaintext secrets are refused in env 'prod': use hf_token, or add 'HF_TOKEN' to not_secret after review\n"), err
+
+
+def test_credentials_in_the_model_uri_are_refused(tmp_path: Path) -> None:
+    spec = LLM_SPEC.replace("hf://Qwen/Qwen2.5-0.5B-Instruct", "s3://AKIAEXAMPLE:secretkey@bucket/llm") % {"extra": ""}
+    repo = make_repo(tmp_path / "repo", spec=spec)
+    assert _render(repo) == (2, "servespec: error: specs/chat.py: chat.model_uri: credentials in a URL are refused (found the URI "
+                                "carries credentials before '@' (userinfo) in 's3://***@bucket/llm'): use hf_token or a storage Secret\n")
+
+
 def test_weighted_canary_is_a_second_service_in_the_route_group(tmp_path: Path) -> None:
     extra = 'rollout=RolloutPlan(steps=[10, 50, 100]), cache=LLMCache(node_groups=["gpu"], model_size="2Gi"),'
     spec = "from servespec.spec import RolloutPlan\n" + LLM_SPEC % {"extra": extra}
@@ -223,7 +248,7 @@ def test_closed_schema_catches_a_typo_in_a_rendered_llm_field(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("token, kinds", [
-    ('{"source": "sealedSecret", "token": "AgBy3i4OJSWK+PiTySYZZA==", "scope": "namespace-wide"}', ["SealedSecret", "ServiceAccount"]),
+    (f'{{"source": "sealedSecret", "token": "{SEALED}", "scope": "namespace-wide"}}', ["SealedSecret", "ServiceAccount"]),
     ('{"source": "existingSecret", "name": "hf-org-token"}', ["ServiceAccount"]),
 ])
 def test_hf_token_from_a_sealed_or_existing_secret(tmp_path: Path, token: str, kinds: list[str]) -> None:
@@ -236,7 +261,7 @@ def test_hf_token_from_a_sealed_or_existing_secret(tmp_path: Path, token: str, k
     sa = objs["ServiceAccount/chat-hf"]
     if "SealedSecret" in kinds:
         sealed = objs["SealedSecret/chat-hf-token"]
-        assert sealed["spec"]["encryptedData"] == {"HF_TOKEN": "AgBy3i4OJSWK+PiTySYZZA=="}
+        assert sealed["spec"]["encryptedData"] == {"HF_TOKEN": SEALED}
         assert sealed["metadata"]["annotations"] == {"sealedsecrets.bitnami.com/namespace-wide": "true"}
         assert sa["secrets"] == [{"name": "chat-hf-token"}]
     else:

@@ -66,7 +66,7 @@ def open_repo(root: Path) -> git.Repo:
     try:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitError(Problem(str(root), None, "", "not inside a git repository: rollout commands commit their changes")) from None
+        raise GitError(Problem("git", None, "", "not inside a git repository: rollout commands commit their changes")) from None
 
 
 def _workdir(repo: git.Repo) -> str:
@@ -83,7 +83,7 @@ def ensure_clean(repo: git.Repo, root: Path, env: str) -> None:
     files that would change the render (``specs/*.py``, ``overlays/``, ``rendered/<env>/``):
     a rollout commit must be reproducible from what it commits."""
     if repo.head.is_detached:
-        raise GitError(Problem(_workdir(repo), None, "", "HEAD is detached: check out a branch first"))
+        raise GitError(Problem("git", None, "", "HEAD is detached: check out a branch first"))
     specs = _rel(repo, root, "specs") + "/"
     ours = (_rel(repo, root, "overlays") + "/", _rel(repo, root, "rendered", env) + "/")
     dirty, untracked = [], []
@@ -99,10 +99,10 @@ def ensure_clean(repo: git.Repo, root: Path, env: str) -> None:
             dirty.append(path)
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise GitError(Problem(_workdir(repo), None, "", f"the working tree is dirty ({shown}): commit or stash first"))
+        raise GitError(Problem("git", None, "", f"the working tree is dirty ({shown}): commit or stash first"))
     if untracked:
         shown = ", ".join(untracked[:5]) + (f" and {len(untracked) - 5} more" if len(untracked) > 5 else "")
-        raise GitError(Problem(_workdir(repo), None, "", f"files that change the render are not committed ({shown}): "
+        raise GitError(Problem("git", None, "", f"files that change the render are not committed ({shown}): "
                                "commit or remove them first; a rollout commit must render the same on any clone"))
 
 
@@ -116,7 +116,7 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str, aut
     staged = repo.git.diff("--cached", "--name-only").splitlines()
     outside = [p for p in staged if not any(p == r or p.startswith(r + "/") for r in rels)]
     if outside:
-        raise GitError(Problem(_workdir(repo), None, "", f"refusing to commit files outside the change: {', '.join(outside)}"))
+        raise GitError(Problem("git", None, "", f"refusing to commit files outside the change: {', '.join(outside)}"))
     if not staged:
         return None
     with repo.git.custom_environment(**author.env()):
@@ -188,11 +188,11 @@ def files_at(root: Path, ref: str, folder: str) -> dict[str, bytes]:
     try:
         repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitError(Problem(str(root), None, "", "not in a git repository: diff compares against a commit (--base REF)")) from None
+        raise GitError(Problem("git", None, "", "not in a git repository: diff compares against a commit (--base REF)")) from None
     try:
         commit = repo.commit(ref)
     except (git.BadName, ValueError, git.GitCommandError):
-        raise GitError(Problem(str(root), None, "--base", f"expected a commit, branch or tag, found {ref!r} (unknown revision)")) from None
+        raise GitError(Problem("git", None, "--base", f"expected a commit, branch or tag, found {ref!r} (unknown revision)")) from None
     prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
     parts = [p for p in (prefix if prefix != "." else "", folder) if p]
     tree = commit.tree

@@ -25,6 +25,7 @@ from .overlay import Env
 from .project import Project
 from .resolve_llm import llm_state_problems, resolve_llms
 from .rollout.state import load_state
+from .secretscan import control_characters, redact_url, secret_like, uri_credentials
 from .spec import LLM, Model, PlaintextCredentials, RolloutPlan, S3Storage
 from .spec.base import SpecModel
 from .spec.model import STORAGE_URI_PREFIXES
@@ -295,7 +296,37 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
     mon = o.monitoring
     if mon.enabled and model.monitoring.enabled and (mon.prometheus_operator or model.deployment_mode != "Knative"):
         problems.extend(_port_problems(ctx, model))
-    return problems
+    return problems + _secret_problems(ctx, model)
+
+
+def _secret_problems(ctx: EnvContext, model: Model) -> list[Problem]:
+    """Credentials in a URL (everywhere), secret-looking plaintext env values (outside an env
+    that allows plaintext secrets), control characters in what reaches a manifest."""
+    origin = ctx.project.specs.origin[("model", model.name)]
+    found: list[Problem] = []
+    urls = {"predictor.storage_uri": model.predictor.storage_uri, "logger.url": model.logger.url if model.logger else None}
+    for fld, url in urls.items():
+        why = uri_credentials(url) if url else None
+        if why and url:
+            found.append(Problem(origin, None, f"{model.name}.{fld}", f"credentials in a URL are refused (found {why} in "
+                                 f"{redact_url(url)!r}): use a storage endpoint with credentials from a Secret"))
+    envs = {"predictor.env": model.predictor.env}
+    if model.transformer:
+        envs["transformer.container.env"] = model.transformer.container.env
+    if not ctx.env.overlay.allow_plaintext_secrets:
+        for fld, values in envs.items():
+            for name, value in sorted(values.items()):
+                why = None if name in model.not_secret else secret_like(name, value)
+                if why:
+                    found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"looks like a secret ({why}); plaintext "
+                                         f"secrets are refused in env {ctx.env.name!r}: take it from a Secret, or add {name!r} to "
+                                         "not_secret after review"))
+    for fld, values in envs.items():
+        for name, value in sorted(values.items()):
+            bad = control_characters(value)
+            if bad:
+                found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"expected no control characters, found {bad}"))
+    return found
 
 
 def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:

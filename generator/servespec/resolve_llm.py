@@ -22,6 +22,7 @@ from .kserve.llm_presets import wellknown_presets
 from .kserve.versions import Features, first_minor_with
 from .overlay import Env
 from .project import Project
+from .secretscan import control_characters, redact_url, secret_like, uri_credentials
 from .spec import LLM, RolloutPlan
 from .spec.llm import LLM_URI_PREFIXES
 from .spec.overlay import LLMOverride
@@ -149,6 +150,25 @@ def llm_problems(env: Env, kserve: Features, llm: LLM, origin: str) -> list[Prob
         missing = [k for k in ("cpu", "memory") if k not in llm.resources.limits]
         if missing:
             spec("resources.limits", f"env {env.name!r} requires resource limits: expected cpu and memory, missing {', '.join(missing)}")
+    return found + _secret_problems(env, llm, origin)
+
+
+def _secret_problems(env: Env, llm: LLM, origin: str) -> list[Problem]:
+    """The models' secrets policy (``resolve._secret_problems``): credentials in the model URI
+    (everywhere), secret-looking env values (outside envs that allow plaintext), control characters."""
+    found = []
+    why = uri_credentials(llm.model_uri)
+    if why:
+        found.append(Problem(origin, None, f"{llm.name}.model_uri", f"credentials in a URL are refused (found {why} in "
+                             f"{redact_url(llm.model_uri)!r}): use hf_token or a storage Secret"))
+    for name, value in sorted(llm.env.items()):
+        why = None if env.overlay.allow_plaintext_secrets or name in llm.not_secret else secret_like(name, value)
+        if why:
+            found.append(Problem(origin, None, f"{llm.name}.env.{name}", f"looks like a secret ({why}); plaintext secrets are "
+                                 f"refused in env {env.name!r}: use hf_token, or add {name!r} to not_secret after review"))
+        bad = control_characters(value)
+        if bad:
+            found.append(Problem(origin, None, f"{llm.name}.env.{name}", f"expected no control characters, found {bad}"))
     return found
 
 

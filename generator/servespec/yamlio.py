@@ -8,30 +8,37 @@
   so errors can point into the file, and refuses duplicate keys.
 - Files only commands edit (rollout state) go through :func:`roundtrip_load` /
   :func:`roundtrip_dump` (ruamel.yaml round trip: comments and order survive).
+
+Human-written files pass one guard, so a hostile or careless file fails fast with one located
+line instead of hanging or eating memory: :func:`read_text` reads regular files only (no FIFO,
+no device) of at most :data:`MAX_BYTES` (1 MiB); :func:`check_structure` walks the YAML events
+(libyaml, fast) before anything is built and refuses aliases (``*a`` and merge keys ``<<: *a``:
+"billion laughs" needs them, servespec's files do not) and nesting deeper than :data:`MAX_DEPTH`.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
+import stat
 from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import Any
-from collections.abc import Iterator
 
 import yaml
 
 from .errors import Problem, ServespecError, SpecError
 
 __all__ = [
-    "dump",
-    "dump_all",
-    "canonical_order",
-    "load_with_lines",
-    "load_all",
-    "roundtrip_load",
-    "roundtrip_dump",
-    "Lines",
+    "dump", "dump_all", "canonical_order", "load_with_lines", "load_all", "roundtrip_load", "roundtrip_dump",
+    "Lines", "read_text", "check_structure", "StructureError", "MAX_BYTES", "MAX_DEPTH",
 ]
+
+MAX_BYTES = 1 << 20
+"""The largest human-written file servespec reads (overlays, rollout state): 1 MiB."""
+MAX_DEPTH = 100
+"""The deepest nesting of mappings and sequences accepted in a human-written YAML file."""
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -49,7 +56,8 @@ class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    if value in ("y", "Y", "n", "N") or dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+    if value in ("y", "Y", "n", "N") or dumper.resolve(  # type: ignore[no-untyped-call]
+            yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
         # "true", "on", "1", "null", ...: double-quote, as Kubernetes manifests do.
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
@@ -127,7 +135,8 @@ def _spell(text: str) -> str | None:
     """How PyYAML writes a one-line ASCII string (as key or value), or None if not sure."""
     if len(text) > 1000 or not _ASCII_LINE.match(text):
         return None
-    if text in ("y", "Y", "n", "N") or _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
+    if text in ("y", "Y", "n", "N") or _RESOLVER.resolve(  # type: ignore[no-untyped-call]
+            yaml.ScalarNode, text, (True, False)) != _STR_TAG:
         # "true", "on", "1", "null", "": double-quoted (see _str_representer)
         return None if ('"' in text or "\\" in text) else f'"{text}"'
     if _plain_allowed(text):
@@ -259,23 +268,97 @@ def load_all(text: str | bytes) -> list[Any]:
     return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
 
 
-def read_text(path: Path, display: str, error: type[ServespecError] = SpecError) -> str:
-    """A human-written file's text, or ``error`` naming the file when it is unreadable."""
+def read_text(path: Path, display: str, error: type[ServespecError] = SpecError, limit: int = MAX_BYTES) -> str:
+    """A human-written file's text, or ``error`` naming the file when it is unreadable, not a
+    regular file, larger than ``limit`` bytes or not UTF-8."""
     try:
-        return path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise error(Problem(display, None, "", f"expected a regular file, found {_file_kind(info.st_mode)}"))
+            data = f.read(limit + 1) if info.st_size <= limit else b""
+            size = max(info.st_size, len(data))
     except OSError as exc:
         raise error(Problem(display, None, "", f"cannot read: {exc.strerror}")) from None
+    if size > limit:
+        raise error(Problem(display, None, "", _too_large(limit, f"{size} bytes" if len(data) <= limit else f"more than {limit} bytes")))
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise error(Problem(display, None, "", "expected UTF-8 text, found binary data")) from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _too_large(limit: int, found: str) -> str:
+    return f"expected a file of at most {limit / (1 << 20):g} MiB ({limit} bytes), found {found}"
+
+
+class StructureError(ValueError):
+    """A YAML file uses an alias or nests too deeply: ``line`` (1-based) and ``message``."""
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
+def check_structure(text: str) -> None:
+    """Refuse aliases, nesting deeper than :data:`MAX_DEPTH` and integers Python will not convert
+    (over 4300 digits) before a loader builds anything: :class:`StructureError` (line, message). Walks libyaml's events; where libyaml finds a syntax
+    error, ruamel.yaml's (rarely, ruamel accepts what libyaml does not)."""
+    loader = _Loader(text)
+    try:
+        _walk_events(iter(lambda: loader.get_event() if loader.check_event() else None, None))
+        return
+    except yaml.YAMLError:
+        pass
+    finally:
+        loader.dispose()
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError as RuamelError
+
+    try:
+        _walk_events(YAML(typ="rt").parse(text))
+    except RuamelError:  # a syntax error: the loader reports it, before building anything
+        pass
+
+
+_LONG_INT = re.compile(r"[-+]?[0-9_]{4301,}")  # an int with more digits than Python converts (4300)
+
+
+def _walk_events(events: Iterable[Any]) -> None:
+    depth = 0
+    for event in events:
+        kind = type(event).__name__
+        if kind == "ScalarEvent" and not event.style and len(event.value) > 4300 and _LONG_INT.fullmatch(event.value):
+            raise StructureError(event.start_mark.line + 1, "expected a number of at most 4300 digits, found "
+                                 f"{len(event.value.lstrip('+-').replace('_', ''))} digits")
+        if kind == "AliasEvent":
+            raise StructureError(event.start_mark.line + 1, f"aliases are not allowed in servespec's YAML files "
+                                                            f"(found *{event.anchor}): write the value out")
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise StructureError(event.start_mark.line + 1, f"expected at most {MAX_DEPTH} levels of nesting, found more")
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
 
 
 def load_with_lines(path: Path, display: str | None = None) -> tuple[Any, Lines]:
     """Load a human-written YAML file and the line of every key and item.
 
-    Raises ``SpecError`` for unreadable files, YAML syntax errors and duplicate keys.
+    Raises ``SpecError`` for unreadable, too large or binary files, YAML syntax errors, aliases,
+    too deep nesting and duplicate keys.
     """
     display = display or str(path)
     text = read_text(path, display)
+    try:
+        check_structure(text)
+    except StructureError as exc:
+        raise SpecError(Problem(display, exc.line, "", exc.message)) from None
     loader = _Loader(io.StringIO(text))
     try:
         node = loader.get_single_node()
@@ -342,8 +425,22 @@ def _roundtrip_yaml() -> Any:
     return y
 
 
-def roundtrip_load(text: str) -> Any:
-    """Load a YAML file for editing with comments and order preserved (ruamel round trip)."""
+def roundtrip_load(text: str, display: str | None = None, error: type[ServespecError] = SpecError) -> Any:
+    """Load a YAML file for editing with comments and order preserved (ruamel round trip).
+
+    ``text`` over :data:`MAX_BYTES` or failing :func:`check_structure` is refused before ruamel
+    builds anything: as ``error`` located in ``display`` when given, else as a ruamel
+    ``MarkedYAMLError`` (what callers already catch and report as "invalid YAML")."""
+    try:
+        if (size := len(text.encode("utf-8"))) > MAX_BYTES:
+            raise StructureError(0, _too_large(MAX_BYTES, f"{size} bytes"))
+        check_structure(text)
+    except StructureError as exc:
+        if display is not None:
+            raise error(Problem(display, exc.line or None, "", exc.message)) from None
+        from ruamel.yaml.error import FileMark, MarkedYAMLError
+
+        raise MarkedYAMLError(problem=exc.message, problem_mark=FileMark("<text>", 0, max(exc.line - 1, 0), 0)) from None
     return _roundtrip_yaml().load(text)
 
 

@@ -26,6 +26,7 @@ from . import rollout as _rollout  # noqa: E402,F401
 from . import status as _status  # noqa: E402,F401
 from . import explain as _explain  # noqa: E402,F401
 from . import schema as _schema  # noqa: E402,F401
+from . import upgrade as _upgrade  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,8 +40,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("servespec: aborted", err=True)
         sys.exit(2)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # usage errors in servespec's one style, with the way to help
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see `{exc.ctx.command_path} --help`)"
+        click.echo(f"servespec: error: {exc.format_message()}{hint}", err=True)
         sys.exit(2)
     except ServespecError as exc:
         if debug:

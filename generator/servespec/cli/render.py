@@ -44,3 +44,5 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
             click.echo(f"{result.env}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed ({n} files)")
     for orphan in report.orphans:
         click.echo(f"{orphan}: removed (no overlay)")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)

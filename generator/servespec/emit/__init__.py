@@ -72,4 +72,4 @@ def emit_env(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None 
     for each in ctx.llms.values():
         outputs.extend(emit_llm(ctx, each))
     units = layout.layout(ctx, outputs)  # units: common/, models/<name>/ or shards/<k>/
-    return [*units.outputs, *delivery.emit(ctx, units.units)]  # bootstrap/: the controller objects
+    return [*units.outputs, *delivery.emit(ctx, units.units, units.members)]  # bootstrap/: the controller objects

@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..kserve.llm_presets import pinned_name
+from .isvc.common import NOT_SECRET
 from ..metrics import version_id
 from ..resolve_llm import canary_name, llm_plan, presets_of
 from ..spec import LLM
@@ -153,8 +154,9 @@ def llm_service(ctx: EnvContext, llm: LLM, name: str, uri: str, weight: int | No
     spec["router"] = _router(llm, weight)
     meta: dict[str, Any] = {"name": name, "namespace": ctx.namespace,
                             "labels": {**base_labels(llm.name), **llm.labels, VERSION_LABEL: version_id(uri)}}
-    if llm.annotations:
-        meta["annotations"] = dict(llm.annotations)
+    annotations = {**llm.annotations, **({NOT_SECRET: ",".join(sorted(llm.not_secret))} if llm.not_secret else {})}
+    if annotations:
+        meta["annotations"] = annotations
     api = ctx.kserve.llm_storage_api_version or "serving.kserve.io/v1alpha2"
     return {"apiVersion": api, "kind": "LLMInferenceService", "metadata": meta, "spec": spec}
 

@@ -100,16 +100,11 @@ def _rerender(root: Path, ctx: EnvContext, t: Transition) -> None:
     outputs = emit_env(new_ctx, cache.per_model(new_ctx))  # unchanged models come from the cache
     target = root / RENDERED / t.env
     on_disk = {(Path(d) / n).relative_to(target).as_posix() for d, _s, names in os.walk(target) for n in names}
-    if on_disk != {o.path for o in outputs}:
-        write_env(root, t.env, {o.path: _data(o) for o in outputs}, cache)
+    if on_disk == {o.path for o in outputs}:  # other models' files stay exactly as committed
+        files = {o.path: _data(o) if o.model in (t.model, None) else (target / o.path).read_bytes() for o in outputs}
     else:
-        for out in outputs:
-            if out.model not in (t.model, None):
-                continue
-            new = _data(out)
-            dest = target / out.path
-            if dest.read_bytes() != new:
-                atomic_write(dest, new)
+        files = {o.path: _data(o) for o in outputs}
+    write_env(root, t.env, files, cache)  # the env swapped in whole
     cache.save()
 
 

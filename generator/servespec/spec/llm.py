@@ -215,6 +215,8 @@ class LLM(SpecModel):
     """Taints the pods tolerate (e.g. the GPU nodes')."""
     env: dict[str, str] = {}
     """Environment variables of the vLLM container (``VLLM_ADDITIONAL_ARGS`` passes engine flags)."""
+    not_secret: list[str] = []
+    """Names of env vars whose plaintext values were reviewed and are not secrets (as ``Model.not_secret``)."""
     router: LLMRouter = LLMRouter()
     """Gateway, managed route and endpoint picker."""
     hf_token: HFToken | None = None

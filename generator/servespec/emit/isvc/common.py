@@ -12,6 +12,8 @@ from ..context import EnvContext, base_labels, scrape_annotations
 __all__ = ["resources", "predictor_model", "logger_spec", "service_account", "container", "metadata", "mode_annotation"]
 
 MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+NOT_SECRET = "serving.servespec.io/not-secret"
+"""Env var names reviewed as not secret (``Model.not_secret``), read by ``validate/secrets.py``."""
 
 
 def mode_annotation(ctx: EnvContext, model: Model) -> dict[str, str]:
@@ -93,6 +95,8 @@ def metadata(ctx: EnvContext, model: Model) -> dict[str, Any]:
     """Name, namespace, labels and annotations (deploymentMode explicit, see :func:`mode_annotation`; scrape
     annotations, where the environment scrapes by annotation, under the user's own)."""
     annotations = {**scrape_annotations(ctx, model), **model.annotations, **mode_annotation(ctx, model)}
+    if model.not_secret:
+        annotations[NOT_SECRET] = ",".join(sorted(model.not_secret))
     return {
         "name": model.name,
         "namespace": ctx.namespace,
