@@ -47,7 +47,7 @@ def test_a_row_has_python_and_yaml_name_type_default_and_docstring() -> None:
     assert "| `min_replicas` | `minReplicas` | [NonNegativeInt](#nonnegativeint) | `1` |" in text
     assert "| `model_format` | `modelFormat` | str | required |" in text
     assert "| `steps` | `steps` | list[int \\| [Step](#step)] | `[10, 25, 50, 100]` |" in text
-    assert "Used in: `Model.rollout`, `LLM.rollout`, `EnvRollout.plan`." in text
+    assert "Used in: `Model.rollout`, `LLM.rollout`, `ModelOverride.rollout`, `EnvRollout.plan`." in text
     # a discriminator without a docstring of its own is described as one
     assert "| `source` | `source` | \"externalSecret\" | `\"externalSecret\"` | Selects this class among the Credentials classes. |" in text
     assert "### PromDuration\n\nstr: A Prometheus duration" in text  # one family of durations (spec/base.py)
@@ -106,7 +106,7 @@ def test_explain_a_field_of_several_union_members() -> None:
     ("overlay.rollout.plann", "overlay.rollout.plann: expected a field of overlay.rollout (plan, prometheusUrl), found 'plann'"),
     ("overlay.models.census-income",
      "overlay.models.census-income: expected a field of overlay.models (annotations, deploymentMode, enabled, labels, "
-     "maxReplicas, minReplicas, resources, storage); `overlay.models.*.FIELD` for a field of any entry, found 'census-income'"),
+     "maxReplicas, minReplicas, resources, rollout, storage); `overlay.models.*.FIELD` for a field of any entry, found 'census-income'"),
     ("Predictor.scale_metric.x",
      "Predictor.scale_metric.x: expected nothing after Predictor.scale_metric "
      "(a \"concurrency\" | \"rps\" | \"cpu\" | \"memory\" | null value), found 'x'"),

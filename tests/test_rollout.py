@@ -129,15 +129,16 @@ def test_bake_time_and_no_prometheus_refused(example_git_repo: Path) -> None:
     cli(repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2")
     before = head(repo)
     res = cli(repo, "promote", "census-income", "--env", "prod")
-    assert res.exit_code == 1
-    assert "bake time not over: at 10% since" in res.stderr and "10m00s required" in res.stderr
+    assert res.exit_code == 3  # not decided yet
+    assert res.stderr.startswith("servespec: waiting: prod/census-income: bake time not over: at 10% since")
+    assert "10m00s required" in res.stderr
     (repo / "overlays/prod.yaml").write_text((repo / "overlays/prod.yaml").read_text().replace(
         "  prometheusUrl: http://prometheus-operated.monitoring.svc:9090\n", ""))
     git(repo, "commit", "-qam", "no prometheus")
     before = head(repo)
     res = cli(repo, "promote", "census-income", "--env", "prod", "--ignore-bake-time")
     assert res.exit_code == 2
-    assert "the plan has gates (error-rate, latency-p99) and no Prometheus URL is known" in res.stderr
+    assert "the plan has gates (error-rate-increase, latency-p99-ratio) and no Prometheus URL is known" in res.stderr
     assert head(repo) == before
 
 
@@ -327,10 +328,13 @@ def test_promote_all_advances_what_is_due(example_git_repo: Path) -> None:
     before = head(repo)
     res = cli(repo, "promote", "--all", "--env", "prod")
     assert res.exit_code == 0, res.stderr
-    assert "prod/census-income: not due: at 10% since" in res.stdout and "prod/sklearn-iris: not due" in res.stdout
+    assert "prod/census-income: waiting (bake-time): at 10% since" in res.stdout and "prod/sklearn-iris: waiting (bake-time)" in res.stdout
     assert head(repo) == before
     res = cli(repo, "promote", "--all", "--env", "prod", "--skip-gates")
     assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert [line.split(" [")[0] for line in lines] == ["prod/census-income: promoted: 10% -> 25% (step 2/4)",
+                                                        "prod/sklearn-iris: promoted: 10% -> 25% (step 2/4)"]
     assert git(repo, "log", "--format=%s", f"{before}..HEAD").splitlines() == [
         "promote(prod/sklearn-iris): 10% -> 25% (step 2/4)", "promote(prod/census-income): 10% -> 25% (step 2/4)"]
     assert cli(repo, "promote", "--all", "--env", "dev").stdout == "dev: no model under canary\n"

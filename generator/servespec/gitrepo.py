@@ -11,6 +11,7 @@ number of times; anything that would need a human stops with the branch left cle
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import subprocess
@@ -20,9 +21,14 @@ from collections.abc import Callable
 
 import git
 
+# GitPython logs git's own stderr ("error: failed to push some refs to '/abs/path'") through the
+# logging module, which Python prints when nothing handles it: a retried-then-successful push would
+# look like a failure. servespec prints its own one line per attempt instead.
+logging.getLogger("git").addHandler(logging.NullHandler())
+
 from .errors import GitError, Problem, PushFailed
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "files_at", "changed_at", "run_git",
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "catch_up", "DEFAULT_AUTHOR", "files_at", "changed_at", "run_git",
            "GIT_TIMEOUT"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
@@ -144,6 +150,24 @@ def _push_once(repo: git.Repo, remote: str, branch: str) -> tuple[bool, str]:
         if info.flags & info.ERROR:
             raise PushFailed(Problem(remote, None, "", f"push to {branch} failed: {info.summary.strip()}"))
     return True, infos[0].summary.strip()
+
+
+def catch_up(repo: git.Repo, remote: str, branch: str, log: Callable[[str], None]) -> None:
+    """Before a change that will be pushed: fetch ``remote/branch`` and fast-forward to it when
+    this clone is only behind, so the command decides on what the remote has (a clone that has not
+    fetched would otherwise say "no candidate" while the remote has one). A diverged or unreachable
+    remote is left to the push, which rebases or reports."""
+    try:
+        repo.remote(remote).fetch(branch)
+        upstream = repo.commit(f"{remote}/{branch}")
+    except (git.GitCommandError, ValueError, git.BadName):
+        return
+    head = repo.head.commit
+    if upstream == head or not repo.is_ancestor(head, upstream):
+        return
+    behind = int(repo.git.rev_list("--count", f"{head.hexsha}..{upstream.hexsha}"))
+    repo.git.merge("-q", "--ff-only", upstream.hexsha)
+    log(f"fast-forwarded to {remote}/{branch} ({behind} new commit{'s' if behind != 1 else ''}) before deciding")
 
 
 def push_with_retry(repo: git.Repo, remote: str, branch: str, reapply: Callable[[], str | None], attempts: int = 5,

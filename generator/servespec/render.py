@@ -21,11 +21,11 @@ from .errors import Problem, RenderError
 from .fsutil import exchange, symlinks_under
 from .overlay import discover_envs
 from .project import Project
-from .resolve import build_context
+from .resolve import build_context, spec_ahead
 from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
-from .yamlio import dump
+from .yamlwriter import dump
 
 __all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "check_env", "read_tree",
            "orphaned_envs", "remove_env", "RENDERED"]
@@ -47,13 +47,16 @@ class RenderResult:
         return not (self.added or self.changed or self.removed)
 
 
-def render_env(project: Project, env: str, cache: RenderCache | None = None) -> dict[str, bytes]:
+def render_env(project: Project, env: str, cache: RenderCache | None = None, warnings: list[Problem] | None = None) -> dict[str, bytes]:
     """Every file of ``rendered/<env>/`` as bytes, keyed by relative path.
 
     With a ``cache``, models whose inputs did not change since the last render reuse their
-    serialized files instead of being emitted again.
+    serialized files instead of being emitted again. ``warnings`` receives what is rendered but
+    deserves a word (a spec ahead of the env's rollout state: ``resolve.spec_ahead``).
     """
     ctx = build_context(project, env)
+    if warnings is not None:
+        warnings.extend(a.warning for a in spec_ahead(ctx))
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
     for out in emit_env(ctx, cache.per_model(ctx) if cache else None):
@@ -79,13 +82,13 @@ def webhook_problems(ctx: EnvContext, out: Output) -> list[Problem]:
             for f in check_inferenceservice(out.obj, None, minor)]
 
 
-def render_project(project: Project, cache: RenderCache | None = None) -> dict[str, dict[str, bytes]]:
+def render_project(project: Project, cache: RenderCache | None = None, warnings: list[Problem] | None = None) -> dict[str, dict[str, bytes]]:
     """All environments of the project, rendered in memory; all problems reported together."""
     out: dict[str, dict[str, bytes]] = {}
     problems: list[Problem] = []
     for env in project.envs:
         try:
-            out[env] = render_env(project, env, cache)
+            out[env] = render_env(project, env, cache, warnings)
         except RenderError as exc:
             problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
     if problems:
@@ -230,6 +233,7 @@ class RepoRender:
     diffs: dict[str, str] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    """Rendered, but worth a word: a spec ahead of an env's rollout state, renamed delivery units."""
 
     def stale(self) -> list[Problem]:
         """With ``check``: one problem per stale folder of ``rendered/`` (none: up to date)."""
@@ -242,8 +246,9 @@ def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = Fals
     atomically (orphaned envs removed); with ``check`` write nothing and report what is stale."""
     project = Project.load(root, envs)
     cache = RenderCache(root, enabled=use_cache)
-    rendered = render_project(project, cache)
-    out = RepoRender(orphans=[] if envs else orphaned_envs(root, discover_envs(root)))
+    warnings: list[Problem] = []
+    rendered = render_project(project, cache, warnings)
+    out = RepoRender(orphans=[] if envs else orphaned_envs(root, discover_envs(root)), warnings=[str(w) for w in warnings])
     for env, files in rendered.items():
         out.files[env] = len(files)
         if check:

@@ -13,6 +13,7 @@ beats everything. A new overlay field is declared in ``spec/overlay.py`` and mer
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -34,13 +35,14 @@ from .spec.rollout import ModelState
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "plan_for", "check_state", "canary_problem",
-           "kserve_features", "LEGACY_API", "FRAMEWORKS"]
+           "kserve_features", "SpecAhead", "spec_ahead", "LEGACY_API", "FRAMEWORKS"]
 
 LEGACY_API = "serving.kubeflow.org/v1alpha2"
 FRAMEWORKS = ("tensorflow", "triton", "xgboost", "lightgbm", "sklearn", "onnx", "pytorch", "pmml")
 """Framework keys of a v1alpha2 PredictorSpec."""
 
 _NO_OVERRIDE = ModelOverride()
+_DEFAULT_PLAN = RolloutPlan()
 _M = TypeVar("_M", bound=SpecModel)
 
 
@@ -188,8 +190,17 @@ def _revalidate(cls: type[_M], obj: _M, update: dict[str, Any], env: Env, where:
 
 
 def plan_for(model: Model, env: Env) -> RolloutPlan:
-    """The plan of ``model`` in ``env``: the spec's own, else the environment's, else the default."""
-    return model.rollout or env.overlay.rollout.plan or RolloutPlan()
+    """The plan of ``model`` in ``env``.
+
+    Precedence, as for every other model field: the fields set in the overlay's
+    ``models.<name>.rollout`` beat the model's plan, which is its spec's ``rollout`` (whole), else
+    the environment's ``rollout.plan`` (whole), else the default ``RolloutPlan()``.
+    """
+    base = model.rollout or env.overlay.rollout.plan or _DEFAULT_PLAN
+    override = env.overlay.models.get(model.name, _NO_OVERRIDE).rollout
+    if override is None or not override.model_fields_set:
+        return base
+    return base.model_copy(update={f: getattr(override, f) for f in sorted(override.model_fields_set)})
 
 
 def check_state(env: Env, models: dict[str, Model], state: dict[str, ModelState], lines: dict[str, int | None],
@@ -211,9 +222,16 @@ def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState
         what = "disabled in this environment" if known and name in known else "unknown model"
         return [("", f"{what} (rendered here: {', '.join(sorted(models)) or 'none'}): delete this entry")]
     out: list[tuple[str, str]] = []
-    for fld in ("stable", "candidate", "rolled_back"):
+    for fld in ("stable", "candidate", "rolled_back", "spec_uri"):
         uri = getattr(s, fld)
-        if uri is not None and not uri.startswith(STORAGE_URI_PREFIXES):
+        if uri is None:
+            continue
+        bad, creds = control_characters(uri), uri_credentials(uri)
+        if bad:
+            out.append((fld, f"expected a storage URI without control characters, found {bad.removeprefix('contains ')}"))
+        elif creds:
+            out.append((fld, f"credentials in a URL are refused (found {creds} in {redact_url(uri)!r})"))
+        elif not uri.startswith(STORAGE_URI_PREFIXES):
             out.append((fld, f"expected a storage URI (s3://, gs://, ...), found {uri!r}"))
     try:
         parse_time(s.since)
@@ -233,6 +251,50 @@ def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState
             out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
         if s.phase == "rolled-back" and s.traffic not in (0, None):
             out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
+    return out
+
+
+@dataclass(frozen=True)
+class SpecAhead:
+    """A model whose spec names a storage URI the environment's rollout state does not serve:
+    the state wins when rendering, so the spec's version reaches the env only by a release."""
+
+    model: str
+    spec_uri: str
+    """What the spec says."""
+    serving: str
+    """What the env serves, as ``describe`` puts it (``stable s3://...``)."""
+    command: str
+    """The exact command that releases the spec's version."""
+    warning: Problem
+    """The one-line warning ``render`` prints."""
+
+
+def spec_ahead(ctx: EnvContext) -> list[SpecAhead]:
+    """Models whose spec's ``storage_uri`` was edited since their rollout state in this environment
+    was written (``ModelState.spec_uri``) to a version the state neither serves nor rolls out
+    (one per model, by name). A release made with ``--storage-uri`` leaves the spec as it was, so
+    a spec that merely lags behind the state is not reported."""
+    out = []
+    for name, s in sorted(ctx.rollout.items()):
+        model = ctx.models.get(name)
+        if model is None or s.spec_uri is None or model.predictor.storage_uri in (s.spec_uri, s.stable, s.candidate):
+            continue
+        uri = model.predictor.storage_uri
+        command = f"servespec release {name} --env {ctx.env.name} --storage-uri {shlex.quote(uri)}"
+        if s.phase == "canary":
+            serving = f"canary {s.traffic}% {s.candidate} (stable {s.stable})"
+            todo = f"finish or roll back that canary, then release it: {command}"
+        elif s.phase == "rolled-back" and s.rolled_back == uri:
+            serving = f"stable {s.stable} ({uri} was rolled back)"
+            todo = f"release it again (or change the spec): {command}"
+        else:
+            serving = f"stable {s.stable}"
+            todo = f"release it: {command}"
+        message = (f"env {ctx.env.name} serves {serving} (overlays/{ctx.env.name}.rollout.yaml), the spec says {uri}: "
+                   f"not rendered until released; {todo}")
+        origin = ctx.project.specs.origin.get(("model", name), "")
+        out.append(SpecAhead(name, uri, serving, command, Problem(origin, None, f"{name}.predictor.storage_uri", message)))
     return out
 
 
@@ -325,7 +387,7 @@ def _secret_problems(ctx: EnvContext, model: Model) -> list[Problem]:
         for name, value in sorted(values.items()):
             bad = control_characters(value)
             if bad:
-                found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"expected no control characters, found {bad}"))
+                found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"expected no control characters, found {bad.removeprefix('contains ')}"))
     return found
 
 

@@ -28,7 +28,7 @@ import orjson
 from ..emit import Output, emit_model
 from ..resolve import EnvContext
 from ..spec import Model
-from ..yamlio import dump
+from ..yamlwriter import dump
 from .store import code_fingerprint, load_pickle, repo_cache_path, save_pickle
 
 __all__ = ["RenderCache", "digest"]

@@ -27,6 +27,8 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
     from ..render import render_repo
 
     report = render_repo(resolve_root(ctx, cmd_root), list(envs) or None, check=check, use_cache=not no_cache)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if check:
         for o in report.orphans:
             click.echo(f"rendered/{o}/: no overlays/{o}.yaml any more; `servespec render` deletes it")
@@ -44,5 +46,3 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
             click.echo(f"{result.env}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed ({n} files)")
     for orphan in report.orphans:
         click.echo(f"{orphan}: removed (no overlay)")
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)

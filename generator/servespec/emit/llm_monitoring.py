@@ -20,7 +20,7 @@ from ..metrics import VLLM_PORT
 from ..promql import LLMQueries, num
 from ..resolve_llm import canary_name, llm_plan
 from ..spec import LLM
-from ..yamlio import dump
+from ..yamlwriter import dump
 from .context import EnvContext, Output, base_labels
 
 __all__ = ["emit_llm", "llm_queries", "llm_rule_group", "llm_pod_monitor", "LLM_ALERTS", "monitored"]

@@ -2,7 +2,9 @@
 
 Precedence for a model's fields (applied by ``resolve.py``): the spec's explicit values beat the
 environment's ``defaults``, which beat the spec model's own defaults; a per-model entry under
-``models:`` beats everything.
+``models:`` beats everything. The same holds for rollout plans (``resolve.plan_for``): the fields
+set under ``models.<name>.rollout`` override the model's plan, which is its spec's, else the
+environment's ``rollout.plan``, else the default.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .cost import Budget, Pricing
 from .delivery import EnvDelivery
 from .model import Resources
 from .monitoring import EnvMonitoring
-from .rollout import EnvRollout
+from .rollout import EnvRollout, RolloutPlan
 from .scheduling import Toleration
 from .storage import Credentials
 
@@ -62,6 +64,9 @@ class ModelOverride(SpecModel):
     """Use another storage endpoint."""
     deployment_mode: Literal["Knative", "Standard"] | None = None
     """KServe deployment mode."""
+    rollout: RolloutPlan | None = None
+    """Rollout plan fields for this model here (``{onFailure: rollback}``, ``{steps: [50, 100]}``):
+    each field set overrides the model's plan (its spec's, else the environment's, else the default)."""
 
 
 class LLMOverride(SpecModel):

@@ -55,7 +55,7 @@ def secret_problems(obj: dict[str, Any], env: Env) -> list[str]:
             continue  # dashboards and rule files: multi-line documents by design
         bad = control_characters(value) if "\n" not in value.rstrip("\n") else None
         if bad:
-            out.append(f"{path}: expected no control characters, found {bad}")
+            out.append(f"{path}: expected no control characters, found {bad.removeprefix('contains ')}")
         if "://" in value and uri_credentials(value):
             out.append(f"{path}: credentials in a URL are refused (found {uri_credentials(value)} in {redact_url(value)!r}): "
                        "use a Secret the consumer reads")
