@@ -67,7 +67,6 @@ class SpecSet:
     models: dict[str, Model] = field(default_factory=dict)
     storage: dict[str, S3Storage] = field(default_factory=dict)
     llms: dict[str, LLM] = field(default_factory=dict)
-    """LLMs (``LLMInferenceService``), by name."""
     origin: dict[tuple[str, str], str] = field(default_factory=dict)
     """(kind, name) -> spec file (relative to the repo root)."""
     files: list[Path] = field(default_factory=list)
@@ -180,8 +179,7 @@ def _declared(module: ModuleType) -> list[Declaration]:
 
 def _add(item: Declaration, display: str, result: SpecSet, problems: list[Problem]) -> None:
     kind = "model" if isinstance(item, Model) else "llm" if isinstance(item, LLM) else "storage"
-    tables: dict[str, dict[str, Any]] = {"model": result.models, "llm": result.llms, "storage": result.storage}
-    table = tables[kind]
+    table: dict[str, Any] = result.models if kind == "model" else result.llms if kind == "llm" else result.storage
     key = (kind, item.name)
     if key in result.origin:
         if table[item.name] is item:  # the same object exported twice (e.g. in a list too)
