@@ -32,6 +32,8 @@ def _dashboards(env: str) -> dict[Path, tuple[dict[str, Any], str]]:
     paths = sorted(folder.glob("models/*/dashboard.yaml")) + [folder / "common" / "monitoring" / "overview-dashboard.yaml"]
     out = {}
     for p in paths:
+        if (p.parent / "llminferenceservice.yaml").exists():
+            continue  # an LLM's dashboard (vLLM's metrics): tests/test_llm_monitoring.py
         cm = _load(p)
         (text,) = cm["data"].values()
         out[p] = (cm, text)

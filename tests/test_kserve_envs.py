@@ -32,6 +32,9 @@ def _mode(repo: Path, env: str, model: str) -> str | None:
 @pytest.mark.parametrize("version", sorted(MODES))
 def test_the_example_renders_and_validates_on_every_supported_version(example_repo: Path, version: str) -> None:
     _set_version(example_repo, version)
+    if version != "0.20":  # the example's LLM needs 0.20 (a weighted canary plan, node-local caching): refused before
+        with (example_repo / "overlays/prod.yaml").open("a") as f:  # (tests/test_llm_render.py), so disabled here
+            f.write("llms:\n  chat-assistant: {enabled: false}\n")
     res = run_cli("render", "--root", example_repo)
     assert res.exit_code == 0, res.stderr
     knative, standard = MODES[version]

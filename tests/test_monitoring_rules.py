@@ -24,6 +24,8 @@ def _groups(ctx: EnvContext) -> dict[str, dict[str, Any]]:
     """Rule group of each model, as rendered: PrometheusRule ``spec`` or the ConfigMap's rule file."""
     out = {}
     for o in emit_env(ctx):
+        if o.model not in ctx.models:
+            continue  # an LLM's rules (vLLM's metrics): tests/test_llm_monitoring.py
         if o.obj["kind"] == "PrometheusRule":
             (group,) = o.obj["spec"]["groups"]
             out[o.model] = group

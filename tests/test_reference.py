@@ -47,7 +47,7 @@ def test_a_row_has_python_and_yaml_name_type_default_and_docstring() -> None:
     assert "| `min_replicas` | `minReplicas` | [NonNegativeInt](#nonnegativeint) | `1` |" in text
     assert "| `model_format` | `modelFormat` | str | required |" in text
     assert "| `steps` | `steps` | list[int \\| [Step](#step)] | `[10, 25, 50, 100]` |" in text
-    assert "Used in: `Model.rollout`, `ModelOverride.rollout`, `EnvRollout.plan`." in text
+    assert "Used in: `Model.rollout`, `LLM.rollout`, `ModelOverride.rollout`, `EnvRollout.plan`." in text
     # a discriminator without a docstring of its own is described as one
     assert "| `source` | `source` | \"externalSecret\" | `\"externalSecret\"` | Selects this class among the Credentials classes. |" in text
     assert "### PromDuration\n\nstr: A Prometheus duration" in text  # one family of durations (spec/base.py)
@@ -123,8 +123,8 @@ def test_explain_unknown_start_lists_roots_and_classes() -> None:
         explain("predictr.timeout")
     (problem,) = exc.value.problems
     assert problem.field == "predictr.timeout"
-    assert problem.message.startswith("expected model, storage, overlay, state or a class name (Model, S3Storage, EnvOverlay, ")
-    assert problem.message.endswith(", LastGate), found 'predictr'")
+    assert problem.message.startswith("expected model, storage, overlay, state, llm or a class name (Model, S3Storage, EnvOverlay, ")
+    assert problem.message.endswith(", LastGate, GatewayRef), found 'predictr'")
 
 
 def test_explain_without_a_path_and_as_markdown() -> None:

@@ -1,7 +1,7 @@
 """Load ``specs/*.py``: import each module under a fresh name and collect what it declares.
 
-A spec module only declares: module-level ``Model`` and ``S3Storage`` instances (or lists of
-them). Modules whose names start with ``_`` are helpers other specs import and are not
+A spec module only declares: module-level ``Model``, ``S3Storage`` and ``LLM`` instances (or lists
+of them). Modules whose names start with ``_`` are helpers other specs import and are not
 collected themselves. A module that fails to import is reported as that file's error, with the
 line that raised, never as "not found".
 
@@ -46,7 +46,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from .errors import Problem, SpecError, UsageError
-from .spec import Model, S3Storage
+from .spec import LLM, Model, S3Storage
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["SpecSet", "load_specs", "spec_timeout", "TIMEOUT_VAR", "DEFAULT_TIMEOUT"]
@@ -57,7 +57,7 @@ DEFAULT_TIMEOUT = 5.0
 _DUMP_SIGNAL = getattr(signal, "SIGUSR1", signal.SIGTERM)
 """Sent by the parent to a child past its time: the child's fault handler prints where it is."""
 
-Declaration = Model | S3Storage
+Declaration = Model | S3Storage | LLM
 
 
 @dataclass
@@ -66,6 +66,7 @@ class SpecSet:
 
     models: dict[str, Model] = field(default_factory=dict)
     storage: dict[str, S3Storage] = field(default_factory=dict)
+    llms: dict[str, LLM] = field(default_factory=dict)
     origin: dict[tuple[str, str], str] = field(default_factory=dict)
     """(kind, name) -> spec file (relative to the repo root)."""
     files: list[Path] = field(default_factory=list)
@@ -166,19 +167,19 @@ def _line_in(exc: BaseException, path: Path) -> int | None:
 
 
 def _declared(module: ModuleType) -> list[Declaration]:
-    """The module's public ``Model``/``S3Storage`` values (also inside lists), in name order."""
+    """The module's public ``Model``/``S3Storage``/``LLM`` values (also inside lists), in name order."""
     found: list[Declaration] = []
     for attr, value in sorted(vars(module).items()):
         if attr.startswith("_"):
             continue
         items: list[Any] = list(value) if isinstance(value, (list, tuple)) else [value]
-        found.extend(item for item in items if isinstance(item, (Model, S3Storage)))
+        found.extend(item for item in items if isinstance(item, (Model, S3Storage, LLM)))
     return found
 
 
 def _add(item: Declaration, display: str, result: SpecSet, problems: list[Problem]) -> None:
-    kind = "model" if isinstance(item, Model) else "storage"
-    table: dict[str, Any] = result.models if kind == "model" else result.storage
+    kind = "model" if isinstance(item, Model) else "llm" if isinstance(item, LLM) else "storage"
+    table: dict[str, Any] = result.models if kind == "model" else result.llms if kind == "llm" else result.storage
     key = (kind, item.name)
     if key in result.origin:
         if table[item.name] is item:  # the same object exported twice (e.g. in a list too)

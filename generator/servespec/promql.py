@@ -16,10 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from string import Template
 
-from .metrics import DEFAULT_METRICS, MetricNames, version_id
+from .metrics import DEFAULT_LLM_METRICS, DEFAULT_METRICS, LLMMetricNames, MetricNames, version_id
 
 __all__ = ["Queries", "GroupQueries", "PLACEHOLDERS", "DefaultGate", "default_gate_queries", "fill", "num", "TrafficQueries",
-           "traffic_queries", "stable_matcher"]
+           "traffic_queries", "stable_matcher",
+           "LLMQueries", "LLM_PLACEHOLDERS", "default_llm_gate_queries", "cache_gate_query", "llm_fill"]
 
 PLACEHOLDERS = ("namespace", "model", "window", "version", "canary", "stable")
 """Placeholders a gate query may use (``string.Template`` syntax, since PromQL uses braces)."""
@@ -277,3 +278,130 @@ def fill(query: str, namespace: str, model: str, window: str, candidate_uri: str
     return Template(query).substitute(namespace=namespace, model=model, window=window, version=version_id(candidate_uri),
                                       canary=_canary(candidate_uri, metrics),
                                       stable=stable_matcher(deployment_mode, model, candidate_uri, metrics))
+
+
+# -- LLMs: vLLM's metrics ----------------------------------------------------------------------
+# (kept apart from the models' builders above: LLMs are selected by their pods' service name, not
+# by revision or version id)
+
+LLM_PLACEHOLDERS = PLACEHOLDERS
+"""Placeholders of an LLM gate query: the models' (``$canary``/``$stable`` select the canary and stable services' series)."""
+
+
+@dataclass(frozen=True)
+class LLMQueries:
+    """PromQL for one LLM in one namespace, on vLLM's metrics (:class:`~servespec.metrics.LLMMetricNames`).
+
+    Its pods are those of the LLMInferenceService ``<llm>`` (stable) and, during a canary,
+    ``<llm>-canary``: KServe labels them ``app.kubernetes.io/name=<service>`` and the PodMonitor copies
+    that label onto every series (``member_label``), so ``by=(member_label,)`` splits canary from stable.
+    """
+
+    llm: str
+    """The LLM's name (its stable LLMInferenceService)."""
+    namespace: str
+    members: tuple[str, ...]
+    """LLMInferenceService names whose pods count: ``(llm, llm-canary)``."""
+    m: LLMMetricNames = DEFAULT_LLM_METRICS
+
+    @property
+    def member(self) -> str:
+        """The label telling the members' series apart."""
+        return self.m.member_label
+
+    def sel(self, *extra: str) -> str:
+        """The series of this LLM's pods (plus ``extra`` matchers)."""
+        m = self.m
+        names = "|".join(self.members)
+        return "{" + ",".join([f'{m.target_namespace_label}="{self.namespace}"', f'{m.member_label}=~"{names}"', *extra]) + "}"
+
+    def request_rate(self, window: str, by: tuple[str, ...] = ()) -> str:
+        """Finished requests per second."""
+        return _agg("sum", by, f"rate({self.m.requests_finished}{self.sel()}[{window}])")
+
+    def error_ratio(self, window: str, by: tuple[str, ...] = ()) -> str:
+        """Share of finished requests that ended in an error (none at all counts as 0)."""
+        m = self.m
+        matcher = f'{m.finished_reason_label}="{m.error_reason}"'
+        errors = _agg("sum", by, f"rate({m.requests_finished}{self.sel(matcher)}[{window}])")
+        return f"({errors} or {self.request_rate(window, by)} * 0) / {self.request_rate(window, by)}"
+
+    def _quantile(self, metric: str, q: float, window: str, by: tuple[str, ...]) -> str:
+        return f"histogram_quantile({num(q)}, {_agg('sum', ('le', *by), f'rate({metric}_bucket{self.sel()}[{window}])')})"
+
+    def ttft_quantile(self, q: float, window: str, by: tuple[str, ...] = ()) -> str:
+        """A quantile of the time to first token, in seconds."""
+        return self._quantile(self.m.time_to_first_token, q, window, by)
+
+    def tpot_quantile(self, q: float, window: str, by: tuple[str, ...] = ()) -> str:
+        """A quantile of the time per output token, in seconds."""
+        return self._quantile(self.m.time_per_output_token, q, window, by)
+
+    def e2e_quantile(self, q: float, window: str, by: tuple[str, ...] = ()) -> str:
+        """A quantile of the end-to-end request latency, in seconds."""
+        return self._quantile(self.m.e2e_latency, q, window, by)
+
+    def queue_depth(self, by: tuple[str, ...] = ()) -> str:
+        """Requests waiting in the most loaded pod's engine."""
+        return _agg("max", by, f"{self.m.requests_waiting}{self.sel()}")
+
+    def kv_cache_usage(self, by: tuple[str, ...] = ()) -> str:
+        """KV-cache use of the fullest pod, 0 to 1."""
+        return _agg("max", by, f"{self.m.kv_cache_usage}{self.sel()}")
+
+    def running(self, by: tuple[str, ...] = ()) -> str:
+        """Requests in the running batches."""
+        return _agg("sum", by, f"{self.m.requests_running}{self.sel()}")
+
+    def token_rate(self, window: str, by: tuple[str, ...] = (), prompt: bool = False) -> str:
+        """Generated (or prompt) tokens per second."""
+        metric = self.m.prompt_tokens if prompt else self.m.generation_tokens
+        return _agg("sum", by, f"rate({metric}{self.sel()}[{window}])")
+
+    def canary_ttft_ratio(self, q: float, window: str) -> str:
+        """The canary's TTFT quantile over stable's (no series while only one of them serves)."""
+        canary = LLMQueries(self.llm, self.namespace, (self.members[-1],), self.m).ttft_quantile(q, window)
+        stable = LLMQueries(self.llm, self.namespace, (self.members[0],), self.m).ttft_quantile(q, window)
+        return f"{canary} / {stable}"
+
+    def cache_ready(self, cache: str) -> str:
+        """1 when every node of a LocalModel cache holds the model, less while it downloads
+        (kube-state-metrics custom-resource metrics; docs/serving-llms.md)."""
+        m = self.m
+        sel = "{" + f'{m.cache_name_label}="{cache}"' + "}"
+        return f"min({m.cache_available}{sel} / {m.cache_total}{sel})"
+
+
+def default_llm_gate_queries(m: LLMMetricNames = DEFAULT_LLM_METRICS) -> list[DefaultGate]:
+    """Gates of an LLM canary, on the canary's own series (``$canary``) against stable's (``$stable``):
+    error share <= 1%, p99 TTFT at most 1.5 times stable's, p99 time per output token at most 1.5
+    times stable's (a ratio, since the absolute values depend on prompt and model size)."""
+    sel = f'{m.target_namespace_label}="$namespace",$canary'
+    stable = f'{m.target_namespace_label}="$namespace",$stable'
+    err = f'{m.finished_reason_label}="{m.error_reason}"'
+    total = f"sum(rate({m.requests_finished}{{{sel}}}[$window]))"
+
+    def p99(metric: str, where: str) -> str:
+        return f"histogram_quantile(0.99, sum by (le) (rate({metric}_bucket{{{where}}}[$window])))"
+
+    return [
+        DefaultGate("error-rate", f"(sum(rate({m.requests_finished}{{{sel},{err}}}[$window])) or vector(0)) / {total}", 0.01),
+        DefaultGate("ttft-vs-stable", f"{p99(m.time_to_first_token, sel)} / {p99(m.time_to_first_token, stable)}", 1.5),
+        DefaultGate("tpot-vs-stable", f"{p99(m.time_per_output_token, sel)} / {p99(m.time_per_output_token, stable)}", 1.5),
+    ]
+
+
+def cache_gate_query(m: LLMMetricNames = DEFAULT_LLM_METRICS) -> DefaultGate:
+    """The cache-then-switch gate: the candidate's cache object (``$version``: its version id, the
+    suffix of the cache's name) on every node before any traffic moves; a lower bound, min 1."""
+    sel = "{" + f'{m.cache_name_label}=~".*-$version"' + "}"
+    return DefaultGate("cache-ready", f"min({m.cache_available}{sel} / {m.cache_total}{sel})", 1.0)
+
+
+def llm_fill(query: str, namespace: str, llm: str, window: str, candidate_uri: str, metrics: LLMMetricNames = DEFAULT_LLM_METRICS) -> str:
+    """An LLM gate's PromQL with its placeholders filled: ``$canary`` selects the canary service's
+    pods, ``$stable`` the stable one's."""
+    canary = f'{metrics.member_label}="{llm}-canary"'
+    stable = f'{metrics.member_label}="{llm}"'
+    return Template(query).substitute(namespace=namespace, model=llm, window=window, version=version_id(candidate_uri),
+                                      canary=canary, stable=stable)

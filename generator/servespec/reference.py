@@ -26,7 +26,7 @@ from pydantic_core import to_jsonable_python
 from .errors import Problem, UsageError
 from .spec.overlay import EnvOverlay
 from .spec.rollout import RolloutStateFile
-from .spec import Model, S3Storage
+from .spec import LLM, Model, S3Storage
 from .spec.base import SpecModel
 
 __all__ = [
@@ -37,13 +37,13 @@ __all__ = [
 
 
 ROOTS: dict[str, type[SpecModel]] = {
-    "model": Model, "storage": S3Storage, "overlay": EnvOverlay, "state": RolloutStateFile,
+    "model": Model, "storage": S3Storage, "overlay": EnvOverlay, "state": RolloutStateFile, "llm": LLM,
 }
 """Where a path of ``servespec explain`` may start (besides a class name)."""
 
 SECTIONS: tuple[tuple[str, str, tuple[type[SpecModel], ...]], ...] = (
-    ("Specs", "`specs/*.py`: module-level `Model` and `S3Storage` objects, keyword arguments by Python name.",
-     (Model, S3Storage)),
+    ("Specs", "`specs/*.py`: module-level `Model`, `S3Storage` and `LLM` objects, keyword arguments by Python name.",
+     (Model, S3Storage, LLM)),
     ("Overlays", "`overlays/<env>.yaml` (or `overlays/<env>/*.yaml`): keys by YAML name.", (EnvOverlay,)),
     ("Rollout state", "`overlays/<env>.rollout.yaml`, written by the rollout commands: keys by YAML name.",
      (RolloutStateFile,)),
@@ -302,7 +302,7 @@ def reference_markdown() -> str:
 
 # -- explain ----------------------------------------------------------------------------------
 _ROOT_FILES = {"model": "specs/*.py", "storage": "specs/*.py", "overlay": "overlays/<env>.yaml",
-               "state": "overlays/<env>.rollout.yaml"}
+               "state": "overlays/<env>.rollout.yaml", "llm": "specs/*.py"}
 
 
 def _class_by_name(name: str) -> type[SpecModel] | None:

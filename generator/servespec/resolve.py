@@ -24,9 +24,10 @@ from .errors import Problem, PromoteError, RenderError, SpecError
 from .kserve.versions import Features, features, first_minor_with
 from .overlay import Env
 from .project import Project
+from .resolve_llm import llm_state_problems, resolve_llms
 from .rollout.state import load_state
 from .secretscan import control_characters, redact_url, secret_like, uri_credentials
-from .spec import Model, PlaintextCredentials, RolloutPlan, S3Storage
+from .spec import LLM, Model, PlaintextCredentials, RolloutPlan, S3Storage
 from .spec.base import SpecModel
 from .spec.model import STORAGE_URI_PREFIXES
 from .spec.overlay import ModelOverride
@@ -60,6 +61,9 @@ class EnvContext:
     """Rollout state by model from ``overlays/<env>.rollout.yaml``."""
     kserve: Features = field(default_factory=lambda: features("0.20"))
     """What the env's KServe version accepts and acts on (``kserve/versions.py``)."""
+    llms: dict[str, LLM] = field(default_factory=dict)
+    """Enabled LLMs with the environment's overrides applied, by name (sorted; ``resolve_llm.py``);
+    their rollout state is in ``rollout`` too."""
 
     @property
     def namespace(self) -> str:
@@ -92,11 +96,16 @@ def build_context(project: Project, env_name: str) -> EnvContext:
         if model.predictor.storage_uri.startswith("s3://") and not model.storage and not model.service_account_name:
             problems.append(Problem(project.specs.origin[("model", model.name)], None, f"{model.name}.storage",
                                     f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env_name}), found none"))
+    llms, llm_found = resolve_llms(project, env, kserve)  # LLMs: resolve_llm.py
+    problems.extend(llm_found)
     if problems:
         raise RenderError(problems)
     state, lines = load_state(project.root, env_name)
-    check_state(env, models, state, lines, set(project.specs.models))
-    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve)
+    check_state(env, models, {n: s for n, s in state.items() if n not in llms}, lines, set(project.specs.models) | set(project.specs.llms))
+    llm_state = llm_state_problems(env, kserve, llms, state, lines)
+    if llm_state:
+        raise PromoteError(llm_state)
+    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve, llms=llms)
     problems = _storage_problems(ctx) + [p for m in models.values() for p in _model_problems(ctx, m)]
     if problems:
         raise RenderError(problems)

@@ -1,6 +1,6 @@
 """The typed spec model: what users write in ``specs/*.py`` (and overlays refine).
 
-Import everything from here: ``from servespec.spec import Model, Predictor, S3Storage``.
+Import everything from here: ``from servespec.spec import Model, Predictor, S3Storage, LLM``.
 """
 
 from .base import EnvName, LabelMap, Name, Quantity, SpecModel, SubdomainName
@@ -16,6 +16,19 @@ from .model import (
     Resources,
     Transformer,
 )
+from .llm import (
+    LLM,
+    GatewayRef,
+    HFTokenExistingSecret,
+    HFTokenExternalSecret,
+    HFTokenSealedSecret,
+    LLMCache,
+    LLMMonitoring,
+    LLMRouter,
+    LLMScaling,
+    Parallelism,
+    Prefill,
+)
 from .monitoring import (
     CanaryObjective,
     ErrorRateObjective,
@@ -25,6 +38,7 @@ from .monitoring import (
     TrafficObjective,
 )
 from .rollout import Gate, RolloutPlan, Step
+from .scheduling import Accelerators, Scheduling, Toleration
 from .storage import (
     ACCESS_KEY_ID,
     SECRET_ACCESS_KEY,
@@ -46,4 +60,6 @@ __all__ = [
     "RolloutPlan", "S3Storage", "SealedSecretCredentials", "SpecModel", "Step", "SubdomainName",
     "Gate",
     "Transformer",
+    "LLM", "GatewayRef", "HFTokenExistingSecret", "HFTokenExternalSecret", "HFTokenSealedSecret", "LLMCache",
+    "LLMMonitoring", "LLMRouter", "LLMScaling", "Parallelism", "Prefill", "Accelerators", "Scheduling", "Toleration",
 ]

@@ -14,15 +14,16 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from .base import LabelMap, Name, NonNegativeInt, SpecModel, SubdomainName
+from .base import LabelMap, Name, NonNegativeInt, PositiveInt, SpecModel, SubdomainName
 from .cost import Budget, Pricing
 from .delivery import EnvDelivery
 from .model import Resources
 from .monitoring import EnvMonitoring
 from .rollout import EnvRollout, RolloutPlan
+from .scheduling import Toleration
 from .storage import Credentials
 
-__all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride"]
+__all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride", "LLMOverride"]
 
 _VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
 
@@ -66,6 +67,23 @@ class ModelOverride(SpecModel):
     rollout: RolloutPlan | None = None
     """Rollout plan fields for this model here (``{onFailure: rollback}``, ``{steps: [50, 100]}``):
     each field set overrides the model's plan (its spec's, else the environment's, else the default)."""
+
+
+class LLMOverride(SpecModel):
+    """Per-LLM changes in one environment (overlay key ``llms``)."""
+
+    enabled: bool = True
+    """Render this LLM in this environment (set false where the env's KServe is older than 0.16)."""
+    replicas: PositiveInt | None = None
+    """Fixed replicas, replacing the spec's (not with the spec's ``scaling``)."""
+    labels: LabelMap = {}
+    """Labels merged over the spec's."""
+    annotations: LabelMap = {}
+    """Annotations merged over the spec's."""
+    node_selector: LabelMap | None = None
+    """Node selector, replacing the spec's."""
+    tolerations: list[Toleration] | None = None
+    """Tolerations, replacing the spec's."""
 
 
 class StorageOverride(SpecModel):
@@ -114,6 +132,8 @@ class EnvOverlay(SpecModel):
     """Per storage endpoint changes."""
     models: dict[str, ModelOverride] = {}
     """Per model changes."""
+    llms: dict[str, LLMOverride] = {}
+    """Per LLM changes."""
     rollout: EnvRollout = EnvRollout()
     """Rollout settings."""
     monitoring: EnvMonitoring = EnvMonitoring()
