@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,42 @@ def _session_env(tmp_path_factory: pytest.TempPathFactory) -> None:
     # Servers the tests start are on 127.0.0.1: never reach them through a proxy from the environment.
     for var in ("no_proxy", "NO_PROXY"):
         os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), "127.0.0.1", "localhost"]))
+
+
+def real_system(argv: Sequence[str]) -> str | None:
+    """The real system ``argv`` starts (Prometheus, promtool, ``git daemon``, a servespec process
+    racing others, kfp's local runner), or None for a quick tool such as git or kubectl."""
+    if not argv:
+        return None
+    name = Path(argv[0]).name
+    if name in ("prometheus", "promtool", "servespec"):
+        return name
+    if name == "git" and argv[1:2] == ["daemon"]:
+        return "git daemon"
+    if any("kfp.dsl.executor_main" in a for a in argv):
+        return "kfp's local runner"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _real_systems_are_marked_slow(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test that starts a real system fails unless marked ``@pytest.mark.slow``: ``-m "not slow"`` stays fast."""
+    if request.node.get_closest_marker("slow") is None:
+        monkeypatch.setattr(subprocess, "Popen", _GuardedPopen)
+    yield
+
+
+class _GuardedPopen(subprocess.Popen):  # type: ignore[type-arg]
+    """``subprocess.Popen`` that refuses to start a real system (see :func:`real_system`)."""
+
+    def __init__(self, args: object, *rest: object, **kwargs: object) -> None:
+        if isinstance(args, (str, bytes, os.PathLike)):
+            argv = shlex.split(os.fsdecode(args)) if kwargs.get("shell") else [os.fsdecode(args)]
+        else:
+            argv = [os.fsdecode(a) if isinstance(a, (bytes, os.PathLike)) else str(a) for a in args]  # type: ignore[attr-defined]
+        if what := real_system(argv):
+            pytest.fail(f"this test starts {what}: mark it @pytest.mark.slow (pyproject.toml's marker)")
+        super().__init__(args, *rest, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -97,3 +135,13 @@ def example_git_repo(example_repo: Path) -> Path:
     git(example_repo, "add", "-A")
     git(example_repo, "commit", "-qm", "initial")
     return example_repo
+
+
+TESTDATA = Path(__file__).resolve().parent / "testdata"
+"""Scenario folders: each a tiny servespec repo with a README.md and an expected.txt (tests/test_scenarios.py)."""
+
+
+def copy_scenario(name: str, dest: Path) -> Path:
+    """A copy of scenario ``name``'s repo (its specs/ and overlays/, without README.md and expected.txt) at ``dest``."""
+    shutil.copytree(TESTDATA / name, dest, ignore=shutil.ignore_patterns("README.md", "expected.txt", "__pycache__"))
+    return dest

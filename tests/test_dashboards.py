@@ -32,6 +32,8 @@ def _dashboards(env: str) -> dict[Path, tuple[dict[str, Any], str]]:
     paths = sorted(folder.glob("models/*/dashboard.yaml")) + [folder / "common" / "monitoring" / "overview-dashboard.yaml"]
     out = {}
     for p in paths:
+        if (p.parent / "llminferenceservice.yaml").exists():
+            continue  # an LLM's dashboard (vLLM's metrics): tests/test_llm_monitoring.py
         cm = _load(p)
         (text,) = cm["data"].values()
         out[p] = (cm, text)
@@ -198,6 +200,7 @@ def test_the_consistency_check_can_fail() -> None:
 needs_promtool = pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs Debian's prometheus (apt-get install prometheus)")
 
 
+@pytest.mark.slow
 @needs_promtool
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     rules = []
@@ -212,6 +215,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
 
+@pytest.mark.slow
 @needs_promtool
 def test_overview_queries_give_one_series_per_model(tmp_path: Path) -> None:
     """The overview's label_replace/regex queries, evaluated by promtool on made-up series."""

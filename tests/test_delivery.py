@@ -89,9 +89,17 @@ def test_flux_objects_per_model() -> None:
     assert git["spec"]["ignore"] == "/*\n!/rendered/prod/\n"
     ks = _load(boot / "kustomization-servespec-prod-model-census-income.yaml")["spec"]
     assert ks["path"] == "./rendered/prod/models/census-income"
-    assert ks["prune"] is True and ks["wait"] is True and ks["timeout"] == "15m" and ks["suspend"] is False
+    assert ks["prune"] is True and ks["timeout"] == "15m" and ks["suspend"] is False
     assert ks["dependsOn"] == [{"name": "servespec-prod-common"}]
-    assert ks["healthCheckExprs"][0]["kind"] == "InferenceService"
+    # not the InferenceService: its observedGeneration is a child's on every KServe <= 0.20 (kserve#6081),
+    # so kstatus could wait until the timeout; the predictor's own Knative Service / Deployment instead
+    assert "wait" not in ks and "healthCheckExprs" not in ks
+    assert ks["healthChecks"] == [{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "census-income-predictor",
+                                   "namespace": "ml-prod"}]
+    fraud = _load(boot / "kustomization-servespec-prod-model-fraud-detector.yaml")["spec"]
+    assert fraud["healthChecks"] == [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-detector-predictor",
+                                      "namespace": "ml-prod"}]
+    assert _load(boot / "kustomization-servespec-prod-common.yaml")["spec"]["wait"] is True
     assert "dependsOn" not in _load(boot / "kustomization-servespec-prod-common.yaml")["spec"]
     assert _load(boot / "kustomization-servespec-prod.yaml")["spec"]["path"] == "./rendered/prod/bootstrap"
 
@@ -107,8 +115,13 @@ def test_flux_objects_per_shard(example_repo: Path) -> None:
     assert not list(boot.glob("*-model-*.yaml")) and not (env / "models").exists()
     assert _load(boot / shards[0])["spec"]["path"] == "./rendered/prod/shards/0"
     # every model is in exactly the shard its name hashes to, and the env still builds whole
+    checked = []
     for model in ("census-income", "fraud-detector", "sklearn-iris"):
-        assert (env / f"shards/{shard_of(model, 2)}/{model}/inferenceservice.yaml").is_file()
+        shard = shard_of(model, 2)
+        assert (env / f"shards/{shard}/{model}/inferenceservice.yaml").is_file()
+        checks = _load(boot / f"kustomization-servespec-prod-shard-{shard}.yaml")["spec"]["healthChecks"]
+        checked.extend(c["name"] for c in checks if c["name"] == f"{model}-predictor")
+    assert checked == ["census-income-predictor", "fraud-detector-predictor", "sklearn-iris-predictor"]  # each in its shard
     assert _load(env / "kustomization.yaml")["resources"] == ["common", "shards/0", "shards/1"]
     files = _file_objects(env)
     assert _build(env) == {k: v for k, v in files.items() if k[2] not in ("flux-system",)}
@@ -149,3 +162,15 @@ def test_shard_of_is_stable_and_padded() -> None:
     assert shard_of("census-income", 2) == shard_of("census-income", 2)
     assert len(shard_of("a", 16)) == 2 and len(shard_of("a", 10)) == 1
     assert {shard_of(f"m{i}", 4) for i in range(100)} == {"0", "1", "2", "3"}
+
+
+def test_renaming_a_delivery_unit_warns_that_models_restart(example_repo: Path) -> None:
+    overlay = example_repo / "overlays/prod.yaml"
+    overlay.write_text(overlay.read_text().replace("  revision: main\n", "  revision: main\n  name: ml-prod\n"))
+    res = run_cli("render", "--env", "prod", "--root", example_repo)
+    assert res.exit_code == 0
+    (warning,) = [line for line in res.stderr.splitlines() if line.startswith("warning: ")]
+    assert warning.startswith("warning: rendered/prod/bootstrap: delivery units renamed (bootstrap/gitrepository-servespec-prod.yaml, ")
+    assert "so the models in them restart unless inferenceservice-config's serviceLabelDisallowedList" in warning
+    again = run_cli("render", "--env", "prod", "--root", example_repo)
+    assert "warning:" not in again.stderr

@@ -143,6 +143,7 @@ def _group(tmp_path: Path) -> dict[str, Any]:
     return graph_rule_group(ctx, ctx.graphs["g"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs Debian's prometheus (apt-get install prometheus)")
 @pytest.mark.parametrize(("errors", "slow", "fired"), [(0, False, []), (30, False, ["GraphErrorRateHigh"]), (0, True, ["GraphLatencyP99High"])],
                          ids=["healthy", "errors", "slow"])

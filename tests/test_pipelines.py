@@ -247,6 +247,7 @@ def test_example_pipeline_compiles_with_the_release_component(kfp_local, tmp_pat
     assert "pip install" not in command
 
 
+@pytest.mark.slow
 def test_component_releases_through_the_local_runner(kfp_local, remote: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from servespec.pipelines.component import release_component
 
@@ -258,6 +259,7 @@ def test_component_releases_through_the_local_runner(kfp_local, remote: Path, ca
     assert f"pushed {task.outputs['commit'][:12]} to main: {SUBJECT}" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_failing_release_through_the_local_runner_leaves_the_remote_untouched(kfp_local, remote: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from servespec.pipelines.component import release_component
 
@@ -271,6 +273,7 @@ def test_failing_release_through_the_local_runner_leaves_the_remote_untouched(kf
     assert refs(remote) == before
 
 
+@pytest.mark.slow
 def test_example_pipeline_runs_locally_and_proposes_the_release(kfp_local, remote: Path) -> None:
     before = refs(remote)
     uri = "s3://census-income/serving_model/v7"
@@ -281,6 +284,7 @@ def test_example_pipeline_runs_locally_and_proposes_the_release(kfp_local, remot
     assert refs(remote).replace(f"refs/heads/{branch} {git(remote, 'rev-parse', branch).strip()}\n", "") == before
 
 
+@pytest.mark.slow
 def test_example_pipeline_below_the_accuracy_threshold_releases_nothing(kfp_local, remote: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = refs(remote)
     module = _load_pipeline_module()

@@ -47,7 +47,7 @@ def test_a_row_has_python_and_yaml_name_type_default_and_docstring() -> None:
     assert "| `min_replicas` | `minReplicas` | [NonNegativeInt](#nonnegativeint) | `1` |" in text
     assert "| `model_format` | `modelFormat` | str \\| null | `null` |" in text
     assert "| `steps` | `steps` | list[int \\| [Step](#step)] | `[10, 25, 50, 100]` |" in text
-    assert "Used in: `Model.rollout`, `EnvRollout.plan`." in text
+    assert "Used in: `Model.rollout`, `LLM.rollout`, `ModelOverride.rollout`, `EnvRollout.plan`." in text
     # a discriminator without a docstring of its own is described as one
     assert "| `source` | `source` | \"externalSecret\" | `\"externalSecret\"` | Selects this class among the Credentials classes. |" in text
     assert "### PromDuration\n\nstr: A Prometheus duration" in text  # one family of durations (spec/base.py)
@@ -109,7 +109,7 @@ def test_explain_a_field_of_several_union_members() -> None:
     ("overlay.rollout.plann", "overlay.rollout.plann: expected a field of overlay.rollout (plan, prometheusUrl), found 'plann'"),
     ("overlay.models.census-income",
      "overlay.models.census-income: expected a field of overlay.models (affinity, annotations, args, deploymentMode, enabled, "
-     "env, imagePullSecrets, labels, maxReplicas, minReplicas, nodeSelector, priorityClassName, resources, runtime, "
+     "env, imagePullSecrets, labels, maxReplicas, minReplicas, nodeSelector, priorityClassName, resources, rollout, runtime, "
      "runtimeVersion, serviceAccountName, storage, tolerations); `overlay.models.*.FIELD` for a field of any entry, "
      "found 'census-income'"),
     ("Predictor.scale_metric.x",
@@ -128,8 +128,8 @@ def test_explain_unknown_start_lists_roots_and_classes() -> None:
         explain("predictr.timeout")
     (problem,) = exc.value.problems
     assert problem.field == "predictr.timeout"
-    assert problem.message.startswith("expected model, storage, overlay, state or a class name (Model, S3Storage, GCSStorage, "
-                                      "AzureStorage, HuggingFaceStorage, HTTPStorage, InferenceGraph, EnvOverlay, ")
+    assert problem.message.startswith("expected model, storage, overlay, state, llm or a class name (Model, S3Storage, GCSStorage, "
+                                      "AzureStorage, HuggingFaceStorage, HTTPStorage, LLM, InferenceGraph, EnvOverlay, ")
     assert problem.message.endswith(", AuthenticationRef), found 'predictr'")
 
 

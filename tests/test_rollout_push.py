@@ -65,7 +65,7 @@ def cli(repo: Path, *args: str):
     return run_cli(*args, "--root", repo, "--author", f"{repo.name} <{repo.name}@servespec.invalid>")
 
 
-@pytest.mark.parametrize("transport", ["file", "daemon"])
+@pytest.mark.parametrize("transport", ["file", pytest.param("daemon", marks=pytest.mark.slow)])
 def test_rejected_push_is_rebased_and_reapplied(request: pytest.FixtureRequest, bare_remote: Path, tmp_path: Path, transport: str) -> None:
     url = f"file://{bare_remote}" if transport == "file" else request.getfixturevalue("git_daemon")
     a, b = clone(url, tmp_path / "a"), clone(url, tmp_path / "b")
@@ -133,6 +133,7 @@ def _spawn(repo: Path, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **GIT_ENV})
 
 
+@pytest.mark.slow
 def test_two_promoters_racing_over_git_daemon(git_daemon: str, bare_remote: Path, tmp_path: Path) -> None:
     a, b = clone(git_daemon, tmp_path / "a"), clone(git_daemon, tmp_path / "b")
     # different models at the same time: both land, whoever loses the race re-applies

@@ -15,12 +15,18 @@ from typing import Any
 from .errors import Problem
 from .kserve.versions import Features, first_minor_with
 from .overlay import Env
+from .secretscan import secret_like
 from .spec import Model, Predictor, Runtime
 from .spec.container import ContainerFields, PodFields
 from .spec.model import ArtExplainer, ContainerExplainer
 from .spec.overlay import ModelOverride
 
-__all__ = ["SECRET_LIKE", "merge_surface", "surface_problems", "legacy_surface_fields", "MULTINODE_GPUS"]
+__all__ = ["SECRET_LIKE", "merge_surface", "surface_problems", "legacy_surface_fields", "legacy_problems", "env_containers",
+           "MULTINODE_GPUS", "LEGACY_API", "FRAMEWORKS"]
+
+LEGACY_API = "serving.kubeflow.org/v1alpha2"
+FRAMEWORKS = ("tensorflow", "triton", "xgboost", "lightgbm", "sklearn", "onnx", "pytorch", "pmml")
+"""Framework keys of a v1alpha2 PredictorSpec."""
 
 SECRET_LIKE = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL", re.IGNORECASE)
 """Environment variable names whose literal values are secrets (``HF_TOKEN``, ``OPENAI_API_KEY`` ...)."""
@@ -113,8 +119,9 @@ def surface_problems(env: Env, kserve: Features, model: Model, origin: str) -> l
     return problems
 
 
-def _containers(model: Model) -> list[tuple[str, ContainerFields]]:
-    """Every container of the model with its field path."""
+def env_containers(model: Model) -> list[tuple[str, ContainerFields]]:
+    """Every container of the model with its field path (the predictor's, a custom predictor's, the
+    transformer's, a container explainer's, its ``Runtime``'s)."""
     p = model.predictor
     out: list[tuple[str, ContainerFields]] = [("predictor.container", p.container) if p.container else ("predictor", p)]
     if model.transformer:
@@ -131,9 +138,12 @@ def _secret_literals(env: Env, model: Model) -> Found:
     if env.overlay.allow_plaintext_secrets:
         return []
     out: Found = []
-    for path, container in _containers(model):
+    for path, container in env_containers(model):
         for name, value in sorted(container.env.items()):
-            if isinstance(value, str) and value and SECRET_LIKE.search(name):
+            # main's secrets policy (resolve._secret_problems) reports values that look like secrets and
+            # honours not_secret; this refuses any literal under a secret-looking name besides
+            if isinstance(value, str) and value and SECRET_LIKE.search(name) and name not in model.not_secret \
+                    and secret_like(name, value) is None:
                 out.append((f"{path}.env.{name}",
                             f"a literal value for a secret-looking variable is refused in env {env.name!r}: expected a "
                             f"reference such as SecretKeyRef(name=..., key=...) (YAML: {{source: secret, name: ..., key: ...}}) "
@@ -164,7 +174,7 @@ def _knative_refusals(model: Model) -> Found:
             out.append((f"{name}.deployment_strategy", "expected no deployment_strategy in Knative mode (customizing "
                         "deploymentStrategy is only supported for raw deployment mode): set deployment_mode='Standard', "
                         "found one", ()))
-    for path, container in _containers(model):
+    for path, container in env_containers(model):
         if len(container.ports) > 1 and not path.startswith("predictor.runtime"):
             out.append((f"{path}.ports", f"expected at most one port in Knative mode (Knative routes to a single container "
                         f"port), found {len(container.ports)}", ()))
@@ -281,4 +291,28 @@ def legacy_surface_fields(model: Model) -> list[str]:
         found.append("predictor.env (references)")
     if model.transformer is not None:
         found += [f"transformer.{f}" for f in _LEGACY_POD if getattr(model.transformer, f)]
+    return found
+
+
+def legacy_problems(env_name: str, origin: str, model: Model) -> list[Problem]:
+    """What KFServing's v1alpha2 cannot express is refused, never dropped silently."""
+    p = model.predictor
+    found: list[Problem] = []
+
+    def no(field: str, msg: str) -> None:
+        found.append(Problem(origin, None, f"{model.name}.{field}", f"env {env_name!r} targets {LEGACY_API}: {msg}"))
+
+    for surface in legacy_surface_fields(model):
+        no(surface.split(" ")[0], f"servespec renders it for serving.kserve.io/v1beta1 only, found {surface}")
+    fmt = (p.model_format or "").lower()
+    if fmt not in FRAMEWORKS:
+        no("predictor.model_format", f"expected one of {', '.join(FRAMEWORKS)}, found {p.model_format!r}")
+    if p.runtime:
+        no("predictor.runtime", f"ServingRuntimes do not exist there, found {p.runtime!r}")
+    if p.effective_protocol != "v1" and fmt != "triton":
+        no("predictor.protocol", f"only v1 (and v2 for triton), found {p.effective_protocol!r}")
+    if model.deployment_mode != "Knative":
+        no("deployment_mode", f"KFServing serves through Knative only, found {model.deployment_mode!r}")
+    if model.explainer is not None:
+        no("explainer", "no ART explainer in v1alpha2" if model.explainer.type == "art" else "custom explainers are not rendered for v1alpha2")
     return found

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "exchange", "symlinks_under"]
 
 
 def atomic_write(dest: Path, data: bytes, *, mkdir: bool = False) -> None:
@@ -20,3 +22,39 @@ def atomic_write(dest: Path, data: bytes, *, mkdir: bool = False) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``): readers see the old
+    folder or the new one, never neither. False where the system cannot (then the caller renames twice)."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+def symlinks_under(root: Path, start: Path) -> list[str]:
+    """Symbolic links at ``start``, on the way to it from ``root``, or anywhere below it, as paths
+    relative to ``root`` (servespec never writes through a link: it could point out of the repo)."""
+    found = []
+    here = root
+    for part in start.relative_to(root).parts:
+        here = here / part
+        if here.is_symlink():
+            return [here.relative_to(root).as_posix()]
+    if start.is_dir():
+        for dirpath, dirnames, filenames in os.walk(start):
+            for name in [*dirnames, *filenames]:
+                p = Path(dirpath) / name
+                if p.is_symlink():
+                    found.append(p.relative_to(root).as_posix())
+    return sorted(found)

@@ -11,6 +11,7 @@ number of times; anything that would need a human stops with the branch left cle
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import subprocess
@@ -20,9 +21,14 @@ from collections.abc import Callable
 
 import git
 
+# GitPython logs git's own stderr ("error: failed to push some refs to '/abs/path'") through the
+# logging module, which Python prints when nothing handles it: a retried-then-successful push would
+# look like a failure. servespec prints its own one line per attempt instead.
+logging.getLogger("git").addHandler(logging.NullHandler())
+
 from .errors import GitError, Problem, PushFailed
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "files_at", "changed_at", "run_git",
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "behind", "DEFAULT_AUTHOR", "files_at", "changed_at", "run_git",
            "GIT_TIMEOUT"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
@@ -66,7 +72,7 @@ def open_repo(root: Path) -> git.Repo:
     try:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitError(Problem(str(root), None, "", "not inside a git repository: rollout commands commit their changes")) from None
+        raise GitError(Problem("git", None, "", "not inside a git repository: rollout commands commit their changes")) from None
 
 
 def _workdir(repo: git.Repo) -> str:
@@ -83,7 +89,7 @@ def ensure_clean(repo: git.Repo, root: Path, env: str) -> None:
     files that would change the render (``specs/*.py``, ``overlays/``, ``rendered/<env>/``):
     a rollout commit must be reproducible from what it commits."""
     if repo.head.is_detached:
-        raise GitError(Problem(_workdir(repo), None, "", "HEAD is detached: check out a branch first"))
+        raise GitError(Problem("git", None, "", "HEAD is detached: check out a branch first"))
     specs = _rel(repo, root, "specs") + "/"
     ours = (_rel(repo, root, "overlays") + "/", _rel(repo, root, "rendered", env) + "/")
     dirty, untracked = [], []
@@ -99,10 +105,10 @@ def ensure_clean(repo: git.Repo, root: Path, env: str) -> None:
             dirty.append(path)
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise GitError(Problem(_workdir(repo), None, "", f"the working tree is dirty ({shown}): commit or stash first"))
+        raise GitError(Problem("git", None, "", f"the working tree is dirty ({shown}): commit or stash first"))
     if untracked:
         shown = ", ".join(untracked[:5]) + (f" and {len(untracked) - 5} more" if len(untracked) > 5 else "")
-        raise GitError(Problem(_workdir(repo), None, "", f"files that change the render are not committed ({shown}): "
+        raise GitError(Problem("git", None, "", f"files that change the render are not committed ({shown}): "
                                "commit or remove them first; a rollout commit must render the same on any clone"))
 
 
@@ -116,7 +122,7 @@ def commit_paths(repo: git.Repo, root: Path, paths: list[str], message: str, aut
     staged = repo.git.diff("--cached", "--name-only").splitlines()
     outside = [p for p in staged if not any(p == r or p.startswith(r + "/") for r in rels)]
     if outside:
-        raise GitError(Problem(_workdir(repo), None, "", f"refusing to commit files outside the change: {', '.join(outside)}"))
+        raise GitError(Problem("git", None, "", f"refusing to commit files outside the change: {', '.join(outside)}"))
     if not staged:
         return None
     with repo.git.custom_environment(**author.env()):
@@ -144,6 +150,16 @@ def _push_once(repo: git.Repo, remote: str, branch: str) -> tuple[bool, str]:
         if info.flags & info.ERROR:
             raise PushFailed(Problem(remote, None, "", f"push to {branch} failed: {info.summary.strip()}"))
     return True, infos[0].summary.strip()
+
+
+def behind(repo: git.Repo, remote: str, branch: str) -> int:
+    """How many commits ``remote/branch`` has that this clone's HEAD does not, after a fetch
+    (0 when the remote cannot be reached: the push reports that)."""
+    try:
+        repo.remote(remote).fetch(branch)
+        return int(repo.git.rev_list("--count", f"HEAD..{remote}/{branch}"))
+    except (git.GitCommandError, ValueError):
+        return 0
 
 
 def push_with_retry(repo: git.Repo, remote: str, branch: str, reapply: Callable[[], str | None], attempts: int = 5,
@@ -188,11 +204,11 @@ def files_at(root: Path, ref: str, folder: str) -> dict[str, bytes]:
     try:
         repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitError(Problem(str(root), None, "", "not in a git repository: diff compares against a commit (--base REF)")) from None
+        raise GitError(Problem("git", None, "", "not in a git repository: diff compares against a commit (--base REF)")) from None
     try:
         commit = repo.commit(ref)
     except (git.BadName, ValueError, git.GitCommandError):
-        raise GitError(Problem(str(root), None, "--base", f"expected a commit, branch or tag, found {ref!r} (unknown revision)")) from None
+        raise GitError(Problem("git", None, "--base", f"expected a commit, branch or tag, found {ref!r} (unknown revision)")) from None
     prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
     parts = [p for p in (prefix if prefix != "." else "", folder) if p]
     tree = commit.tree

@@ -1,31 +1,63 @@
 """Load ``specs/*.py``: import each module under a fresh name and collect what it declares.
 
-A spec module only declares: module-level ``Model``, storage endpoint (``S3Storage``, ``GCSStorage``,
-``AzureStorage``, ``HuggingFaceStorage``, ``HTTPStorage``) and ``InferenceGraph`` instances (or lists of
-them); a ``Runtime`` is found through the models that use it. Modules whose names start with ``_`` are helpers other specs import and are not
-collected themselves. A module that fails to import is reported as that file's error, with the
-line that raised, never as "not found".
+A spec module only declares: module-level ``Model``, storage endpoint (``S3Storage``, ``GCSStorage`` ...),
+``LLM`` and ``InferenceGraph`` instances (or lists of them); a ``Runtime`` through the models using it.
+``_modules`` are helpers others import, not collected. A module that fails to import is reported as that
+file's error, with the line that raised, never as "not found".
+
+Spec modules are code, and code can end the process that imports it. So they are imported one
+after the other in a forked child that sends each module's declarations back (pickle over a
+pipe). Whatever a module does becomes that file's error (exit 2), never the end of servespec:
+
+- any exception, ``KeyboardInterrupt`` and ``SystemExit`` included: the line that raised;
+- ``os._exit``, ``os.abort``, ``signal.raise_signal``, ``os.kill``/``os.killpg`` aimed at the child
+  or servespec: refused in the child, reported at the calling line;
+- a crash (segfault) or a kill from outside: "ended the process", at the line the interpreter's
+  fault handler saw, when it could;
+- a hang: past ``SERVESPEC_SPEC_TIMEOUT`` seconds for one module (default 5) the child prints
+  where it is and is killed; the module is reported at that line.
+
+A new child takes over after a module that ended the last one, so every file is reported.
+Without ``os.fork`` (Windows), modules are imported in-process and only exceptions are caught.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import gc
 import hashlib
 import importlib.util
+import io
+import os
+import pickle
+import re
+import select
+import signal
 import sys
+import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from .errors import Problem, SpecError
-from .spec import InferenceGraph, Model
-from .spec.storage_kinds import STORAGE_KINDS, Storage
+from .errors import Problem, SpecError, UsageError
+from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage, Storage
 from .validation_messages import describe_pydantic_error
 
-__all__ = ["SpecSet", "load_specs"]
+__all__ = ["SpecSet", "load_specs", "spec_timeout", "TIMEOUT_VAR", "DEFAULT_TIMEOUT"]
+
+TIMEOUT_VAR = "SERVESPEC_SPEC_TIMEOUT"
+"""Environment variable: seconds one spec module may take to import."""
+DEFAULT_TIMEOUT = 5.0
+_DUMP_SIGNAL = getattr(signal, "SIGUSR1", signal.SIGTERM)
+"""Sent by the parent to a child past its time: the child's fault handler prints where it is."""
+
+Declaration = Model | Storage | LLM | InferenceGraph
 
 
 @dataclass
@@ -34,10 +66,33 @@ class SpecSet:
 
     models: dict[str, Model] = field(default_factory=dict)
     storage: dict[str, Storage] = field(default_factory=dict)
+    llms: dict[str, LLM] = field(default_factory=dict)
     graphs: dict[str, InferenceGraph] = field(default_factory=dict)
     origin: dict[tuple[str, str], str] = field(default_factory=dict)
     """(kind, name) -> spec file (relative to the repo root)."""
     files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class _Outcome:
+    """What importing one spec module gave: its declarations in order, or its problems."""
+
+    items: list[Declaration] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def spec_timeout() -> float:
+    """Seconds a spec module may take to import: ``$SERVESPEC_SPEC_TIMEOUT`` or 5."""
+    raw = os.environ.get(TIMEOUT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise UsageError(Problem("", None, TIMEOUT_VAR, f"expected a number of seconds > 0, found {raw!r}"))
+    return value
 
 
 def load_specs(root: Path) -> SpecSet:
@@ -49,41 +104,30 @@ def load_specs(root: Path) -> SpecSet:
     problems: list[Problem] = []
     files = sorted(p for p in specs_dir.glob("*.py") if not p.name.startswith("_"))
     result.files = sorted(specs_dir.glob("*.py"))
-    before = set(sys.modules)
-    sys.path.insert(0, str(specs_dir))
-    try:
-        for path in files:
-            display = path.relative_to(root).as_posix()
-            try:
-                module = _import(path)
-            except _ImportFailed as exc:
-                problems.extend(exc.problems)
-                continue
-            _collect(module, display, result, problems)
-    finally:
-        sys.path.remove(str(specs_dir))
-        for name in set(sys.modules) - before:
-            mod_file = getattr(sys.modules[name], "__file__", None) or ""
-            if name.startswith("_servespec_spec_") or mod_file.startswith(str(specs_dir)):
-                del sys.modules[name]
+    timeout = spec_timeout()
+    importer = _import_isolated if hasattr(os, "fork") else _import_here
+    for path, outcome in zip(files, importer(files, specs_dir, timeout), strict=True):
+        display = path.relative_to(root).as_posix()
+        problems.extend(outcome.problems)
+        for item in outcome.items:
+            _add(item, display, result, problems)
     for name, model in result.models.items() if not problems else ():  # a failed import hides declarations
         if model.storage and model.storage not in result.storage:
             known = ", ".join(sorted(result.storage)) or "none declared"
-            problems.append(
-                Problem(result.origin[("model", name)], None, f"{name}.storage",
-                        f"expected the name of a declared S3Storage ({known}), found {model.storage!r}")
-            )
+            problems.append(Problem(result.origin[("model", name)], None, f"{name}.storage",
+                                    f"expected the name of a declared S3Storage ({known}), found {model.storage!r}"))
     if problems:
         raise SpecError(problems)
     return result
 
 
-class _ImportFailed(Exception):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
+# -- importing one module (in whichever process) -------------------------------------------------
+class _ProcessEnd(BaseException):
+    """A spec module called something that would end the process; raised instead."""
 
 
-def _import(path: Path) -> ModuleType:
+def _import_one(path: Path) -> _Outcome:
+    """Import one spec module; every exception becomes a located problem of its file."""
     display = f"specs/{path.name}"
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
     name = f"_servespec_spec_{path.stem}_{digest}"
@@ -93,19 +137,25 @@ def _import(path: Path) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
-        raise _ImportFailed([Problem(display, exc.lineno, "", f"syntax error: {exc.msg}")]) from None
+        return _Outcome(problems=[Problem(display, exc.lineno, "", f"syntax error: {exc.msg}")])
     except ValidationError as exc:
-        line = _line_in(exc, path)
-        raise _ImportFailed(
-            [Problem(display, line, f"{exc.title}.{describe_pydantic_error(e)[0]}".rstrip("."),
-                     describe_pydantic_error(e)[1]) for e in exc.errors()]
-        ) from None
-    except (Exception, SystemExit) as exc:  # a spec module may raise anything; report it as its error
-        line = _line_in(exc, path)
-        raise _ImportFailed(
-            [Problem(display, line, "", f"importing the spec raised {type(exc).__name__}: {exc}")]
-        ) from None
-    return module
+        line, described = _line_in(exc, path), [describe_pydantic_error(dict(e)) for e in exc.errors()]
+        return _Outcome(problems=[Problem(display, line, f"{exc.title}.{where}".rstrip("."), what) for where, what in described])
+    except _ProcessEnd as exc:
+        return _Outcome(problems=[Problem(display, _line_in(exc, path), "", f"importing the spec tried to end the process: {exc}")])
+    except BaseException as exc:  # a spec module may raise anything, KeyboardInterrupt too: its error
+        line, said = _line_in(exc, path), _text(exc)
+        msg = f"importing the spec raised {type(exc).__name__}" + (f": {said}" if said else "")
+        return _Outcome(problems=[Problem(display, line, "", msg)])
+    return _Outcome(items=_declared(module))
+
+
+def _text(exc: BaseException) -> str:
+    """``str(exc)``, even when the exception's own ``__str__`` fails."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a spec's exception class may be broken too
+        return f"<{type(exc).__name__} that cannot be printed>"
 
 
 def _line_in(exc: BaseException, path: Path) -> int | None:
@@ -117,28 +167,284 @@ def _line_in(exc: BaseException, path: Path) -> int | None:
     return line
 
 
-def _collect(module: ModuleType, display: str, result: SpecSet, problems: list[Problem]) -> None:
+def _declared(module: ModuleType) -> list[Declaration]:
+    """The module's public ``Model``/storage/``LLM``/``InferenceGraph`` values (also inside lists), in name order."""
+    found: list[Declaration] = []
     for attr, value in sorted(vars(module).items()):
         if attr.startswith("_"):
             continue
         items: list[Any] = list(value) if isinstance(value, (list, tuple)) else [value]
-        for item in items:
-            if isinstance(item, Model):
-                _add(result.models, "model", item, display, result, problems)
-            elif isinstance(item, STORAGE_KINDS):
-                _add(result.storage, "storage", item, display, result, problems)
-            elif isinstance(item, InferenceGraph):
-                _add(result.graphs, "graph", item, display, result, problems)
+        found.extend(i for i in items if isinstance(i, (Model, S3Storage, GCSStorage, AzureStorage, HuggingFaceStorage, HTTPStorage, LLM, InferenceGraph)))
+    return found
 
 
-def _add(table: dict[str, Any], kind: str, item: Any, display: str, result: SpecSet, problems: list[Problem]) -> None:
+def _add(item: Declaration, display: str, result: SpecSet, problems: list[Problem]) -> None:
+    kind = "model" if isinstance(item, Model) else "llm" if isinstance(item, LLM) else "graph" if isinstance(item, InferenceGraph) else "storage"
+    table: dict[str, Any] = getattr(result, {"model": "models", "llm": "llms", "graph": "graphs", "storage": "storage"}[kind])
     key = (kind, item.name)
     if key in result.origin:
         if table[item.name] is item:  # the same object exported twice (e.g. in a list too)
             return
-        problems.append(
-            Problem(display, None, item.name, f"duplicate {kind} name (also declared in {result.origin[key]})")
-        )
+        problems.append(Problem(display, None, item.name, f"duplicate {kind} name (also declared in {result.origin[key]})"))
         return
     table[item.name] = item
     result.origin[key] = display
+
+
+def _import_here(files: list[Path], specs_dir: Path, timeout: float) -> list[_Outcome]:
+    """Import in this process (no ``os.fork``): exceptions are caught, hard exits are not."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(specs_dir))
+    try:
+        return [_import_one(path) for path in files]
+    finally:
+        sys.path.remove(str(specs_dir))
+        for name in set(sys.modules) - before:
+            mod_file = getattr(sys.modules[name], "__file__", None) or ""
+            if name.startswith("_servespec_spec_") or mod_file.startswith(str(specs_dir)):
+                del sys.modules[name]
+
+
+# -- the child process ----------------------------------------------------------------------------
+def _import_isolated(files: list[Path], specs_dir: Path, timeout: float) -> list[_Outcome]:
+    """Import ``files`` in forked children; a child that ends early is replaced after the module
+    that ended it, so every file gets an outcome."""
+    outcomes: list[_Outcome] = []
+    while len(outcomes) < len(files):
+        outcomes.extend(_run_child(files[len(outcomes):], specs_dir, timeout))
+    return outcomes
+
+
+def _run_child(files: list[Path], specs_dir: Path, timeout: float) -> list[_Outcome]:
+    """Fork one child for ``files``; the outcomes it delivered, ending with the module it died in."""
+    data_r, data_w = os.pipe()
+    dump_r, dump_w = os.pipe()
+    _flush_std()
+    with warnings.catch_warnings():  # 3.12+ warns when forking a threaded process; the child only imports
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, measured by the tests through its effects
+        os.close(data_r)
+        os.close(dump_r)
+        _child(files, specs_dir, data_w, dump_w)
+    os.close(data_w)
+    os.close(dump_w)
+    outcomes: list[_Outcome] = []
+    how = "stopped"
+    try:
+        how = _read_child(data_r, files, timeout, outcomes)
+    finally:  # also on KeyboardInterrupt in this process: no child outlives the call
+        status = _reap(pid, how, dump_r)
+        os.close(data_r)
+    dump = _drain(dump_r)
+    if how in ("late", "ended") and len(outcomes) < len(files):
+        outcomes.append(_ended(files[len(outcomes)], dump, status, timeout, how == "late"))
+    return outcomes
+
+
+def _read_child(fd: int, files: list[Path], timeout: float, outcomes: list[_Outcome]) -> str:
+    """Read the child's outcomes (one frame per module, in order) into ``outcomes``. Returns
+    ``done`` (all read), ``late`` (the next module ran out of time), ``ended`` (the child ended
+    while importing it) or ``stopped`` (a module's declarations could not travel; the child ends)."""
+    reader = _FrameReader(fd)
+    feed = io.BytesIO()
+    unpickler = pickle.Unpickler(feed)  # one memo for the child's stream: shared objects stay shared
+    while len(outcomes) < len(files):
+        try:
+            frame = reader.next(time.monotonic() + timeout)
+        except TimeoutError:
+            return "late"
+        if frame is None:
+            return "ended"
+        path = files[len(outcomes)]
+        try:
+            if frame[:1] == b"x":  # standalone: this module's declarations could not be pickled
+                outcomes.append(pickle.loads(frame[1:]))
+                return "stopped"
+            feed.seek(0)
+            feed.truncate()
+            feed.write(frame[1:])
+            feed.seek(0)
+            items, problems = unpickler.load()
+        except Exception as exc:  # noqa: BLE001 - whatever the stream holds, it is that module's error
+            msg = f"importing the spec worked, but its declarations cannot be read back ({type(exc).__name__}: {exc})"
+            outcomes.append(_Outcome(problems=[Problem(f"specs/{path.name}", None, "", msg)]))
+            return "stopped"
+        outcomes.append(_Outcome(items, problems))
+    return "done"
+
+
+def _child(files: list[Path], specs_dir: Path, data_w: int, dump_w: int) -> NoReturn:  # pragma: no cover
+    """The child's whole life: import each module, send its outcome, end without cleanup."""
+    real_exit = os._exit
+    code = 0
+    try:
+        gc.freeze()  # the collector leaves the inherited heap alone: no copy-on-write of every page
+        _guard_child(dump_w)
+        sys.path.insert(0, str(specs_dir))
+        buf = io.BytesIO()
+        pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+        for path in files:
+            display = f"specs/{path.name}"
+            outcome = _foreign_checked(_import_one(path), display)
+            try:
+                pickler.dump((outcome.items, outcome.problems))
+            except Exception as exc:  # noqa: BLE001 - the stream's memo is now unusable: send this, then end
+                msg = f"importing the spec worked, but its declarations cannot be sent back ({type(exc).__name__}: {exc})"
+                _write(data_w, b"x" + pickle.dumps(_Outcome(problems=[Problem(display, None, "", msg)])))
+                break
+            _write(data_w, b"o" + buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
+        _flush_std()
+    except BaseException:  # noqa: BLE001 - never let the child return into the caller's code
+        code = 70
+    real_exit(code)
+
+
+def _foreign_checked(outcome: _Outcome, display: str) -> _Outcome:
+    """Instances of classes defined in specs/ cannot be rebuilt in the parent: say so."""
+    foreign = sorted({type(i).__qualname__ for i in outcome.items if not type(i).__module__.startswith("servespec.")})
+    if not foreign:
+        return outcome
+    msg = (f"expected instances of servespec.spec classes, found {', '.join(foreign)} (a class defined in specs/ "
+           "cannot leave the process that imports the specs)")
+    return _Outcome(problems=[Problem(display, None, "", msg)])
+
+
+def _guard_child(dump_w: int) -> None:  # pragma: no cover - child only
+    """Turn the ways a module can end the child into exceptions at the calling line; a crash
+    dumps the stack to ``dump_w``; the child reads no terminal input."""
+    faulthandler.enable(file=dump_w, all_threads=False)
+    faulthandler.register(_DUMP_SIGNAL, file=dump_w, all_threads=False)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdin = open(os.devnull, encoding="utf-8")  # also where a test runner replaced sys.stdin
+    me, parent = os.getpid(), os.getppid()
+
+    def refuse(what: str, signals: bool = False) -> Callable[..., NoReturn]:
+        def call(*args: object) -> NoReturn:
+            raise _ProcessEnd(f"{what}({', '.join(_signal_name(a) if signals else repr(a) for a in args)})")
+        return call
+
+    def who(pid: object) -> str:
+        return "its own process" if pid == me else "servespec's process" if pid == parent else repr(pid)
+
+    for module, attr in ((os, "_exit"), (os, "abort"), (signal, "raise_signal")):
+        setattr(module, attr, refuse(f"{module.__name__}.{attr}", signals=module is signal))
+    posix = sys.modules.get("posix")
+    if posix is not None:
+        setattr(posix, "_exit", os._exit)  # noqa: B010  (posix has no stubs for these)
+        setattr(posix, "abort", os.abort)  # noqa: B010
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "os.kill" and args[0] in (me, parent, 0, -1, -os.getpgrp()):
+            raise _ProcessEnd(f"os.kill({who(args[0])}, {_signal_name(args[1])})")
+        if event == "os.killpg" and args[0] in (0, os.getpgrp()):
+            raise _ProcessEnd(f"os.killpg({args[0]}, {_signal_name(args[1])})")
+        if event == "signal.pthread_kill":
+            raise _ProcessEnd(f"signal.pthread_kill({args[0]}, {_signal_name(args[1])})")
+
+    sys.addaudithook(hook)
+
+
+def _signal_name(number: object) -> str:
+    try:
+        return signal.Signals(number).name  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return repr(number)
+
+
+# -- plumbing ---------------------------------------------------------------------------------------
+def _ended(path: Path, dump: str, status: int, timeout: float, timed_out: bool) -> _Outcome:
+    """The problem of a module whose import ended the child."""
+    display = f"specs/{path.name}"
+    line = None
+    for match in re.finditer(r'File "(.*)", line (\d+)', dump):
+        if Path(match.group(1)) == path:
+            line = int(match.group(2))
+            break  # most recent call first: the first frame of the module is the deepest
+    if timed_out:
+        msg = f"importing the spec did not finish within {timeout:g} s (set {TIMEOUT_VAR} to allow longer)"
+    elif os.WIFSIGNALED(status):
+        msg = f"importing the spec ended the process (signal {_signal_name(os.WTERMSIG(status))})"
+    else:
+        msg = f"importing the spec ended the process (exit status {os.waitstatus_to_exitcode(status)})"
+    return _Outcome(problems=[Problem(display, line, "", msg)])
+
+
+class _FrameReader:
+    """Length-prefixed frames from a pipe, each read before a deadline."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buf = fd, bytearray()
+
+    def next(self, deadline: float) -> bytes | None:
+        """The next frame, None at EOF; ``TimeoutError`` when ``deadline`` passes first."""
+        while True:
+            if len(self.buf) >= 8:
+                size = int.from_bytes(self.buf[:8], "big")
+                if len(self.buf) >= 8 + size:
+                    frame = bytes(self.buf[8:8 + size])
+                    del self.buf[:8 + size]
+                    return frame
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if not select.select([self.fd], [], [], 0)[0]:  # polled, not waited on: a child's write wakes
+                time.sleep(min(0.002, left))  # nobody, so it is not preempted (1,000 modules: -80 ms)
+                continue
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+
+def _write(fd: int, payload: bytes) -> None:
+    view = memoryview(len(payload).to_bytes(8, "big") + payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _drain(fd: int) -> str:
+    """Whatever the child's fault handler wrote (its write end is closed by now)."""
+    chunks = []
+    try:
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _reap(pid: int, how: str, dump_fd: int) -> int:
+    """The child's wait status. ``done``: it delivered everything and is ending, wait for it.
+    ``late``: past its time; its fault handler is asked where it is, then it is killed.
+    ``stopped``: killed. ``ended``: it closed the pipe; it is given a moment, then killed."""
+    if how == "done":
+        return os.waitpid(pid, 0)[1]
+    if how in ("late", "stopped"):
+        if how == "late":
+            os.kill(pid, _DUMP_SIGNAL)
+            if select.select([dump_fd], [], [], 1.0)[0]:
+                time.sleep(0.05)  # the rest of the stack
+        os.kill(pid, signal.SIGKILL)
+        return os.waitpid(pid, 0)[1]
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed or odd stream must not stop loading
+            pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,8 @@ def find_root(start: Path) -> Path:
     for candidate in (start, *start.parents):
         if (candidate / "specs").is_dir() and (candidate / "overlays").is_dir():
             return candidate
-    raise SpecError(Problem(str(start), None, "", "not a servespec repo: expected specs/ and overlays/ here or above (use --root DIR)"))
+    shown = os.path.relpath(start) if start.is_relative_to(Path.cwd()) else str(start)
+    raise SpecError(Problem(shown, None, "", "not a servespec repo: expected specs/ and overlays/ here or above (use --root DIR)"))
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pydantic_core import to_jsonable_python
 from .errors import Problem, UsageError
 from .spec.overlay import EnvOverlay
 from .spec.rollout import RolloutStateFile
-from .spec import AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
+from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
 from .spec.base import SpecModel
 
 __all__ = [
@@ -37,15 +37,15 @@ __all__ = [
 
 
 ROOTS: dict[str, type[SpecModel]] = {
-    "model": Model, "storage": S3Storage, "overlay": EnvOverlay, "state": RolloutStateFile,
+    "model": Model, "storage": S3Storage, "overlay": EnvOverlay, "state": RolloutStateFile, "llm": LLM,
 }
 """Where a path of ``servespec explain`` may start (besides a class name)."""
 
 SECTIONS: tuple[tuple[str, str, tuple[type[SpecModel], ...]], ...] = (
     ("Specs", "`specs/*.py`: module-level `Model`, storage endpoint (`S3Storage`, `GCSStorage`, `AzureStorage`, "
-     "`HuggingFaceStorage`, `HTTPStorage`) and `InferenceGraph` objects, keyword arguments by Python name; a `Runtime` "
-     "is declared where a model uses it.",
-     (Model, S3Storage, GCSStorage, AzureStorage, HuggingFaceStorage, HTTPStorage, InferenceGraph)),
+     "`HuggingFaceStorage`, `HTTPStorage`), `LLM` and `InferenceGraph` objects, keyword arguments by Python name; a "
+     "`Runtime` is declared where a model uses it.",
+     (Model, S3Storage, GCSStorage, AzureStorage, HuggingFaceStorage, HTTPStorage, LLM, InferenceGraph)),
     ("Overlays", "`overlays/<env>.yaml` (or `overlays/<env>/*.yaml`): keys by YAML name.", (EnvOverlay,)),
     ("Rollout state", "`overlays/<env>.rollout.yaml`, written by the rollout commands: keys by YAML name.",
      (RolloutStateFile,)),
@@ -304,7 +304,7 @@ def reference_markdown() -> str:
 
 # -- explain ----------------------------------------------------------------------------------
 _ROOT_FILES = {"model": "specs/*.py", "storage": "specs/*.py", "overlay": "overlays/<env>.yaml",
-               "state": "overlays/<env>.rollout.yaml"}
+               "state": "overlays/<env>.rollout.yaml", "llm": "specs/*.py"}
 
 
 def _explainable() -> list[type[SpecModel]]:

@@ -1,10 +1,9 @@
 """Render environments into ``rendered/<env>/``: in memory first, then written atomically.
 
 Everything is computed before anything is written, so bad input never touches ``rendered/``.
-A render that changes nothing writes nothing. A small change (a few models) replaces just those
-files, each atomically (temp file, then rename); a larger one builds the new tree in a temp
-folder beside the old one (unchanged files hard-linked, so they keep their inode and mtime) and
-swaps the folders.
+A render that changes nothing writes nothing. A change builds the new tree in a temp folder beside
+the old one (unchanged files hard-linked, so they keep their inode and mtime) and swaps the folders
+in one step (``renameat2`` exchange where the system has it): an env is replaced whole or not at all.
 """
 
 from __future__ import annotations
@@ -19,14 +18,14 @@ from pathlib import Path
 from .cache.render import RenderCache, digest
 from .emit import emit_env
 from .errors import Problem, RenderError
-from .fsutil import atomic_write
+from .fsutil import exchange, symlinks_under
 from .overlay import discover_envs
 from .project import Project
-from .resolve import build_context
+from .resolve import build_context, spec_ahead
 from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
-from .yamlio import dump
+from .yamlwriter import dump
 
 __all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "check_env", "read_tree",
            "orphaned_envs", "remove_env", "RENDERED"]
@@ -48,20 +47,23 @@ class RenderResult:
         return not (self.added or self.changed or self.removed)
 
 
-def render_env(project: Project, env: str, cache: RenderCache | None = None) -> dict[str, bytes]:
+def render_env(project: Project, env: str, cache: RenderCache | None = None, warnings: list[Problem] | None = None) -> dict[str, bytes]:
     """Every file of ``rendered/<env>/`` as bytes, keyed by relative path.
 
     With a ``cache``, models whose inputs did not change since the last render reuse their
-    serialized files instead of being emitted again.
+    serialized files instead of being emitted again. ``warnings`` receives what is rendered but
+    deserves a word (a spec ahead of the env's rollout state: ``resolve.spec_ahead``).
     """
     ctx = build_context(project, env)
+    if warnings is not None:
+        warnings.extend(a.warning for a in spec_ahead(ctx))
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
     for out in emit_env(ctx, cache.per_model(ctx) if cache else None):
         if out.path in files:
             problems.append(Problem(f"rendered/{env}/{out.path}", None, "", "two objects render to the same file"))
         files[out.path] = out.data if out.data is not None else dump(out.obj).encode("utf-8")
-        if out.data is None and out.model and out.kind == "InferenceService":
+        if out.model and out.kind == "InferenceService" and "spec" in out.obj:  # emitted now, not a cache hit
             problems.extend(webhook_problems(ctx, out))
     if problems:
         raise RenderError(problems)
@@ -80,13 +82,13 @@ def webhook_problems(ctx: EnvContext, out: Output) -> list[Problem]:
             for f in check_inferenceservice(out.obj, None, minor)]
 
 
-def render_project(project: Project, cache: RenderCache | None = None) -> dict[str, dict[str, bytes]]:
+def render_project(project: Project, cache: RenderCache | None = None, warnings: list[Problem] | None = None) -> dict[str, dict[str, bytes]]:
     """All environments of the project, rendered in memory; all problems reported together."""
     out: dict[str, dict[str, bytes]] = {}
     problems: list[Problem] = []
     for env in project.envs:
         try:
-            out[env] = render_env(project, env, cache)
+            out[env] = render_env(project, env, cache, warnings)
         except RenderError as exc:
             problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
     if problems:
@@ -119,11 +121,15 @@ def _compare(env: str, old: dict[str, bytes], new: dict[str, bytes]) -> RenderRe
 
 
 def write_env(root: Path, env: str, files: dict[str, bytes], cache: RenderCache | None = None) -> RenderResult:
-    """Make ``rendered/<env>/`` hold exactly ``files``; atomic, and a no-op when nothing changed.
+    """Make ``rendered/<env>/`` hold exactly ``files``: a no-op when nothing changed, else the new
+    tree is built beside the old one and swapped in whole (never half an env on disk); leftovers
+    of a crashed earlier run are removed first; a symlink in the way is refused.
 
     With a ``cache``, files whose stat matches the last render are not read again.
     """
     target = root / RENDERED / env
+    _refuse_symlinks(root, target)
+    _clean_leftovers(target.parent, env)
     cache = cache or RenderCache(root, enabled=False)
     old = cache.tree(env, target)
     new = {path: digest(data) for path, data in files.items()}
@@ -131,13 +137,24 @@ def write_env(root: Path, env: str, files: dict[str, bytes], cache: RenderCache 
     if result.unchanged:
         cache.remember_tree(env, target, new)
         return result
-    touched = len(result.added) + len(result.changed) + len(result.removed)
-    if target.is_dir() and touched <= max(SMALL_CHANGE, len(files) // 50):
-        _replace_files(target, files, result)
-    else:
-        _swap_tree(target, env, files, old, new)
+    _swap_tree(target, env, files, old, new)
     cache.remember_tree(env, target, new, {*result.added, *result.changed})
     return result
+
+
+def _refuse_symlinks(root: Path, target: Path) -> None:
+    links = symlinks_under(root, target)
+    if links:
+        raise RenderError([Problem(link, None, "", f"is a symbolic link (to {os.readlink(root / link)}): servespec writes only real "
+                                   "files and folders inside the repository; replace the link") for link in links])
+
+
+def _clean_leftovers(folder: Path, env: str) -> None:
+    """Remove the temp trees (``.<env>.*``) a crashed render left beside ``rendered/<env>``."""
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if p.name.startswith(f".{env}.") and p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
 
 
 def orphaned_envs(root: Path, envs: list[str]) -> list[str]:
@@ -158,22 +175,6 @@ def remove_env(root: Path, env: str) -> None:
     shutil.rmtree(trash)
 
 
-SMALL_CHANGE = 64
-"""A render touching at most this many files (or 2% of the tree) replaces them one by one."""
-
-
-def _replace_files(target: Path, files: dict[str, bytes], result: RenderResult) -> None:
-    """Apply a small change in place: each file replaced atomically (temp file + rename)."""
-    for path in [*result.added, *result.changed]:
-        atomic_write(target / path, files[path], mkdir=True)
-    for path in result.removed:
-        (target / path).unlink()
-        parent = (target / path).parent
-        while parent != target and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
-
-
 def _swap_tree(target: Path, env: str, files: dict[str, bytes], old: dict[str, bytes], new: dict[str, bytes]) -> None:
     """Build the whole new tree beside the old one (unchanged files hard-linked), then swap."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -192,13 +193,15 @@ def _swap_tree(target: Path, env: str, files: dict[str, bytes], old: dict[str, b
                 os.link(target / path, dest)
             else:
                 dest.write_bytes(data)
-        if target.exists():
+        if not target.exists():
+            os.rename(tmp, target)
+        elif exchange(tmp, target):  # one step: the old tree is now at tmp
+            shutil.rmtree(tmp)
+        else:
             trash = target.parent / f".{env}.old-{os.getpid()}"
             os.rename(target, trash)
             os.rename(tmp, target)
             shutil.rmtree(trash)
-        else:
-            os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -207,6 +210,7 @@ def _swap_tree(target: Path, env: str, files: dict[str, bytes], old: dict[str, b
 def check_env(root: Path, env: str, files: dict[str, bytes], max_lines: int = 40) -> tuple[RenderResult, str]:
     """Compare ``files`` with ``rendered/<env>/``: the differences and a short unified diff."""
     target = root / RENDERED / env
+    _refuse_symlinks(root, target)
     old = read_tree(target)
     result = _compare(env, old, files)
     lines: list[str] = []
@@ -228,6 +232,8 @@ class RepoRender:
     files: dict[str, int] = field(default_factory=dict)
     diffs: dict[str, str] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Rendered, but worth a word: a spec ahead of an env's rollout state, renamed delivery units."""
 
     def stale(self) -> list[Problem]:
         """With ``check``: one problem per stale folder of ``rendered/`` (none: up to date)."""
@@ -240,8 +246,9 @@ def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = Fals
     atomically (orphaned envs removed); with ``check`` write nothing and report what is stale."""
     project = Project.load(root, envs)
     cache = RenderCache(root, enabled=use_cache)
-    rendered = render_project(project, cache)
-    out = RepoRender(orphans=[] if envs else orphaned_envs(root, discover_envs(root)))
+    warnings: list[Problem] = []
+    rendered = render_project(project, cache, warnings)
+    out = RepoRender(orphans=[] if envs else orphaned_envs(root, discover_envs(root)), warnings=[str(w) for w in warnings])
     for env, files in rendered.items():
         out.files[env] = len(files)
         if check:
@@ -250,9 +257,24 @@ def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = Fals
                 out.diffs[env] = diff
         else:
             result = write_env(root, env, files, cache)
+            out.warnings.extend(_renamed_units(result))
         out.results.append(result)
     if not check:
         for orphan in out.orphans:
             remove_env(root, orphan)
     cache.save()
     return out
+
+
+def _renamed_units(result: RenderResult) -> list[str]:
+    """A warning when controller objects (delivery units) were renamed: their tracking labels and
+    annotations reach every pod KServe creates, so the models in them restart (README "Delivery")."""
+    def units(paths: list[str]) -> list[str]:
+        return sorted(p for p in paths if p.startswith("bootstrap/") and p != "bootstrap/kustomization.yaml")
+
+    gone, new = units(result.removed), units(result.added)
+    if not (gone and new):
+        return []
+    return [f"rendered/{result.env}/bootstrap: delivery units renamed ({', '.join(gone)} -> {', '.join(new)}): KServe copies "
+            "Argo CD's and Flux's tracking labels and annotations into pod templates, so the models in them restart unless "
+            "inferenceservice-config's serviceLabelDisallowedList / serviceAnnotationDisallowedList exclude them (README \"Delivery\")"]

@@ -13,6 +13,7 @@ beats everything. A new overlay field is declared in ``spec/overlay.py`` and mer
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -20,15 +21,17 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from .clock import parse_time
-from .compat import legacy_surface_fields, merge_surface, surface_problems
+from .compat import FRAMEWORKS, LEGACY_API, env_containers, legacy_problems, merge_surface, surface_problems
 from .envparts import (RuntimeObject, env_graphs, env_runtimes, extra_problems, runtime_catalog, runtime_override_problems,
                        storage_surface_problems)
 from .errors import Problem, PromoteError, RenderError, SpecError
 from .kserve.versions import Features, features, first_minor_with
 from .overlay import Env
 from .project import Project
+from .resolve_llm import llm_state_problems, resolve_llms
 from .rollout.state import load_state
-from .spec import InferenceGraph, Model, PlaintextCredentials, RolloutPlan, Runtime
+from .secretscan import control_characters, redact_url, secret_like, uri_credentials
+from .spec import LLM, InferenceGraph, Model, PlaintextCredentials, RolloutPlan, Runtime
 from .spec.base import SpecModel
 from .spec.model import STORAGE_URI_PREFIXES
 from .spec.overlay import ModelOverride
@@ -37,13 +40,11 @@ from .spec.storage_kinds import Storage
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "plan_for", "check_state", "canary_problem",
-           "kserve_features", "LEGACY_API", "FRAMEWORKS"]
+           "kserve_features", "SpecAhead", "spec_ahead", "LEGACY_API", "FRAMEWORKS"]
 
-LEGACY_API = "serving.kubeflow.org/v1alpha2"
-FRAMEWORKS = ("tensorflow", "triton", "xgboost", "lightgbm", "sklearn", "onnx", "pytorch", "pmml")
-"""Framework keys of a v1alpha2 PredictorSpec."""
 
 _NO_OVERRIDE = ModelOverride()
+_DEFAULT_PLAN = RolloutPlan()
 _M = TypeVar("_M", bound=SpecModel)
 
 
@@ -62,6 +63,9 @@ class EnvContext:
     """Rollout state by model from ``overlays/<env>.rollout.yaml``."""
     kserve: Features = field(default_factory=lambda: features("0.20"))
     """What the env's KServe version accepts and acts on (``kserve/versions.py``)."""
+    llms: dict[str, LLM] = field(default_factory=dict)
+    """Enabled LLMs with the environment's overrides applied, by name (sorted; ``resolve_llm.py``);
+    their rollout state is in ``rollout`` too."""
     runtimes: dict[str, RuntimeObject] = field(default_factory=dict)
     """Serving runtimes the env may render, by rendered name: the models' ``Runtime`` specs and what their
     states pin (``envparts.py``); the runtime emitter renders those the models and states need."""
@@ -94,14 +98,19 @@ def build_context(project: Project, env_name: str) -> EnvContext:
         if resolved is not None:
             models[name] = resolved
     storage = _resolve_storage_of(project, env, models, problems)
+    llms, llm_found = resolve_llms(project, env, kserve)  # LLMs: resolve_llm.py
+    problems.extend(llm_found)
     if problems:
         raise RenderError(problems)
     state, lines = load_state(project.root, env_name)
-    check_state(env, models, state, lines, set(project.specs.models))
+    check_state(env, models, {n: s for n, s in state.items() if n not in llms}, lines, set(project.specs.models) | set(project.specs.llms))
+    llm_state = llm_state_problems(env, kserve, llms, state, lines)
+    if llm_state:
+        raise PromoteError(llm_state)
     by_rendered.update(runtime_catalog(models.values())[1])
     runtimes, problems = env_runtimes(project.root, env, models, state, lines, by_rendered)
     graphs, graph_problems = env_graphs(project.specs.graphs, project.specs.models, project.specs.origin, env, models)
-    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve, runtimes=runtimes, graphs=graphs)
+    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve, llms=llms, runtimes=runtimes, graphs=graphs)
     problems += graph_problems + extra_problems(env) + _storage_problems(ctx)
     problems += storage_surface_problems(env, kserve, storage, models, project.specs.origin)
     problems += [p for m in models.values() for p in _model_problems(ctx, m)]
@@ -210,8 +219,17 @@ def _revalidate(cls: type[_M], obj: _M, update: dict[str, Any], env: Env, where:
 
 
 def plan_for(model: Model, env: Env) -> RolloutPlan:
-    """The plan of ``model`` in ``env``: the spec's own, else the environment's, else the default."""
-    return model.rollout or env.overlay.rollout.plan or RolloutPlan()
+    """The plan of ``model`` in ``env``.
+
+    Precedence, as for every other model field: the fields set in the overlay's
+    ``models.<name>.rollout`` beat the model's plan, which is its spec's ``rollout`` (whole), else
+    the environment's ``rollout.plan`` (whole), else the default ``RolloutPlan()``.
+    """
+    base = model.rollout or env.overlay.rollout.plan or _DEFAULT_PLAN
+    override = env.overlay.models.get(model.name, _NO_OVERRIDE).rollout
+    if override is None or not override.model_fields_set:
+        return base
+    return base.model_copy(update={f: getattr(override, f) for f in sorted(override.model_fields_set)})
 
 
 def check_state(env: Env, models: dict[str, Model], state: dict[str, ModelState], lines: dict[str, int | None],
@@ -233,9 +251,16 @@ def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState
         what = "disabled in this environment" if known and name in known else "unknown model"
         return [("", f"{what} (rendered here: {', '.join(sorted(models)) or 'none'}): delete this entry")]
     out: list[tuple[str, str]] = []
-    for fld in ("stable", "candidate", "rolled_back"):
+    for fld in ("stable", "candidate", "rolled_back", "spec_uri"):
         uri = getattr(s, fld)
-        if uri is not None and not uri.startswith(STORAGE_URI_PREFIXES):
+        if uri is None:
+            continue
+        bad, creds = control_characters(uri), uri_credentials(uri)
+        if bad:
+            out.append((fld, f"expected a storage URI without control characters, found {bad.removeprefix('contains ')}"))
+        elif creds:
+            out.append((fld, f"credentials in a URL are refused (found {creds} in {redact_url(uri)!r})"))
+        elif not uri.startswith(STORAGE_URI_PREFIXES):
             out.append((fld, f"expected a storage URI (s3://, gs://, ...), found {uri!r}"))
     try:
         parse_time(s.since)
@@ -255,6 +280,50 @@ def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState
             out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
         if s.phase == "rolled-back" and s.traffic not in (0, None):
             out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
+    return out
+
+
+@dataclass(frozen=True)
+class SpecAhead:
+    """A model whose spec names a storage URI the environment's rollout state does not serve:
+    the state wins when rendering, so the spec's version reaches the env only by a release."""
+
+    model: str
+    spec_uri: str
+    """What the spec says."""
+    serving: str
+    """What the env serves, as ``describe`` puts it (``stable s3://...``)."""
+    command: str
+    """The exact command that releases the spec's version."""
+    warning: Problem
+    """The one-line warning ``render`` prints."""
+
+
+def spec_ahead(ctx: EnvContext) -> list[SpecAhead]:
+    """Models whose spec's ``storage_uri`` was edited since their rollout state in this environment
+    was written (``ModelState.spec_uri``) to a version the state neither serves nor rolls out
+    (one per model, by name). A release made with ``--storage-uri`` leaves the spec as it was, so
+    a spec that merely lags behind the state is not reported."""
+    out = []
+    for name, s in sorted(ctx.rollout.items()):
+        model = ctx.models.get(name)
+        if model is None or s.spec_uri is None or model.predictor.storage_uri in (s.spec_uri, s.stable, s.candidate):
+            continue
+        uri = model.predictor.storage_uri
+        command = f"servespec release {name} --env {ctx.env.name} --storage-uri {shlex.quote(uri)}"
+        if s.phase == "canary":
+            serving = f"canary {s.traffic}% {s.candidate} (stable {s.stable})"
+            todo = f"finish or roll back that canary, then release it: {command}"
+        elif s.phase == "rolled-back" and s.rolled_back == uri:
+            serving = f"stable {s.stable} ({uri} was rolled back)"
+            todo = f"release it again (or change the spec): {command}"
+        else:
+            serving = f"stable {s.stable}"
+            todo = f"release it: {command}"
+        message = (f"env {ctx.env.name} serves {serving} (overlays/{ctx.env.name}.rollout.yaml), the spec says {uri}: "
+                   f"not rendered until released; {todo}")
+        origin = ctx.project.specs.origin.get(("model", name), "")
+        out.append(SpecAhead(name, uri, serving, command, Problem(origin, None, f"{name}.predictor.storage_uri", message)))
     return out
 
 
@@ -308,7 +377,7 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
     problems = _missing_limits(ctx, model) if o.require_resource_limits else []
     problems.extend(surface_problems(ctx.env, ctx.kserve, model, ctx.project.specs.origin[("model", model.name)]))
     if o.kserve_api == LEGACY_API:
-        problems.extend(_legacy_refusals(ctx, model))
+        problems.extend(legacy_problems(ctx.env.name, ctx.project.specs.origin[("model", model.name)], model))
     else:
         state = ctx.rollout.get(model.name)
         if state is not None and state.phase == "canary" and state.traffic is not None:
@@ -319,7 +388,35 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
     mon = o.monitoring
     if mon.enabled and model.monitoring.enabled and (mon.prometheus_operator or model.deployment_mode != "Knative"):
         problems.extend(_port_problems(ctx, model))
-    return problems
+    return problems + _secret_problems(ctx, model)
+
+
+def _secret_problems(ctx: EnvContext, model: Model) -> list[Problem]:
+    """Credentials in a URL (everywhere), secret-looking plaintext env values (outside an env
+    that allows plaintext secrets), control characters in what reaches a manifest."""
+    origin = ctx.project.specs.origin[("model", model.name)]
+    found: list[Problem] = []
+    urls = {"predictor.storage_uri": model.predictor.storage_uri, "logger.url": model.logger.url if model.logger else None}
+    for fld, url in urls.items():
+        why = uri_credentials(url) if url else None
+        if why and url:
+            found.append(Problem(origin, None, f"{model.name}.{fld}", f"credentials in a URL are refused (found {why} in "
+                                 f"{redact_url(url)!r}): use a storage endpoint with credentials from a Secret"))
+    envs = {f"{path}.env": {n: v for n, v in c.env.items() if isinstance(v, str)} for path, c in env_containers(model)}
+    if not ctx.env.overlay.allow_plaintext_secrets:
+        for fld, values in envs.items():
+            for name, value in sorted(values.items()):
+                why = None if name in model.not_secret else secret_like(name, value)
+                if why:
+                    found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"looks like a secret ({why}); plaintext "
+                                         f"secrets are refused in env {ctx.env.name!r}: take it from a Secret, or add {name!r} to "
+                                         "not_secret after review"))
+    for fld, values in envs.items():
+        for name, value in sorted(values.items()):
+            bad = control_characters(value)
+            if bad:
+                found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"expected no control characters, found {bad.removeprefix('contains ')}"))
+    return found
 
 
 def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:
@@ -334,31 +431,6 @@ def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:
         if missing:
             found.append(Problem(origin, None, f"{model.name}.{part}.limits",
                                  f"env {ctx.env.name!r} requires resource limits: expected cpu and memory, missing {', '.join(missing)}"))
-    return found
-
-
-def _legacy_refusals(ctx: EnvContext, model: Model) -> list[Problem]:
-    """What KFServing's v1alpha2 cannot express is refused, never dropped silently."""
-    origin = ctx.project.specs.origin[("model", model.name)]
-    p = model.predictor
-    found = []
-
-    def no(field: str, msg: str) -> None:
-        found.append(Problem(origin, None, f"{model.name}.{field}", f"env {ctx.env.name!r} targets {LEGACY_API}: {msg}"))
-
-    for surface in legacy_surface_fields(model):
-        no(surface.split(" ")[0], f"servespec renders it for serving.kserve.io/v1beta1 only, found {surface}")
-    fmt = (p.model_format or "").lower()
-    if fmt not in FRAMEWORKS:
-        no("predictor.model_format", f"expected one of {', '.join(FRAMEWORKS)}, found {p.model_format!r}")
-    if p.runtime:
-        no("predictor.runtime", f"ServingRuntimes do not exist there, found {p.runtime!r}")
-    if p.effective_protocol != "v1" and fmt != "triton":
-        no("predictor.protocol", f"only v1 (and v2 for triton), found {p.effective_protocol!r}")
-    if model.deployment_mode != "Knative":
-        no("deployment_mode", f"KFServing serves through Knative only, found {model.deployment_mode!r}")
-    if model.explainer is not None:
-        no("explainer", "no ART explainer in v1alpha2" if model.explainer.type == "art" else "custom explainers are not rendered for v1alpha2")
     return found
 
 

@@ -28,7 +28,7 @@ import orjson
 from ..emit import Output, emit_model
 from ..resolve import EnvContext
 from ..spec import Model
-from ..yamlio import dump
+from ..yamlwriter import dump
 from .store import code_fingerprint, load_pickle, repo_cache_path, save_pickle
 
 __all__ = ["RenderCache", "digest"]
@@ -121,9 +121,9 @@ class RenderCache:
                     table[model.name] = (key, items)
                     self._new_json[(env, model.name)] = (key, [_as_json(o.obj) for o in outputs])
                     self._dirty = True
-            else:
-                items = hit[1]
-            return [Output(path, {"kind": kind}, model.name, data) for path, kind, data in items]
+                # a miss keeps the objects: what was emitted now is checked now (render.webhook_problems)
+                return [Output(o.path, o.obj, model.name, data) for o, (_p, _k, data) in zip(outputs, items, strict=True)]
+            return [Output(path, {"kind": kind}, model.name, data) for path, kind, data in hit[1]]
 
         return one
 

@@ -27,6 +27,8 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
     from ..render import render_repo
 
     report = render_repo(resolve_root(ctx, cmd_root), list(envs) or None, check=check, use_cache=not no_cache)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if check:
         for o in report.orphans:
             click.echo(f"rendered/{o}/: no overlays/{o}.yaml any more; `servespec render` deletes it")

@@ -19,6 +19,8 @@ def _line(r: dict[str, Any]) -> str:
         line = f"{where}: rolled back {r['rolled_back']}, 100% to stable {r['stable']} since {r['since']}"
     else:
         line = f"{where}: stable {r['stable']}" + ("" if r["managed"] else " (never released)")
+    if r.get("spec_ahead"):
+        line += f"; spec-ahead: the spec says {r['spec_storage_uri']}, run `{r['release_command']}`"
     if r["last_gate"]:
         g = r["last_gate"]
         line += f"; last gate {g['result']} at {g['at']}" + (f" ({g['summary']})" if g["summary"] else "")

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..spec import Model
-from . import dashboards, delivery, extra, graph, isvc, layout, logging_sink, monitoring, namespace, runtime, storage
+from ..spec import LLM, Model
+from . import (dashboards, delivery, extra, graph, isvc, layout, llm, llm_dashboards, llm_monitoring, llm_presets,
+               logging_sink, monitoring, namespace, runtime, storage)
 from .context import EnvContext, Output
 
-__all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "Output", "emit_env", "emit_model"]
+__all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "LLM_EMITTERS", "Output", "emit_env", "emit_model", "emit_llm"]
 
 MODEL_EMITTERS: list[Callable[[EnvContext, Model], list[Output]]] = [
     isvc.emit_model,
@@ -39,9 +40,23 @@ ENV_EMITTERS: list[Callable[[EnvContext], list[Output]]] = [
     runtime.emit,
     graph.emit,
     extra.emit,
+    llm_presets.emit,
 ]
 """Emitters of the environment-wide objects (their order does not matter: each kustomization
 lists its objects by kind, then path)."""
+
+
+LLM_EMITTERS: list[Callable[[EnvContext, LLM], list[Output]]] = [
+    llm.emit_llm,
+    llm_monitoring.emit_llm,
+    llm_dashboards.emit_llm,
+]
+"""Emitters of one LLM's objects (``LLMInferenceService`` and what goes with it), under ``models/<llm>/``."""
+
+
+def emit_llm(ctx: EnvContext, one: LLM) -> list[Output]:
+    """Every object of one LLM."""
+    return [out for emitter in LLM_EMITTERS for out in emitter(ctx, one)]
 
 
 def emit_model(ctx: EnvContext, model: Model) -> list[Output]:
@@ -59,5 +74,7 @@ def emit_env(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None 
     outputs = [out for emitter in ENV_EMITTERS for out in emitter(ctx)]
     for model in ctx.models.values():
         outputs.extend(one(model))
+    for each in ctx.llms.values():
+        outputs.extend(emit_llm(ctx, each))
     units = layout.layout(ctx, outputs)  # units: common/, models/<name>/ or shards/<k>/
-    return [*units.outputs, *delivery.emit(ctx, units.units)]  # bootstrap/: the controller objects
+    return [*units.outputs, *delivery.emit(ctx, units.units, units.members)]  # bootstrap/: the controller objects

@@ -27,6 +27,7 @@ KIND_RANK = {
     "Namespace": 0, "Secret": 1, "ExternalSecret": 1, "SealedSecret": 1, "ServiceAccount": 2,
     "ConfigMap": 3, "Service": 4, "Deployment": 4, "ClusterServingRuntime": 4, "ServingRuntime": 4,
     "InferenceService": 5, "InferenceGraph": 5, "PodMonitor": 6, "PrometheusRule": 6,
+    "LLMInferenceServiceConfig": 3, "LocalModelCache": 4, "LocalModelNamespaceCache": 4, "LLMInferenceService": 5,
 }
 """Listing order of kinds in a kustomization; unknown kinds come after these."""
 

@@ -15,7 +15,7 @@ kustomization:
   ApplicationSet whose git directory generator makes one Application per model/shard folder,
   each with ``argocd.argoproj.io/manifest-generate-paths: .``.
 - Flux: a GitRepository (fetching only this environment's folder) and a Kustomization per unit,
-  with ``prune``, ``wait`` and CEL health checks for InferenceService readiness.
+  with ``prune``; model units health-check each predictor's own workload (see :func:`_health_checks`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from ..spec.delivery import EnvDelivery
 from .context import COMMON, EnvContext, Output, base_labels, kustomization
 
-__all__ = ["emit", "BOOTSTRAP", "ISVC_IGNORE_DIFFERENCES", "ISVC_HEALTH_CHECK", "SYNC_OPTIONS"]
+__all__ = ["emit", "BOOTSTRAP", "ISVC_IGNORE_DIFFERENCES", "SYNC_OPTIONS"]
 
 BOOTSTRAP = "bootstrap"
 
@@ -58,17 +58,6 @@ shows no diff either."""
 COMPARE_OPTIONS = "ServerSideDiff=true,IncludeMutationWebhook=true"
 """Argo CD compares through a server-side dry run, webhooks included (stable since v3.1)."""
 
-ISVC_HEALTH_CHECK = {
-    "apiVersion": "serving.kserve.io/v1beta1",
-    "kind": "InferenceService",
-    "inProgress": "has(status.modelStatus) && has(status.modelStatus.transitionStatus) && status.modelStatus.transitionStatus == 'InProgress'",
-    "failed": "has(status.modelStatus) && has(status.modelStatus.transitionStatus) && status.modelStatus.transitionStatus in ['BlockedByFailedLoad', 'InvalidSpec']",
-    "current": "has(status.conditions) && status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True') && status.conditions.exists(c, c.type == 'Ready')",
-}
-"""Flux's readiness of an InferenceService: ``Ready=True``, not while the model is loading, and
-failed when KServe says the model cannot load (the same signals as Argo CD's bundled health check)."""
-
-
 def _names(ctx: EnvContext) -> tuple[EnvDelivery, str, str]:
     d = ctx.env.overlay.delivery
     name = d.name or f"servespec-{ctx.env.name}"
@@ -98,13 +87,13 @@ def _unit_name(unit: str) -> str:
     return f"{kind.rstrip('s')}-{leaf}"
 
 
-def emit(ctx: EnvContext, units: list[str]) -> list[Output]:
-    """The controller objects of the env's ``units`` and their kustomization (nothing when
-    ``controller: none``)."""
+def emit(ctx: EnvContext, units: list[str], members: dict[str, list[str]]) -> list[Output]:
+    """The controller objects of the env's ``units`` (``members``: the models of each) and their
+    kustomization (nothing when ``controller: none``)."""
     d = ctx.env.overlay.delivery
     if d.controller == "none":
         return []
-    objs = _argocd(ctx, units) if d.controller == "argocd" else _flux(ctx, units)
+    objs = _argocd(ctx, units) if d.controller == "argocd" else _flux(ctx, units, members)
     outputs = [Output(f"{BOOTSTRAP}/{o['kind'].lower()}-{o['metadata']['name']}.yaml", o) for o in objs]
     outputs.append(kustomization(f"{BOOTSTRAP}/kustomization.yaml", outputs, f"{BOOTSTRAP}/"))
     return outputs
@@ -184,7 +173,27 @@ def _argocd(ctx: EnvContext, units: list[str]) -> list[dict[str, Any]]:
 
 
 # -- Flux ---------------------------------------------------------------------------------------
-def _flux(ctx: EnvContext, units: list[str]) -> list[dict[str, Any]]:
+def _health_checks(ctx: EnvContext, models: list[str]) -> list[dict[str, str]]:
+    """What Flux checks for a unit's models: not the InferenceService, whose
+    ``status.observedGeneration`` is copied from a child on every KServe <= 0.20 (kserve#6081), so
+    kstatus, which compares it with ``metadata.generation`` before any CEL expression, could wait
+    until the timeout; but the predictor's own workload, which keeps its own generation: the
+    Knative Service (Knative mode) or the Deployment (Standard mode) named ``<model>-predictor``."""
+    if ctx.env.overlay.kserve_api != "serving.kserve.io/v1beta1":
+        return []
+    checks = []
+    for name in models:
+        if name in ctx.llms:  # an LLM: its main Deployment (kserve/kserve@v0.20.0:pkg/controller/v1alpha2/llmisvc/
+            if not ctx.llms[name].multi_node:  # workload_single_node.go:511-513); multi-node runs a LeaderWorkerSet
+                checks.append({"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{name}-kserve", "namespace": ctx.namespace})
+            continue
+        model = ctx.models[name]
+        api, kind = ("serving.knative.dev/v1", "Service") if model.deployment_mode == "Knative" else ("apps/v1", "Deployment")
+        checks.append({"apiVersion": api, "kind": kind, "name": f"{name}-predictor", "namespace": ctx.namespace})
+    return checks
+
+
+def _flux(ctx: EnvContext, units: list[str], members: dict[str, list[str]]) -> list[dict[str, Any]]:
     d, name, ns = _names(ctx)
     git_spec: dict[str, Any] = {
         "interval": d.interval,
@@ -202,7 +211,8 @@ def _flux(ctx: EnvContext, units: list[str]) -> list[dict[str, Any]]:
         "spec": git_spec,
     }]
 
-    def flux_kustomization(obj_name: str, path: str, depends: list[str], wait: bool) -> dict[str, Any]:
+    def flux_kustomization(obj_name: str, path: str, depends: list[str], wait: bool,
+                           checks: list[dict[str, str]] | None = None) -> dict[str, Any]:
         spec: dict[str, Any] = {
             "interval": d.interval,
             "retryInterval": "1m",
@@ -214,7 +224,8 @@ def _flux(ctx: EnvContext, units: list[str]) -> list[dict[str, Any]]:
         }
         if wait:
             spec["wait"] = True
-            spec["healthCheckExprs"] = [ISVC_HEALTH_CHECK]
+        if checks:
+            spec["healthChecks"] = checks
         if depends:
             spec["dependsOn"] = [{"name": n} for n in depends]
         return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
@@ -224,5 +235,8 @@ def _flux(ctx: EnvContext, units: list[str]) -> list[dict[str, Any]]:
     depends = [_label_safe(f"{name}-{COMMON}")] if COMMON in units else []
     for unit in units:
         own = _label_safe(f"{name}-{_unit_name(unit)}")
-        objs.append(flux_kustomization(own, repo_path(ctx, unit), [] if unit == COMMON else depends, True))
+        if unit == COMMON:
+            objs.append(flux_kustomization(own, repo_path(ctx, unit), [], True))
+        else:
+            objs.append(flux_kustomization(own, repo_path(ctx, unit), depends, False, _health_checks(ctx, members.get(unit, []))))
     return objs

@@ -15,7 +15,7 @@ from ..promql import Queries, num
 from ..spec import InferenceGraph
 from ..spec.graph import GraphStep
 from ..spec.container import to_k8s
-from ..yamlio import dump
+from ..yamlwriter import dump
 from .context import EnvContext, Output, base_labels
 from .isvc.common import MODE_ANNOTATION
 

@@ -33,6 +33,8 @@ class Layout:
     outputs: list[Output]
     units: list[str]
     """Unit folders as the env's kustomization lists them: ``common`` first, then sorted."""
+    members: dict[str, list[str]]
+    """The models of each unit (sorted; none for ``common``)."""
 
 
 def shard_of(model: str, shards: int) -> str:
@@ -71,4 +73,5 @@ def layout(ctx: EnvContext, outputs: list[Output]) -> Layout:
         "kind": "Kustomization",
         "resources": order,
     }))
-    return Layout(result, order)
+    members = {u: sorted({o.model for o in units[u] if o.model}) for u in order}
+    return Layout(result, order, members)

@@ -1,10 +1,12 @@
 """Apply a rollout transition: write the state, re-render the environment, make one commit, push.
 
 The public functions here are what the ``release``/``promote``/``rollback`` commands call:
-:func:`release`, :func:`promote`, :func:`promote_all` and :func:`rollback`. Each loads the repo,
-computes a transition (``transitions.py``), writes ``overlays/<env>.rollout.yaml`` and the
-re-rendered ``rendered/<env>/`` and commits both (``gitrepo.py``); with ``push`` it pushes,
-retrying rejected pushes by re-applying the same transition on the new upstream.
+:func:`release`, :func:`promote` and :func:`rollback` (``promote --all``: ``batch.py``;
+``forget``: ``forget.py``). Each loads the repo, computes a transition (``transitions.py``),
+writes ``overlays/<env>.rollout.yaml`` and the re-rendered ``rendered/<env>/`` and commits both
+(``gitrepo.py``); with ``push`` it pushes, retrying rejected pushes by re-applying the same
+transition on the new upstream. A rollback that ``promote`` decided is committed and pushed like
+any change, then reported as ``Outcome.error`` (exit 1).
 """
 
 from __future__ import annotations
@@ -21,22 +23,23 @@ from git import Repo
 from ..cache.render import RenderCache
 from ..clock import now_utc
 from ..emit import Output, emit_env
-from ..errors import CheckFailed, GitError, NotDue, Problem, PromoteError, PushFailed, RaceLost
+from ..errors import CheckFailed, GitError, Problem, PromoteError, PushFailed, RaceLost, ServespecError
 from ..fsutil import atomic_write
-from ..gitrepo import Author, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
+from ..gitrepo import Author, behind, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
 from ..overlay import Env
 from ..project import Project
 from ..render import RENDERED, write_env
 from ..resolve import EnvContext, build_context
-from ..spec import Gate, Model
+from ..spec import Gate, Model, RolloutPlan
+from ..spec.base import parse_duration
 from ..spec.rollout import ModelState
-from ..yamlio import dump
+from ..yamlwriter import dump
 from . import transitions
-from .gates import GateResult, evaluate_gates
+from .gates import Evidence, Target, collect_evidence
 from .state import state_path, write_state
 from .transitions import Evaluate, Transition, describe
 
-__all__ = ["Outcome", "Compute", "Push", "PromoteOptions", "run", "release", "promote", "promote_all", "rollback", "gate_evaluator"]
+__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "prepare", "run", "release", "promote", "rollback", "gate_evaluator"]
 
 Compute = Callable[[Env, Model, "ModelState | None", dt.datetime], "Transition | None"]
 """A transition of one model given its environment, spec, state and the time."""
@@ -53,11 +56,13 @@ def _quiet(_message: str) -> None:
 
 @dataclass
 class Outcome:
-    """What a command did: the transition (None: nothing to do), its commit and push attempts."""
+    """What a command did: the transition (None: nothing to do), its commit and push attempts,
+    and the error to report once it is printed (a rollback made by ``promote``: exit 1)."""
 
     transition: Transition | None
     commit: str | None = None
     pushes: int = 0
+    error: ServespecError | None = None
 
 
 def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model, ModelState | None]:
@@ -100,37 +105,59 @@ def _rerender(root: Path, ctx: EnvContext, t: Transition) -> None:
     outputs = emit_env(new_ctx, cache.per_model(new_ctx))  # unchanged models come from the cache
     target = root / RENDERED / t.env
     on_disk = {(Path(d) / n).relative_to(target).as_posix() for d, _s, names in os.walk(target) for n in names}
-    if on_disk != {o.path for o in outputs}:
-        write_env(root, t.env, {o.path: _data(o) for o in outputs}, cache)
+    if on_disk == {o.path for o in outputs}:  # other models' files stay exactly as committed
+        files = {o.path: _data(o) if o.model in (t.model, None) else (target / o.path).read_bytes() for o in outputs}
     else:
-        for out in outputs:
-            if out.model not in (t.model, None):
-                continue
-            new = _data(out)
-            dest = target / out.path
-            if dest.read_bytes() != new:
-                atomic_write(dest, new)
+        files = {o.path: _data(o) for o in outputs}
+    write_env(root, t.env, files, cache)  # the env swapped in whole
     cache.save()
+
+
+def prepare(root: Path, env_name: str, author: str | None, push: Push | None) -> tuple[Repo, str, Author]:
+    """The repo of a rollout command, checked clean (and its remote known when pushing), the
+    commit it starts from and the commit author."""
+    repo = open_repo(root)
+    ensure_clean(repo, root, env_name)
+    if push and push[0] not in [r.name for r in repo.remotes]:
+        known = ", ".join(sorted(r.name for r in repo.remotes)) or "none"
+        raise GitError(Problem("--remote", None, "", f"no such remote {push[0]!r} (remotes: {known}); nothing committed"))
+    return repo, repo.head.commit.hexsha, resolve_author(author, repo)
+
+
+def _stale_hint(repo: Repo, push: Push | None) -> str | None:
+    """When this clone is behind the remote it pushes to: what to do, for a decision that found
+    nothing to do here (the remote may hold the change this clone has not fetched)."""
+    if not push:
+        return None
+    branch = push[1] or repo.active_branch.name
+    n = behind(repo, push[0], branch)
+    return f"{push[0]}/{branch} is {n} commit{'s' if n != 1 else ''} ahead of this clone: pull and re-run" if n else None
 
 
 def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,
         push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet) -> Outcome:
     """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
     rejected pushes by re-applying the same transition on the new upstream."""
-    repo = open_repo(root)
-    ensure_clean(repo, root, env_name)
-    if push and push[0] not in [r.name for r in repo.remotes]:
-        known = ", ".join(sorted(r.name for r in repo.remotes)) or "none"
-        raise GitError(Problem("--remote", None, "", f"no such remote {push[0]!r} (remotes: {known}); nothing committed"))
-    start = repo.head.commit.hexsha
-    who = resolve_author(author, repo)
+    repo, start, who = prepare(root, env_name, author, push)
     ctx, model, state = _load(root, env_name, model_name)
-    t = compute(ctx.env, model, state, now or now_utc())
+    try:
+        t = compute(ctx.env, model, state, now or now_utc())
+    except PromoteError as exc:
+        hint = _stale_hint(repo, push)
+        if hint:
+            raise PromoteError([*exc.problems, Problem(message=hint)]) from None
+        raise
     if t is None:
+        hint = _stale_hint(repo, push)
+        if hint:
+            log(f"note: {hint}")
         return Outcome(None)
     out = Outcome(t, _apply(root, ctx, t, repo, who))
     if push and out.commit:
         _push(root, repo, who, t, out, push, start, log)
+    if t.failures:
+        done = f"rollback committed as {out.commit[:10]}" if out.commit else "the rollback changed nothing"
+        out.error = CheckFailed([*t.failures, f"{t.env}/{t.model}: {done}" + (", pushed" if out.pushes else "")])
     return out
 
 
@@ -154,15 +181,17 @@ def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push
         raise PushFailed([*exc.problems, Problem(message=f"the local commit was undone (HEAD is back at {start[:10]}): fix the cause and re-run the command")]) from None
 
 
-def gate_evaluator(url: str | None, env: Env, model: str) -> Evaluate | None:
-    """Gates evaluated against Prometheus at ``url`` (None: no URL known, the plan's gates cannot run)."""
+def gate_evaluator(url: str | None, env: Env, model: Model) -> Evaluate | None:
+    """Gates (and the canary's traffic, when the plan checks it) evaluated against Prometheus at
+    ``url``, every query at once (None: no URL known, the plan's gates cannot run)."""
     if not url:
         return None
-    metrics, namespace = env.overlay.monitoring.metrics, env.overlay.namespace
 
-    def evaluate(gates: list[Gate], state: ModelState) -> tuple[bool, list[GateResult]]:
+    def evaluate(gates: list[Gate], plan: RolloutPlan, state: ModelState) -> Evidence:
         assert state.candidate is not None
-        return evaluate_gates(url, gates, namespace, model, state.candidate, metrics)
+        target = Target(env.overlay.namespace, model.name, model.deployment_mode, state.candidate, env.overlay.monitoring.metrics)
+        traffic = plan.min_requests > 0 or plan.share_tolerance is not None
+        return collect_evidence(url, gates, target, traffic=traffic, timeout=parse_duration(plan.query_timeout))
 
     return evaluate
 
@@ -180,7 +209,7 @@ class PromoteOptions:
         def one(env: Env, model: Model, state: ModelState | None, now: dt.datetime) -> Transition:
             url = self.prometheus or env.overlay.rollout.prometheus_url
             return transitions.promote(env, model, state, now, to=self.to, ignore_bake_time=self.ignore_bake_time,
-                                       skip_gates=self.skip_gates, evaluate=gate_evaluator(url, env, model_name))
+                                       skip_gates=self.skip_gates, evaluate=gate_evaluator(url, env, model))
         return one
 
 
@@ -201,23 +230,3 @@ def promote(root: Path, env: str, model: str, options: PromoteOptions = PromoteO
 def rollback(root: Path, env: str, model: str, *, author: str | None = None, push: Push | None = None, log: Log = _quiet) -> Outcome:
     """``servespec rollback``: all traffic back to stable at once."""
     return run(root, env, model, transitions.rollback, author=author, push=push, log=log)
-
-
-def promote_all(root: Path, env_name: str, options: PromoteOptions = PromoteOptions(), *, author: str | None = None,
-                push: Push | None = None, log: Log = _quiet, report: Log = _quiet) -> tuple[list[Outcome], list[str]]:
-    """``servespec promote --all``: every model of ``env`` under canary; (outcomes, failures).
-    Bake time not over is reported through ``report`` and skipped, not a failure (for a scheduled job)."""
-    ctx = build_context(Project.load(root, [env_name]), env_name)
-    due = [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.models]
-    outcomes: list[Outcome] = []
-    failures: list[str] = []
-    for name in due:
-        try:
-            outcomes.append(promote(root, env_name, name, options, author=author, push=push, log=log))
-        except NotDue as exc:
-            report(f"{env_name}/{name}: not due: {exc.waiting} (--ignore-bake-time to skip)")
-        except CheckFailed as exc:
-            failures.extend(str(p) for p in exc.problems)
-    if not due:
-        report(f"{env_name}: no model under canary")
-    return outcomes, failures

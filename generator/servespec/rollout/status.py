@@ -1,4 +1,9 @@
-"""Where every model's rollout stands: what ``servespec status`` prints (JSON keys are stable API)."""
+"""Where every model's rollout stands: what ``servespec status`` prints (JSON keys are stable API).
+
+``spec_ahead`` is true when the model's spec was edited to a storage URI its rollout state
+neither serves nor rolls out (``resolve.spec_ahead``); ``release_command`` is then the exact
+command that releases the spec's version.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ from typing import Any
 from ..metrics import version_id
 from ..overlay import Env
 from ..project import Project
-from ..resolve import build_context, plan_for
+from ..resolve import EnvContext, build_context, plan_for, spec_ahead
 from ..spec import Model
 from ..spec.rollout import ModelState
 
-__all__ = ["status_rows", "repo_status"]
+__all__ = ["status_rows", "context_rows", "repo_status"]
 
 
 def repo_status(root: Path, envs: list[str] | None = None) -> list[dict[str, Any]]:
@@ -20,8 +25,18 @@ def repo_status(root: Path, envs: list[str] | None = None) -> list[dict[str, Any
     project = Project.load(root, envs)
     rows: list[dict[str, Any]] = []
     for env in project.envs:
-        ctx = build_context(project, env)
-        rows.extend(status_rows(ctx.env, ctx.models, ctx.rollout))
+        rows.extend(context_rows(build_context(project, env)))
+    return rows
+
+
+def context_rows(ctx: EnvContext) -> list[dict[str, Any]]:
+    """The rows of one resolved environment, with ``spec_ahead`` and ``release_command``."""
+    ahead = {a.model: a for a in spec_ahead(ctx)}
+    rows = status_rows(ctx.env, ctx.models, ctx.rollout)
+    for row in rows:
+        a = ahead.get(row["model"])
+        row.update(spec_ahead=a is not None, spec_storage_uri=ctx.models[row["model"]].predictor.storage_uri,
+                   release_command=a.command if a else None)
     return rows
 
 

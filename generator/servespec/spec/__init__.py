@@ -1,6 +1,6 @@
 """The typed spec model: what users write in ``specs/*.py`` (and overlays refine).
 
-Import everything from here: ``from servespec.spec import Model, Predictor, S3Storage``.
+Import everything from here: ``from servespec.spec import Model, Predictor, S3Storage, LLM``.
 """
 
 from .autoscaling import (
@@ -51,6 +51,7 @@ from .model import (
 )
 from .runtime import Runtime, SupportedModelFormat
 from .scheduling import (
+    Accelerators,
     Affinity,
     DeploymentStrategy,
     LabelSelector,
@@ -63,6 +64,7 @@ from .scheduling import (
     PodAffinityTerm,
     PreferredSchedulingTerm,
     RollingUpdate,
+    Scheduling,
     Toleration,
     WeightedPodAffinityTerm,
 )
@@ -79,6 +81,19 @@ from .volumes import (
     SecurityContext,
     Volume,
     VolumeMount,
+)
+from .llm import (
+    LLM,
+    GatewayRef,
+    HFTokenExistingSecret,
+    HFTokenExternalSecret,
+    HFTokenSealedSecret,
+    LLMCache,
+    LLMMonitoring,
+    LLMRouter,
+    LLMScaling,
+    Parallelism,
+    Prefill,
 )
 from .monitoring import (
     CanaryObjective,
@@ -125,4 +140,6 @@ __all__ = [
     "HTTPStorage", "HuggingFaceStorage", "Storage", "Capabilities", "ConfigMapVolume", "EmptyDirVolume", "KeyToPath",
     "PersistentVolumeClaimVolume", "PodSecurityContext", "SeccompProfile", "SecretVolume", "SecurityContext", "Volume",
     "VolumeMount", "AwsIamRole", "AzureManagedIdentity", "GcpServiceAccount",
+    "LLM", "GatewayRef", "HFTokenExistingSecret", "HFTokenExternalSecret", "HFTokenSealedSecret", "LLMCache",
+    "LLMMonitoring", "LLMRouter", "LLMScaling", "Parallelism", "Prefill", "Accelerators", "Scheduling",
 ]

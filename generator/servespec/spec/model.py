@@ -270,3 +270,7 @@ class Model(SpecModel):
     """Canary rollout plan; unset uses the environment's default plan."""
     monitoring: Monitoring = Monitoring()
     """Scraping, SLOs and dashboards."""
+    not_secret: list[str] = []
+    """Names of env vars whose plaintext values were reviewed and are not secrets (a false
+    positive of the secret scan, README "Security"); rendered as the annotation
+    ``serving.servespec.io/not-secret`` so ``validate`` knows too."""

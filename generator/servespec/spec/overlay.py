@@ -2,7 +2,9 @@
 
 Precedence for a model's fields (applied by ``resolve.py``): the spec's explicit values beat the
 environment's ``defaults``, which beat the spec model's own defaults; a per-model entry under
-``models:`` beats everything.
+``models:`` beats everything. The same holds for rollout plans (``resolve.plan_for``): the fields
+set under ``models.<name>.rollout`` override the model's plan, which is its spec's, else the
+environment's ``rollout.plan``, else the default.
 """
 
 from __future__ import annotations
@@ -12,18 +14,18 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from .base import LabelMap, Name, NonNegativeInt, SpecModel, SubdomainName
+from .base import LabelMap, Name, NonNegativeInt, PositiveInt, SpecModel, SubdomainName
 from .container import EnvValue
 from .cost import Budget, Pricing
 from .delivery import EnvDelivery
 from .extra import EnvServiceAccount, ExtraManifest
 from .model import Resources
 from .monitoring import EnvMonitoring
-from .rollout import EnvRollout
+from .rollout import EnvRollout, RolloutPlan
 from .scheduling import Affinity, Toleration
 from .storage import Credentials, WorkloadIdentity
 
-__all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride", "GraphOverride"]
+__all__ = ["EnvOverlay", "ModelDefaults", "ModelOverride", "StorageOverride", "GraphOverride", "LLMOverride"]
 
 _VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
 
@@ -96,6 +98,10 @@ class ModelOverride(SpecModel):
     service_account_name: SubdomainName | None = None
     """ServiceAccount of the model's pods."""
 
+    rollout: RolloutPlan | None = None
+    """Rollout plan fields for this model here (``{onFailure: rollback}``, ``{steps: [50, 100]}``):
+    each field set overrides the model's plan (its spec's, else the environment's, else the default)."""
+
 
 class GraphOverride(SpecModel):
     """Per-environment changes to an InferenceGraph."""
@@ -106,6 +112,23 @@ class GraphOverride(SpecModel):
     """Minimum router replicas."""
     max_replicas: NonNegativeInt | None = None
     """Maximum router replicas."""
+
+
+class LLMOverride(SpecModel):
+    """Per-LLM changes in one environment (overlay key ``llms``)."""
+
+    enabled: bool = True
+    """Render this LLM in this environment (set false where the env's KServe is older than 0.16)."""
+    replicas: PositiveInt | None = None
+    """Fixed replicas, replacing the spec's (not with the spec's ``scaling``)."""
+    labels: LabelMap = {}
+    """Labels merged over the spec's."""
+    annotations: LabelMap = {}
+    """Annotations merged over the spec's."""
+    node_selector: LabelMap | None = None
+    """Node selector, replacing the spec's."""
+    tolerations: list[Toleration] | None = None
+    """Tolerations, replacing the spec's."""
 
 
 class StorageOverride(SpecModel):
@@ -156,6 +179,8 @@ class EnvOverlay(SpecModel):
     """Per storage endpoint changes."""
     models: dict[str, ModelOverride] = {}
     """Per model changes."""
+    llms: dict[str, LLMOverride] = {}
+    """Per LLM changes."""
     rollout: EnvRollout = EnvRollout()
     """Rollout settings."""
     monitoring: EnvMonitoring = EnvMonitoring()

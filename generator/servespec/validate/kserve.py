@@ -33,29 +33,41 @@ def _isvc(data: bytes, parsed: dict[bytes, bytes] | None) -> dict[str, Any] | No
     return doc if isinstance(doc, dict) and doc.get("kind") == "InferenceService" and doc.get("apiVersion") == V1BETA1 else None
 
 
+def _minor(env: Env) -> tuple[str, tuple[int, int]]:
+    text = features(env.overlay.kserve_version).minor
+    major, minor = text.split(".")
+    return text, (int(major), int(minor))
+
+
+def create_rules(obj: dict[str, Any], env: Env) -> list[tuple[str, str]]:
+    """(field path, message) for what the env's KServe would refuse in this object as it is (the
+    rules that need no previous object): part of each file's cached result (``tree.py``)."""
+    if env.overlay.kserve_api != V1BETA1 or obj.get("kind") != "InferenceService" or obj.get("apiVersion") != V1BETA1:
+        return []
+    text, minor = _minor(env)
+    return [(f.path, f"KServe {text}: {f.message}") for f in check_inferenceservice(obj, None, minor)]
+
+
 def webhook_problems(root: Path, env: Env, base: str | None = "HEAD", parsed: dict[bytes, bytes] | None = None) -> list[Problem]:
-    """One problem per rule a rendered InferenceService of ``env`` breaks on the env's KServe version."""
-    if env.overlay.kserve_api != V1BETA1:
+    """One problem per update-time rule a rendered InferenceService of ``env`` breaks against the
+    same file at ``base`` (only files that changed since then are read; what holds without a
+    previous object is checked per file by :func:`create_rules`)."""
+    if env.overlay.kserve_api != V1BETA1 or not base:
         return []
     folder = root / "rendered" / env.name
     if not folder.is_dir():
         return []
-    minor_text = features(env.overlay.kserve_version).minor
-    minor = (int(minor_text.split(".")[0]), int(minor_text.split(".")[1]))
+    text, minor = _minor(env)
     files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.glob("**/inferenceservice.yaml"))}
-    before = changed_at(root, base, f"rendered/{env.name}", files) if base else None
+    before = changed_at(root, base, f"rendered/{env.name}", files)
     problems: list[Problem] = []
-    for rel, data in files.items():
-        new = _isvc(data, parsed)
-        if new is None:
-            continue
-        old: dict[str, Any] | None = new  # unchanged since base: no update-time rule can trip
-        if before is not None and rel in before:
-            old_data = before[rel]
-            old = _isvc(old_data, None) if old_data is not None else None
-        elif before is None:
-            old = None
+    for rel, old_data in sorted((before or {}).items()):
+        new = _isvc(files[rel], parsed)
+        if new is None or old_data is None:
+            continue  # a new object: create-time rules only
+        old = _isvc(old_data, None)
+        seen = set(check_inferenceservice(new, None, minor))
         name = str((new.get("metadata") or {}).get("name", "?"))
-        problems.extend(Problem(f"rendered/{env.name}/{rel}", None, f"InferenceService {name}: {f.path}", f"KServe {minor_text}: {f.message}")
-                        for f in check_inferenceservice(new, old, minor))
+        problems.extend(Problem(f"rendered/{env.name}/{rel}", None, f"InferenceService {name}: {f.path}", f"KServe {text}: {f.message}")
+                        for f in check_inferenceservice(new, old, minor) if f not in seen)
     return problems

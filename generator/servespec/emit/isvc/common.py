@@ -20,6 +20,8 @@ PROTOCOL_ENV = "PROTOCOL"
 """The variable KServe validates a custom predictor's protocol in (``CustomSpecProtocolEnvVarKey``, v1 or v2)."""
 
 MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+NOT_SECRET = "serving.servespec.io/not-secret"
+"""Env var names reviewed as not secret (``Model.not_secret``), read by ``validate/secrets.py``."""
 
 
 def mode_annotation(ctx: EnvContext, model: Model) -> dict[str, str]:
@@ -131,6 +133,8 @@ def metadata(ctx: EnvContext, model: Model) -> dict[str, Any]:
     annotations = {**scrape_annotations(ctx, model), **model.annotations, **mode_annotation(ctx, model)}
     if model.predictor.autoscaler_class:
         annotations[AUTOSCALER_CLASS] = model.predictor.autoscaler_class
+    if model.not_secret:
+        annotations[NOT_SECRET] = ",".join(sorted(model.not_secret))
     return {
         "name": model.name,
         "namespace": ctx.namespace,

@@ -1,0 +1,15 @@
+from servespec.spec import Model, Predictor, Resources
+
+CENSUS_INCOME = Model(
+    name="census-income",
+    storage="minio",
+    predictor=Predictor(
+        model_format="tensorflow",
+        storage_uri="ftp://census-income/model",
+        min_replicas=1,
+        resources=Resources(
+            requests={"cpu": "100m", "memory": "1Gi"},
+            limits={"cpu": "1", "memory": "1Gi"},
+        ),
+    ),
+)

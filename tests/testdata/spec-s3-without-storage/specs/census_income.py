@@ -1,0 +1,6 @@
+from servespec.spec import Model, Predictor
+
+CENSUS_INCOME = Model(
+    name="census-income",
+    predictor=Predictor(model_format="tensorflow", storage_uri="s3://census-income/model"),
+)
