@@ -22,8 +22,9 @@ from pydantic import ValidationError
 from .clock import parse_time
 from .errors import Problem, PromoteError, RenderError, SpecError
 from .kserve.versions import Features, features, first_minor_with
-from .overlay import Env
+from .overlay import Env, discover_envs
 from .project import Project
+from .rollout.policy import requirement_cycle
 from .rollout.state import load_state
 from .secretscan import control_characters, redact_url, secret_like, uri_credentials
 from .spec import Model, PlaintextCredentials, RolloutPlan, S3Storage
@@ -118,6 +119,21 @@ def _cross_check(project: Project, env: Env) -> list[Problem]:
         if name not in specs.storage:
             file, line = env.where("storage", name)
             problems.append(Problem(file, line, f"storage.{name}", f"unknown storage endpoint (declared: {', '.join(sorted(specs.storage)) or 'none'})"))
+    return problems + _requirement_problems(project, env)
+
+
+def _requirement_problems(project: Project, env: Env) -> list[Problem]:
+    """``rollout.requires``: other known environments, each once, never leading back here."""
+    known, problems, seen = discover_envs(project.root), [], set()
+    for i, req in enumerate(env.overlay.rollout.requires):
+        what = "itself" if req.env == env.name else "twice" if req.env in seen else "" if req.env in known else f"(known: {', '.join(known)})"
+        if what:
+            problems.append(Problem(*env.where("rollout", "requires", i, "env"), f"rollout.requires[{i}].env",
+                                    f"expected another known environment once, found {req.env!r} {what}"))
+        seen.add(req.env)
+    loop = requirement_cycle(env.name, {n: [r.env for r in e.overlay.rollout.requires] for n, e in project.envs.items()})
+    if loop and not problems:
+        problems.append(Problem(*env.where("rollout", "requires"), "rollout.requires", f"expected no cycle, found {' -> '.join(loop)}: nothing could be released"))
     return problems
 
 
