@@ -239,3 +239,14 @@ def test_a_requirement_cycle_is_refused(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "servespec: error: overlays/prod.yaml:12: rollout.requires: expected no cycle, found prod -> staging -> prod: " \
            "nothing could be released" in res.stderr
+
+
+def test_going_back_after_a_release_at_100_percent_is_a_rollback() -> None:
+    # dev's plan is [100]: a release makes the version stable at once; Servespec-From names what it replaced
+    up = Event("a" * 40, "release", t("2026-03-02T09:00:00Z"), st("stable", V2, "2026-03-02T09:00:00Z"), previous=V1)
+    back = Event("b" * 40, "release", t("2026-03-02T12:00:00Z"), st("stable", V1, "2026-03-02T12:00:00Z"), previous=V2)
+    assert verdict("dev", V2, [up], HOUR, t("2026-03-02T11:00:00Z")).eligible
+    v = verdict("dev", V2, [up, back], HOUR, t("2026-03-02T13:00:00Z"))
+    assert v.message == f"{V2} was rolled back in dev at 2026-03-02T12:00:00Z (bbbbbbbbbb) after being stable since 2026-03-02T09:00:00Z"
+    newer = Event("c" * 40, "release", t("2026-03-02T12:00:00Z"), st("stable", V3, "2026-03-02T12:00:00Z"), previous=V2)
+    assert verdict("dev", V2, [up, newer], HOUR, t("2026-03-02T13:00:00Z")).eligible  # superseded, not rolled back

@@ -148,6 +148,8 @@ class Event:
     state: ModelState
     reason: str = ""
     """``Servespec-Reason``: the failed gate behind a rollback ``promote`` made."""
+    previous: str | None = None
+    """The stable version before the commit (from ``Servespec-From``), when known."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ def _stints(events: list[Event], uri: str) -> tuple[list[_Stint], Event | None]:
                 failed_gate = e
             for s in stints:
                 s.rolled_back = s.rolled_back or e
+        earlier.update(u for u in (stable, e.previous) if u is not None and u != uri)
         new = e.state.stable
         if new == uri and stable != uri:
             before_current = set(earlier)
@@ -202,8 +205,6 @@ def _stints(events: list[Event], uri: str) -> tuple[list[_Stint], Event | None]:
             if new in before_current:  # back to a version that was stable before it: a rollback
                 for s in stints:
                     s.rolled_back = s.rolled_back or e
-        if stable is not None:
-            earlier.add(stable)
         stable = new
     return stints, failed_gate
 

@@ -105,7 +105,7 @@ class History:
         problem = _serves(_load_isvc(blob_at(self.repo, self.root, c.sha, isvc), model), state)
         if problem:
             return Rejected(c.sha, claim, f"{isvc} {problem} there")
-        return Event(c.sha, action, at, state, c.trailers.get("Servespec-Reason", ""))
+        return Event(c.sha, action, at, state, c.trailers.get("Servespec-Reason", ""), _previous(c.trailers.get("Servespec-From", "")))
 
 
 def read_history(root: Path, env: str) -> History:
@@ -120,6 +120,14 @@ def read_history(root: Path, env: str) -> History:
     for c in commits:
         by_model.setdefault(c.trailers.get("Servespec-Model", ""), []).append(c)
     return History(root, env, repo, by_model)
+
+
+def _previous(described: str) -> str | None:
+    """The stable URI in a ``Servespec-From`` value (``stable X``, ``canary 10% C (stable X)``)."""
+    if described.startswith("stable "):
+        return described.removeprefix("stable ")
+    head, sep, tail = described.rpartition("(stable ")
+    return tail[:-1] if sep and tail.endswith(")") else None
 
 
 def _load(data: bytes | None) -> Any:
