@@ -100,8 +100,8 @@ def run_cli(*args: str | Path) -> CliResult:
 def copy_example(dest: Path, *, policy: bool = False) -> Path:
     """A copy of the example repo's specs/, overlays/ and rendered/ at ``dest``; without
     ``policy``, its promotion policy (requirements, windows, freezes, approvals, owners: the
-    overlay lines from ``# promotion policy`` to ``# end of promotion policy``) is commented out,
-    line numbers kept, so tests of the rollout mechanics can release anywhere at any time."""
+    overlay lines from ``# promotion policy`` to ``# end of promotion policy``) is left out, so
+    tests of the rollout mechanics can release anywhere at any time."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in ("specs", "overlays", "rendered"):
         if (REPO / part).exists():
@@ -113,11 +113,12 @@ def copy_example(dest: Path, *, policy: bool = False) -> Path:
 
 
 def without_policy(text: str) -> str:
-    """An overlay with the lines of its promotion policy blocks replaced by ``#``."""
+    """An overlay without the lines of its promotion policy blocks."""
     out, inside = [], False
     for line in text.splitlines(keepends=True):
         inside = inside or line.strip().startswith("# promotion policy")
-        out.append("#\n" if inside else line)
+        if not inside:
+            out.append(line)
         inside = inside and line.strip() != "# end of promotion policy"
     return "".join(out)
 
