@@ -92,7 +92,8 @@ def test_bad_per_model_plan_is_located(example_repo: Path) -> None:
     edit(example_repo, "overlays/prod.yaml", "  fraud-detector:\n", "    rollout: {onFailure: revert}\n  fraud-detector:\n")
     res = run_cli("render", "--root", example_repo)
     assert res.exit_code == 2
-    assert res.stderr.startswith("servespec: error: overlays/prod.yaml:33: models.census-income.rollout.onFailure: ")
+    line = (example_repo / "overlays/prod.yaml").read_text().splitlines().index("    rollout: {onFailure: revert}") + 1
+    assert res.stderr.startswith(f"servespec: error: overlays/prod.yaml:{line}: models.census-income.rollout.onFailure: ")
     assert "'hold' or 'rollback'" in res.stderr and "'revert'" in res.stderr
 
 

@@ -103,7 +103,7 @@ def test_explain_a_field_of_several_union_members() -> None:
      "Predictor.scale_metricx: expected a field of Predictor (batcher, container_concurrency, env, max_replicas, "
      "min_replicas, model_format, model_format_version, protocol, resources, runtime, runtime_version, scale_metric, "
      "scale_target, storage_uri, timeout), found 'scale_metricx'"),
-    ("overlay.rollout.plann", "overlay.rollout.plann: expected a field of overlay.rollout (plan, prometheusUrl), found 'plann'"),
+    ("overlay.rollout.plann", "overlay.rollout.plann: expected a field of overlay.rollout (approval, freeze, plan, prometheusUrl, requires, windows), found 'plann'"),
     ("overlay.models.census-income",
      "overlay.models.census-income: expected a field of overlay.models (annotations, deploymentMode, enabled, labels, "
      "maxReplicas, minReplicas, resources, rollout, storage); `overlay.models.*.FIELD` for a field of any entry, found 'census-income'"),

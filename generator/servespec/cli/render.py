@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import CheckFailed
+from ..errors import CheckFailed, Problem
 from .common import cli, common_options, resolve_root
 
 
@@ -24,9 +24,14 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
       servespec render                   # every environment
       servespec render --env prod --check
     """
+    from ..codeowners import sync_codeowners
+    from ..overlay import load_envs
     from ..render import render_repo
 
-    report = render_repo(resolve_root(ctx, cmd_root), list(envs) or None, check=check, use_cache=not no_cache)
+    root = resolve_root(ctx, cmd_root)
+    report = render_repo(root, list(envs) or None, check=check, use_cache=not no_cache)
+    # CODEOWNERS from the overlays' owners: (every env's, so only when every env is rendered)
+    owners = None if envs else sync_codeowners(root, load_envs(root), check=check)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if check:
@@ -34,8 +39,11 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
             click.echo(f"rendered/{o}/: no overlays/{o}.yaml any more; `servespec render` deletes it")
         for diff in report.diffs.values():
             click.echo(diff, nl=False)
-        if report.stale():
-            raise CheckFailed(report.stale())
+        stale = report.stale()
+        if owners and owners.changed:
+            stale.append(Problem(owners.path, None, "", "not in line with the owners: of the overlays; `servespec render` rewrites its servespec lines"))
+        if stale:
+            raise CheckFailed(stale)
         click.echo(f"rendered/ is up to date ({', '.join(report.files)})")
         return
     for result in report.results:
@@ -46,3 +54,5 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
             click.echo(f"{result.env}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed ({n} files)")
     for orphan in report.orphans:
         click.echo(f"{orphan}: removed (no overlay)")
+    if owners and owners.changed:
+        click.echo(f"{owners.path}: code owners updated from the overlays")

@@ -19,6 +19,7 @@ from .cost import Budget, Pricing
 from .delivery import EnvDelivery
 from .model import Resources
 from .monitoring import EnvMonitoring
+from .promotion import Owner
 from .rollout import EnvRollout, RolloutPlan
 from .scheduling import Toleration
 from .storage import Credentials
@@ -144,6 +145,9 @@ class EnvOverlay(SpecModel):
     """What capacity costs here: the cost figures of ``servespec diff`` and budgets in money."""
     budget: Budget | None = None
     """Bounds on this environment's rendered capacity and cost, checked by ``servespec validate``."""
+    owners: list[Owner] = []
+    """Code owners of this environment (``@org/team``): ``render`` writes CODEOWNERS lines for its
+    overlays and ``rendered/<env>/`` from them, so changes to it need their review."""
 
     @field_validator("kubernetes_version", "kserve_version")
     @classmethod
