@@ -84,8 +84,15 @@ def release(ctx: click.Context, model: str, env: str, storage_uri: str | None, f
       servespec release census-income --env staging --storage-uri s3://census-income/v2 --push
       servespec release census-income --env prod --from staging --push
     """
-    from ..rollout import apply
+    from ..rollout import apply, llm_apply
 
+    root = resolve_root(ctx, cmd_root)
+    if llm_apply.is_llm(root, env, model):  # LLMs (rollout/llm_apply.py): --storage-uri only
+        if storage_uri is None or from_env is not None:
+            raise click.UsageError("an LLM is released with --storage-uri URI (--from is not supported for LLMs)")
+        _report(llm_apply.release(root, env, model, storage_uri, author=author, push=_push(push, remote, branch), log=_log,
+                                  break_glass=break_glass), f"{env}/{model}: {storage_uri} is already stable; nothing to commit")
+        return
     out = apply.release(resolve_root(ctx, cmd_root), env, model, storage_uri, author=author, push=_push(push, remote, branch), log=_log,
                         from_env=from_env, break_glass=break_glass)
     _report(out, f"{env}/{model}: {storage_uri or 'the version ' + str(from_env) + ' serves'} is already stable; nothing to commit")
@@ -121,7 +128,7 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
       servespec promote census-income --env prod --push
       servespec promote --all --env prod --prometheus http://prometheus:9090 --push --output json
     """
-    from ..rollout import apply, batch
+    from ..rollout import apply, batch, llm_apply
 
     if bool(model) == all_:
         raise click.UsageError("give either MODEL or --all")
@@ -129,11 +136,17 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
         raise click.UsageError("--output json goes with --all")
     root = resolve_root(ctx, cmd_root)
     options = apply.PromoteOptions(prometheus, to, ignore_bake_time, skip_gates)
+    if model and llm_apply.is_llm(root, env, model):  # LLMs: rollout/llm_apply.py
+        _report(llm_apply.promote(root, env, model, options, author=author, push=_push(push, remote, branch), log=_log,
+                                  break_glass=break_glass), "nothing to do")
+        return
     if model:
         _report(apply.promote(root, env, model, options, author=author, push=_push(push, remote, branch), log=_log,
                               break_glass=break_glass), "nothing to do")
         return
     report = batch.promote_all(root, env, options, author=author, push=_push(push, remote, branch), log=_log, break_glass=break_glass)
+    report = llm_apply.promote_all(root, env, options, author=author, push=_push(push, remote, branch), log=_log,
+                                   break_glass=break_glass, report=report)  # the LLMs under canary
     if output == "json":
         click.echo(json.dumps(report.as_json(), indent=2, sort_keys=True))
     else:
@@ -157,6 +170,10 @@ def rollback(ctx: click.Context, model: str, env: str, author: str | None, push:
     Example:
       servespec rollback census-income --env prod --push
     """
-    from ..rollout import apply
+    from ..rollout import apply, llm_apply
 
-    _report(apply.rollback(resolve_root(ctx, cmd_root), env, model, author=author, push=_push(push, remote, branch), log=_log), "nothing to do")
+    root = resolve_root(ctx, cmd_root)
+    if llm_apply.is_llm(root, env, model):  # LLMs: rollout/llm_apply.py
+        _report(llm_apply.rollback(root, env, model, author=author, push=_push(push, remote, branch), log=_log), "nothing to do")
+        return
+    _report(apply.rollback(root, env, model, author=author, push=_push(push, remote, branch), log=_log), "nothing to do")

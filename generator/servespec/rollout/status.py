@@ -23,6 +23,7 @@ from ..project import Project
 from ..resolve import EnvContext, build_context, plan_for, spec_ahead
 from ..spec import Model
 from ..spec.rollout import ModelState
+from .llm_apply import llm_status_rows
 from .policy import closure
 from .promotion import promotion_entries
 from .provenance import History
@@ -40,7 +41,7 @@ def repo_status(root: Path, envs: list[str] | None = None) -> list[dict[str, Any
         ctx = build_context(project, env)
         shut = closure(ctx.env.overlay.rollout, now)
         promotion = promotion_entries(root, ctx.env, ctx.models, ctx.rollout, now, histories)
-        for row in context_rows(ctx):
+        for row in context_rows(ctx) + llm_status_rows(ctx):  # LLMs: rollout/llm_apply.py
             row.update(promotion=promotion.get(row["model"], []), closed=shut.message(now) if shut else None)
             rows.append(row)
     return rows
