@@ -85,7 +85,7 @@ def test_per_model_plan_in_the_overlay_overrides_fields(example_git_repo: Path) 
     assert "bake time not over: at 50% since" in res.stderr
     rows = json.loads(run_cli("status", "--env", "prod", "--output", "json", "--root", repo).stdout)
     assert {r["model"]: r["steps"] for r in rows} == {"census-income": [50, 100], "fraud-detector": [10, 25, 50, 100],
-                                                     "sklearn-iris": [10, 25, 50, 100]}
+                                                     "sklearn-iris": [10, 25, 50, 100], "chat-assistant": [10, 25, 50, 100]}
 
 
 def test_bad_per_model_plan_is_located(example_repo: Path) -> None:
