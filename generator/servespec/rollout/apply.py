@@ -41,7 +41,8 @@ from .promotion import Policy, Proposal, proposal, upstream_uri
 from .state import state_path, write_state
 from .transitions import Evaluate, Transition, describe
 
-__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "prepare", "run", "release", "promote", "rollback", "gate_evaluator"]
+__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "prepare", "run", "commit_transition", "release", "promote", "rollback",
+           "gate_evaluator"]
 
 Compute = Callable[[Env, Model, "ModelState | None", dt.datetime], "Transition | None"]
 """A transition of one model given its environment, spec, state and the time."""
@@ -81,7 +82,7 @@ def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model
     return ctx, ctx.models[model_name], ctx.rollout.get(model_name)
 
 
-def _apply(root: Path, ctx: EnvContext, t: Transition, repo: Repo, author: Author) -> str | None:
+def commit_transition(root: Path, ctx: EnvContext, t: Transition, repo: Repo, author: Author) -> str | None:
     """Write the state, re-render what it changes (restoring the state on any error), commit both."""
     path = state_path(root, t.env)
     before = path.read_bytes() if path.is_file() else None
@@ -172,7 +173,7 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
                                    f"for a pull request into {review.base}, not to {push[1]}; nothing committed"))
     if review:
         ensure_no_branch(repo, review.branch)
-    out = Outcome(t, _apply(root, ctx, t, repo, who), notes=notes)
+    out = Outcome(t, commit_transition(root, ctx, t, repo, who), notes=notes)
     if review and out.commit:
         propose_branch(repo, review.branch, start)
         out.proposal = review
@@ -200,7 +201,7 @@ def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push
         if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
             raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, model2.predictor.storage_uri)}, "
                            f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
-        out.commit = _apply(root, ctx2, t, repo, who)
+        out.commit = commit_transition(root, ctx2, t, repo, who)
         return out.commit
 
     try:

@@ -26,7 +26,7 @@ from ..resolve import build_context
 from .apply import Log, Outcome, PromoteOptions, Push, promote
 from .transitions import Transition
 
-__all__ = ["ModelResult", "BatchReport", "promote_all", "Result"]
+__all__ = ["ModelResult", "BatchReport", "promote_all", "committed_result", "Result"]
 
 Result = Literal["promoted", "waiting", "skipped", "failed", "rolled-back", "error"]
 
@@ -92,7 +92,7 @@ class BatchReport:
         return {"env": self.env, "exit_code": self.exit_code, "models": [m.as_json(self.env) for m in self.models]}
 
 
-def _committed(name: str, out: Outcome) -> ModelResult:
+def committed_result(name: str, out: Outcome) -> ModelResult:
     t: Transition | None = out.transition
     if t is None or out.commit is None:
         return ModelResult(name, "promoted", "nothing changed, no commit")
@@ -123,7 +123,7 @@ def promote_all(root: Path, env_name: str, options: PromoteOptions = _DEFAULT_OP
     for name in [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.models]:
         where = f"{env_name}/{name}"
         try:
-            report.models.append(_committed(name, promote(root, env_name, name, options, author=author, push=push, log=log,
+            report.models.append(committed_result(name, promote(root, env_name, name, options, author=author, push=push, log=log,
                                                           break_glass=break_glass)))
         except Closed as exc:
             report.models.append(ModelResult(name, "skipped", "; ".join(p.message.removeprefix(f"{where}: ") for p in exc.problems)))

@@ -27,8 +27,8 @@ from ..resolve_llm import llm_plan
 from ..spec import LLM, Gate, RolloutPlan
 from ..spec.base import parse_duration
 from ..spec.rollout import ModelState
-from .apply import Log, Outcome, PromoteOptions, Push, _apply, prepare
-from .batch import BatchReport, ModelResult, _committed
+from .apply import Log, Outcome, PromoteOptions, Push, commit_transition, prepare
+from .batch import BatchReport, ModelResult, committed_result
 from .gates import Evidence, Target, collect_evidence
 from .llm import LLMEvaluate, promote_llm, release_llm, rollback_llm
 from .promotion import Policy
@@ -76,7 +76,7 @@ def run_llm(root: Path, env_name: str, name: str, compute: LLMCompute, *, author
         return Outcome(None, notes=notes)
     if policy:
         t.trailers = trailers + policy.after(root, ctx.env, t, now)
-    out = Outcome(t, _apply(root, ctx, t, repo, who), notes=notes)
+    out = Outcome(t, commit_transition(root, ctx, t, repo, who), notes=notes)
     if push and out.commit:
         _push(root, repo, who, t, out, push, start, log)
     if t.failures:
@@ -93,7 +93,7 @@ def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push
         if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
             raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, llm2.model_uri)}, "
                            f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
-        out.commit = _apply(root, ctx2, t, repo, who)
+        out.commit = commit_transition(root, ctx2, t, repo, who)
         return out.commit
 
     try:
@@ -158,7 +158,7 @@ def promote_all(root: Path, env_name: str, options: PromoteOptions = _DEFAULT_OP
     for name in [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.llms]:
         where = f"{env_name}/{name}"
         try:
-            out.models.append(_committed(name, promote(root, env_name, name, options, author=author, push=push, log=log,
+            out.models.append(committed_result(name, promote(root, env_name, name, options, author=author, push=push, log=log,
                                                        break_glass=break_glass)))
         except Closed as exc:
             out.models.append(ModelResult(name, "skipped", "; ".join(p.message.removeprefix(f"{where}: ") for p in exc.problems)))

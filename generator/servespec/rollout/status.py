@@ -73,6 +73,6 @@ def status_rows(env: Env, models: dict[str, Model], state: dict[str, ModelState]
                    "traffic_percent": s.traffic if s.phase == "canary" else 0 if s.phase == "rolled-back" else 100,
                    "phase": s.phase, "step": s.step, "since": s.since,
                    "last_gate": s.last_gate.model_dump() if s.last_gate else None, "rolled_back": s.rolled_back}
-        rows.append({"model": name, "env": env.name, **row, "steps": steps, "managed": s is not None,
+        rows.append({"model": name, "kind": "model", "env": env.name, **row, "steps": steps, "managed": s is not None,
                      "version": version_id(str(row["candidate"] or row["stable"]))})
     return rows
