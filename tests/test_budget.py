@@ -17,6 +17,12 @@ from servespec.overlay import load_envs
 from servespec.spec.cost import Budget, Pricing
 from servespec.validate import SchemaRegistry, validate_tree
 
+
+def _models(folder: Path) -> list[Any]:
+    """The rendered objects of an env without the example's LLM (sized in test_capacity.py), so the
+    numbers here stay those of the three models."""
+    return [o for o in tree_objects(folder) if o.get("kind") != "LLMInferenceService"]
+
 D = Decimal
 PRICING = """pricing:
   currency: USD
@@ -78,7 +84,7 @@ def test_bad_pricing_and_budget_are_one_line_each(example_repo: Path, yaml_text:
 
 # -- cost ---------------------------------------------------------------------------------------------
 def test_cost_of_the_example_prod_at_min_and_max(example_repo: Path) -> None:
-    cap = capacity(tree_objects(example_repo / "rendered/prod"))  # min 4.5 cores, 12 GiB; max 10.4 cores, 31 GiB
+    cap = capacity(_models(example_repo / "rendered/prod"))  # min 4.5 cores, 12 GiB; max 10.4 cores, 31 GiB
     got = cost(cap, Pricing(currency="USD", core_hour=D("0.05"), gib_hour=D("0.01")))
     assert got.hourly == {"min": D("0.345"), "max": D("0.830")}
     assert got.monthly == {"min": D("251.85"), "max": D("605.9")} and got.unpriced == ()
@@ -105,7 +111,7 @@ def _prod_with(example_repo: Path, text: str) -> tuple[Any, Path]:
 
 def test_over_budget_names_key_total_bound_and_contributors(example_repo: Path) -> None:
     env, overlay = _prod_with(example_repo, PRICING + BUDGET)
-    got = [str(p) for p in budget_problems("prod", env.overlay, tree_objects(example_repo / "rendered/prod"), env.where)]
+    got = [str(p) for p in budget_problems("prod", env.overlay, _models(example_repo / "rendered/prod"), env.where)]
     cpu, at_max = _line(overlay, 'requests.cpu: "4"'), _line(overlay, 'hard: {requests.cpu: "20"')
     assert got == [
         f"overlays/prod.yaml:{cpu}: budget.hard.requests.cpu: expected at most 4 cores at min replicas, "
@@ -120,7 +126,7 @@ def test_over_budget_names_key_total_bound_and_contributors(example_repo: Path) 
 
 
 def test_budget_within_bounds_and_without_pricing(example_repo: Path) -> None:
-    objs = list(tree_objects(example_repo / "rendered/prod"))
+    objs = _models(example_repo / "rendered/prod")
     roomy = Budget(hard={"requests.cpu": "4500m", "limits.memory": "16Gi", "pods": "8"},
                    at_max_replicas={"hard": {"requests.nvidia.com/gpu": "0"}})  # type: ignore[arg-type]
     assert budget_problems("prod", _Overlay(None, roomy), objs) == []  # at the bound is within it; no GPU at all

@@ -193,7 +193,7 @@ def test_canary_overhead_of_real_rollouts_in_both_modes(example_git_repo: Path) 
     _release(repo, "prod", "census-income", "s3://census-income/v2")  # Knative, 10% first step, min 3, max 10
     prod = capacity(tree_objects(repo / "rendered/prod"))
     assert (prod.canary["min"]["pods"], prod.canary["max"]["pods"]) == (3, 10)
-    assert prod.canary["min"]["requests.cpu"] == D("1.5") and prod.min["pods"] == 8 + 3
+    assert prod.canary["min"]["requests.cpu"] == D("1.5") and prod.min["pods"] == 10 + 3
     # Standard mode: servespec refuses a canary no shipped KServe routes (resolve.canary_problem),
     # but a spec.canary[] written by hand or by a newer KServe still runs pods: size it.
     path = repo / "rendered/staging/models/fraud-detector/inferenceservice.yaml"
@@ -218,10 +218,13 @@ GOLDEN: dict[str, dict[str, Any]] = {
                 "max": {"pods": 18, "requests.cpu": "5.61", "requests.memory": 13 * GI + 32 * MI, "limits.cpu": "21.1", "limits.memory": 22 * GI + 64 * MI},
                 "unbounded": ("census-income predictor", "sklearn-iris explainer")},
     # prod: census-income 3..10 at 500m/2Gi (limits 2/2Gi), fraud-detector 4..6, no message dumper
-    "prod": {"min": {"pods": 8, "requests.cpu": "4.5", "requests.memory": 12 * GI, "limits.cpu": "15", "limits.memory": 16 * GI},
-             "max": {"pods": 25, "requests.cpu": "10.4", "requests.memory": 31 * GI, "limits.cpu": "39", "limits.memory": 40 * GI},
+    # + the chat-assistant LLM: 2 decode replicas of 2 cores / 16 GiB (limits 4 / 16 GiB) and 1 GPU each
+    "prod": {"min": {"pods": 10, "requests.cpu": "8.5", "requests.memory": 44 * GI, "limits.cpu": "23", "limits.memory": 48 * GI,
+                     "requests.nvidia.com/gpu": 2},
+             "max": {"pods": 27, "requests.cpu": "14.4", "requests.memory": 63 * GI, "limits.cpu": "47", "limits.memory": 72 * GI,
+                     "requests.nvidia.com/gpu": 2},
              "unbounded": ("sklearn-iris explainer",),
-             "not_counted": ("LLMInferenceService ml-prod/chat-assistant: a LLMInferenceService's pods are not sized",)},
+             "not_counted": ()},
 }
 
 

@@ -40,8 +40,9 @@ def test_one_new_model_is_a_short_comment_naming_every_env(example_git_repo: Pat
     md = res.stdout
     assert res.exit_code == 0 and len(md) < 20_000, (res.stderr, len(md))
     assert md.index("| env | replicas | pods | requests.cpu | requests.memory | limits.cpu | limits.memory |") < md.index("\n#### ")
-    assert "| prod | min | 11 (+3) | 4.8 (+0.3) | 12.75 GiB (+768 MiB) | 18 (+3) | 17.5 GiB (+1.5 GiB) |\n" in md
-    assert "| prod | max | ≥ 35 (+10) | ≥ 11.4 (+1) | ≥ 33.5 GiB (+2.5 GiB) | ≥ 49 (+10) | ≥ 45 GiB (+5 GiB) |\n" in md
+    # prod runs the example's LLM too: 2 replicas of 2 cores, 16 GiB and 1 GPU each (the last column)
+    assert "| prod | min | 13 (+3) | 8.8 (+0.3) | 44.75 GiB (+768 MiB) | 26 (+3) | 49.5 GiB (+1.5 GiB) | 2 |\n" in md
+    assert "| prod | max | ≥ 37 (+10) | ≥ 15.4 (+1) | ≥ 65.5 GiB (+2.5 GiB) | ≥ 57 (+10) | ≥ 77 GiB (+5 GiB) | 2 |\n" in md
     assert "- `dev`: no maximum: census-income predictor, new-model predictor, sklearn-iris explainer\n" in md
     for env in ENVS:
         assert f"| {env} | min |" in md and f"| {env} | max |" in md and f"\n#### {env}: " in md
@@ -119,7 +120,7 @@ def test_a_running_canary_is_in_the_totals_and_noted(example_git_repo: Path) -> 
     assert res.exit_code == 0, res.stderr
     md = run_cli("diff", "--base", "HEAD~1", "--env", "prod", "--format", "markdown", "--root", example_git_repo).stdout
     # Knative: the previous revision keeps census-income's 3..10 pods of 500m/2Gi beside the canary's
-    assert "| prod | min | 11 (+3) | 6 (+1.5) | 18 GiB (+6 GiB) | 21 (+6) | 22 GiB (+6 GiB) |\n" in md
+    assert "| prod | min | 13 (+3) | 10 (+1.5) | 50 GiB (+6 GiB) | 29 (+6) | 54 GiB (+6 GiB) | 2 |\n" in md
     assert "- `prod`: running canaries add +3 pods at min, +10 at max (included above)\n" in md
     assert "\n- changed `InferenceService ml-prod/census-income`\n" in md
 
@@ -136,9 +137,10 @@ def test_json_for_bots(example_git_repo: Path) -> None:
     assert set(prod) == {"summary", "objects", "capacity", "cost", "budget"} and prod["budget"] == []
     assert prod["summary"] == {"added": 5, "changed": 1, "removed": 0}
     cap = prod["capacity"]
-    assert cap["before"]["min"] == {"pods": 8, "requests.cpu": 4.5, "requests.memory": 12 * 2**30, "limits.cpu": 15, "limits.memory": 16 * 2**30}
+    assert cap["before"]["min"] == {"pods": 10, "requests.cpu": 8.5, "requests.memory": 44 * 2**30, "limits.cpu": 23, "limits.memory": 48 * 2**30,
+                                    "requests.nvidia.com/gpu": 2}
     assert cap["after"]["unbounded"] == ["sklearn-iris explainer"]
-    assert cap["after"]["notCounted"] == ["LLMInferenceService ml-prod/chat-assistant: a LLMInferenceService's pods are not sized"]
+    assert cap["after"]["notCounted"] == []
     for at in ("min", "max"):
         for key, value in cap["delta"][at].items():
             assert Decimal(str(value)) == Decimal(str(cap["after"][at][key])) - Decimal(str(cap["before"][at].get(key, 0)))
@@ -180,7 +182,7 @@ def review_example(repo: Path) -> str:
     goes from 4 to 6 replicas in prod."""
     overlay = repo / "overlays/prod.yaml"
     text = overlay.read_text().replace("  fraud-detector:\n    minReplicas: 4\n", "  fraud-detector:\n    minReplicas: 6\n")
-    overlay.write_text(text + "pricing: {currency: USD, coreHour: 0.0316, gibHour: 0.0042}\nbudget:\n  hard: {requests.cpu: \"5\"}\n")
+    overlay.write_text(text + "pricing: {currency: USD, coreHour: 0.0316, gibHour: 0.0042}\nbudget:\n  hard: {requests.cpu: \"9\"}\n")
     res = run_cli("diff", "--base", "main", "--env", "prod", "--format", "markdown", "--root", repo)
     assert res.exit_code == 0, res.stderr
     return res.stdout
