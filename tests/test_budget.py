@@ -17,6 +17,12 @@ from servespec.overlay import load_envs
 from servespec.spec.cost import Budget, Pricing
 from servespec.validate import SchemaRegistry, validate_tree
 
+
+def _models(folder: Path) -> list[Any]:
+    """The rendered objects of an env without the example's LLM (sized in test_capacity.py), so the
+    numbers here stay those of the three models."""
+    return [o for o in tree_objects(folder) if o.get("kind") != "LLMInferenceService"]
+
 D = Decimal
 PRICING = """pricing:
   currency: USD
@@ -78,7 +84,7 @@ def test_bad_pricing_and_budget_are_one_line_each(example_repo: Path, yaml_text:
 
 # -- cost ---------------------------------------------------------------------------------------------
 def test_cost_of_the_example_prod_at_min_and_max(example_repo: Path) -> None:
-    cap = capacity(tree_objects(example_repo / "rendered/prod"))  # min 9 cores, 37 GiB; max 20.4 cores, 83 GiB
+    cap = capacity(_models(example_repo / "rendered/prod"))  # min 4.5 cores, 12 GiB; max 10.4 cores, 31 GiB
     got = cost(cap, Pricing(currency="USD", core_hour=D("0.05"), gib_hour=D("0.01")))
     assert got.hourly == {"min": D("0.82"), "max": D("1.85")}
     assert got.monthly == {"min": D("598.6"), "max": D("1350.5")} and got.unpriced == ("requests.nvidia.com/gpu",)  # llama3-chat
@@ -105,7 +111,7 @@ def _prod_with(example_repo: Path, text: str) -> tuple[Any, Path]:
 
 def test_over_budget_names_key_total_bound_and_contributors(example_repo: Path) -> None:
     env, overlay = _prod_with(example_repo, PRICING + BUDGET)
-    got = [str(p) for p in budget_problems("prod", env.overlay, tree_objects(example_repo / "rendered/prod"), env.where)]
+    got = [str(p) for p in budget_problems("prod", env.overlay, _models(example_repo / "rendered/prod"), env.where)]
     cpu, at_max = _line(overlay, 'requests.cpu: "4"'), _line(overlay, 'hard: {requests.cpu: "20"')
     assert got == [
         f"overlays/prod.yaml:{cpu}: budget.hard.requests.cpu: expected at most 4 cores at min replicas, "
@@ -124,10 +130,10 @@ def test_over_budget_names_key_total_bound_and_contributors(example_repo: Path) 
 
 
 def test_budget_within_bounds_and_without_pricing(example_repo: Path) -> None:
-    objs = list(tree_objects(example_repo / "rendered/prod"))
-    roomy = Budget(hard={"requests.cpu": "9", "limits.memory": "42Gi", "pods": "10"},
-                   at_max_replicas={"hard": {"requests.nvidia.com/gpu": "2"}})  # type: ignore[arg-type]
-    assert budget_problems("prod", _Overlay(None, roomy), objs) == []  # at the bound is within it (llama3-chat: 1..2 GPUs)
+    objs = _models(example_repo / "rendered/prod")
+    roomy = Budget(hard={"requests.cpu": "13", "limits.memory": "74Gi", "pods": "12"},
+                   at_max_replicas={"hard": {"requests.nvidia.com/gpu": "4"}})  # type: ignore[arg-type]
+    assert budget_problems("prod", _Overlay(None, roomy), objs) == []  # at the bound is within it
     unpriced = Budget(monthly_cost=D(10))
     (problem,) = budget_problems("prod", _Overlay(None, unpriced), objs)
     assert str(problem) == "overlays/prod.yaml: budget.monthlyCost: expected a pricing section to put a price on capacity, found none"

@@ -193,7 +193,7 @@ def test_canary_overhead_of_real_rollouts_in_both_modes(example_git_repo: Path) 
     _release(repo, "prod", "census-income", "s3://census-income/v2")  # Knative, 10% first step, min 3, max 10
     prod = capacity(tree_objects(repo / "rendered/prod"))
     assert (prod.canary["min"]["pods"], prod.canary["max"]["pods"]) == (3, 10)
-    assert prod.canary["min"]["requests.cpu"] == D("1.5") and prod.min["pods"] == 10 + 3
+    assert prod.canary["min"]["requests.cpu"] == D("1.5") and prod.min["pods"] == 12 + 3
     # Standard mode: servespec refuses a canary no shipped KServe routes (resolve.canary_problem),
     # but a spec.canary[] written by hand or by a newer KServe still runs pods: size it.
     path = repo / "rendered/staging/models/fraud-detector/inferenceservice.yaml"
@@ -223,12 +223,14 @@ GOLDEN: dict[str, dict[str, Any]] = {
                         "limits.memory": 78 * GI + 64 * MI, "requests.nvidia.com/gpu": 2},
                 "unbounded": ("census-income predictor", "sklearn-iris explainer")},
     # prod: census-income 3..10 at 500m/2Gi (limits 2/2Gi), fraud-detector 4..6, no message dumper
-    "prod": {"min": {"pods": 10, "requests.cpu": "9", "requests.memory": 37 * GI, "limits.cpu": "22", "limits.memory": 42 * GI,
-                     "requests.nvidia.com/gpu": 1},
-             "max": {"pods": 31, "requests.cpu": "20.4", "requests.memory": 83 * GI, "limits.cpu": "55", "limits.memory": 96 * GI,
-                     "requests.nvidia.com/gpu": 2},
+    # + the chat-assistant LLM: 2 decode replicas of 2 cores / 16 GiB (limits 4 / 16 GiB) and 1 GPU each
+    # and llama3-chat 1..2 (4 cores/24Gi, limits 6/24Gi, 1 nvidia.com/gpu each), text-embedder 1..4 (500m/1Gi, limits 1/2Gi)
+    "prod": {"min": {"pods": 12, "requests.cpu": "13", "requests.memory": 69 * GI, "limits.cpu": "30", "limits.memory": 74 * GI,
+                     "requests.nvidia.com/gpu": 3},
+             "max": {"pods": 33, "requests.cpu": "24.4", "requests.memory": 115 * GI, "limits.cpu": "63", "limits.memory": 128 * GI,
+                     "requests.nvidia.com/gpu": 4},
              "unbounded": ("sklearn-iris explainer",),
-             "not_counted": ("LLMInferenceService ml-prod/chat-assistant: a LLMInferenceService's pods are not sized",)},
+             "not_counted": ()},
 }
 
 

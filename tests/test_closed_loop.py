@@ -85,15 +85,16 @@ def test_per_model_plan_in_the_overlay_overrides_fields(example_git_repo: Path) 
     assert "bake time not over: at 50% since" in res.stderr
     rows = json.loads(run_cli("status", "--env", "prod", "--output", "json", "--root", repo).stdout)
     assert {r["model"]: r["steps"] for r in rows} == {"census-income": [50, 100], "fraud-detector": [10, 25, 50, 100],
-                                                     "sklearn-iris": [10, 25, 50, 100], "llama3-chat": [10, 25, 50, 100],
-                                                     "text-embedder": [10, 25, 50, 100]}
+                                                     "sklearn-iris": [10, 25, 50, 100], "chat-assistant": [10, 25, 50, 100],
+                                                     "llama3-chat": [10, 25, 50, 100], "text-embedder": [10, 25, 50, 100]}
 
 
 def test_bad_per_model_plan_is_located(example_repo: Path) -> None:
     edit(example_repo, "overlays/prod.yaml", "  fraud-detector:\n", "    rollout: {onFailure: revert}\n  fraud-detector:\n")
     res = run_cli("render", "--root", example_repo)
     assert res.exit_code == 2
-    assert res.stderr.startswith("servespec: error: overlays/prod.yaml:53: models.census-income.rollout.onFailure: ")
+    line = (example_repo / "overlays/prod.yaml").read_text().splitlines().index("    rollout: {onFailure: revert}") + 1
+    assert res.stderr.startswith(f"servespec: error: overlays/prod.yaml:{line}: models.census-income.rollout.onFailure: ")
     assert "'hold' or 'rollback'" in res.stderr and "'revert'" in res.stderr
 
 

@@ -106,7 +106,7 @@ def test_explain_a_field_of_several_union_members() -> None:
      "ports, priority_class_name, protocol, readiness_probe, resources, runtime, runtime_class_name, runtime_version, "
      "scale_metric, scale_target, security_context, startup_probe, storage_spec, storage_uri, timeout, tolerations, "
      "volume_mounts, volumes, worker_spec), found 'scale_metricx'"),
-    ("overlay.rollout.plann", "overlay.rollout.plann: expected a field of overlay.rollout (plan, prometheusUrl), found 'plann'"),
+    ("overlay.rollout.plann", "overlay.rollout.plann: expected a field of overlay.rollout (approval, freeze, plan, prometheusUrl, requires, windows), found 'plann'"),
     ("overlay.models.census-income",
      "overlay.models.census-income: expected a field of overlay.models (affinity, annotations, args, deploymentMode, enabled, "
      "env, imagePullSecrets, labels, maxReplicas, minReplicas, nodeSelector, priorityClassName, resources, rollout, runtime, "

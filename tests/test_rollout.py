@@ -356,7 +356,8 @@ def test_author_and_text_status(example_git_repo: Path, monkeypatch: pytest.Monk
     assert out[0].startswith("dev/census-income: stable s3://census-income/serving_model (never released)")
     assert any(line.startswith("prod/census-income: canary 10% (step 1/4) s3://census-income/v2, stable s3://census-income/serving_model, since ")
                for line in out)
-    assert len(out) == 15  # 5 models x 3 environments
+    assert len(out) == 16  # 5 models x 3 environments, and the LLM chat-assistant (prod)
+    assert "prod/chat-assistant: stable hf://Qwen/Qwen2.5-1.5B-Instruct (never released)" in out
 
 
 def test_unreachable_prometheus_fails_the_gates(example_git_repo: Path) -> None:

@@ -1,8 +1,9 @@
 """The whole exception tree of servespec, and the one-line ``Problem`` every error is made of.
 
 Exit codes: ``UsageError``/``SpecError`` (bad input) -> 2; ``CheckFailed`` (drift, invalid
-objects, a failed gate) -> 1; ``NotDecided`` (a promote that cannot be decided yet: bake time,
-a canary not live, too little traffic; nothing committed) -> 3. The CLI catches
+objects, a failed gate; ``Refused``/``Closed``: what the promotion policy refuses) -> 1;
+``NotDecided`` (a promote that cannot be decided yet: bake time, a canary not live, too little
+traffic; nothing committed) -> 3. The CLI catches
 ``ServespecError`` once, prints one line per problem (``servespec: <label>: ...``) and shows a
 traceback only with ``--debug``.
 """
@@ -28,6 +29,8 @@ __all__ = [
     "NotDue",
     "one_line",
     "Waiting",
+    "Refused",
+    "Closed",
 ]
 
 
@@ -95,6 +98,24 @@ class CheckFailed(ServespecError):
     """A check found problems: drift, invalid objects, a failed gate (exit 1)."""
 
     exit_code = 1
+
+
+class Refused(CheckFailed):
+    """The promotion policy refuses a release or promote (exit 1, nothing committed): the
+    version is not verified in the environments the overlay's ``rollout.requires`` names."""
+
+    label = "refused"
+
+
+class Closed(Refused):
+    """The environment is closed to releases and promotes now: inside a ``rollout.freeze`` or
+    outside every ``rollout.windows`` entry (exit 1, nothing committed; ``promote --all`` skips
+    the model and exits 0). ``opens`` is when it opens again (None: not known)."""
+
+    def __init__(self, problems: str | Problem | Iterable[Problem | str], *, opens: str | None = None):
+        super().__init__(problems)
+        self.opens = opens
+        """When the environment opens again (ISO 8601), for programs."""
 
 
 class PushFailed(GitError):

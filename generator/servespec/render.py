@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache.render import RenderCache, digest
+from .codeowners import CodeownersSync, sync_codeowners
 from .emit import emit_env
 from .errors import Problem, RenderError
 from .fsutil import exchange, symlinks_under
@@ -233,12 +234,17 @@ class RepoRender:
     diffs: dict[str, str] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    owners: CodeownersSync | None = None
+    """CODEOWNERS kept in line with the overlays' ``owners:`` (only when every env is rendered)."""
     """Rendered, but worth a word: a spec ahead of an env's rollout state, renamed delivery units."""
 
     def stale(self) -> list[Problem]:
         """With ``check``: one problem per stale folder of ``rendered/`` (none: up to date)."""
         folders = sorted([f"rendered/{o}" for o in self.orphans] + [f"rendered/{e}" for e in self.diffs])
-        return [Problem(s, None, "", "stale: run `servespec render` and commit the result") for s in folders]
+        stale = [Problem(s, None, "", "stale: run `servespec render` and commit the result") for s in folders]
+        if self.owners and self.owners.changed:
+            stale.append(Problem(self.owners.path, None, "", "not in line with the owners: of the overlays; `servespec render` rewrites its servespec lines"))
+        return stale
 
 
 def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = False, use_cache: bool = True) -> RepoRender:
@@ -259,6 +265,8 @@ def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = Fals
             result = write_env(root, env, files, cache)
             out.warnings.extend(_renamed_units(result))
         out.results.append(result)
+    if not envs:  # CODEOWNERS from every env's owners:, so only when every env is rendered
+        out.owners = sync_codeowners(root, project.envs, check=check)
     if not check:
         for orphan in out.orphans:
             remove_env(root, orphan)

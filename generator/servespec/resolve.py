@@ -21,16 +21,18 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from .clock import parse_time
-from .compat import FRAMEWORKS, LEGACY_API, env_containers, legacy_problems, merge_surface, surface_problems
+from .compat import FRAMEWORKS, LEGACY_API, legacy_problems, merge_surface, surface_problems
 from .envparts import (RuntimeObject, env_graphs, env_runtimes, extra_problems, runtime_catalog, runtime_override_problems,
                        storage_surface_problems)
 from .errors import Problem, PromoteError, RenderError, SpecError
 from .kserve.versions import Features, features, first_minor_with
-from .overlay import Env
+from .overlay import Env, discover_envs
 from .project import Project
 from .resolve_llm import llm_state_problems, resolve_llms
+from .rollout.policy import requirement_cycle
 from .rollout.state import load_state
-from .secretscan import control_characters, redact_url, secret_like, uri_credentials
+from .resolve_secrets import secret_problems
+from .secretscan import control_characters, redact_url, uri_credentials
 from .spec import LLM, InferenceGraph, Model, PlaintextCredentials, RolloutPlan, Runtime
 from .spec.base import SpecModel
 from .spec.model import STORAGE_URI_PREFIXES
@@ -152,6 +154,21 @@ def _cross_check(project: Project, env: Env) -> list[Problem]:
         if name not in specs.storage:
             file, line = env.where("storage", name)
             problems.append(Problem(file, line, f"storage.{name}", f"unknown storage endpoint (declared: {', '.join(sorted(specs.storage)) or 'none'})"))
+    return problems + _requirement_problems(project, env)
+
+
+def _requirement_problems(project: Project, env: Env) -> list[Problem]:
+    """``rollout.requires``: other known environments, each once, never leading back here."""
+    known, problems, seen = discover_envs(project.root), [], set()
+    for i, req in enumerate(env.overlay.rollout.requires):
+        what = "itself" if req.env == env.name else "twice" if req.env in seen else "" if req.env in known else f"(known: {', '.join(known)})"
+        if what:
+            problems.append(Problem(*env.where("rollout", "requires", i, "env"), f"rollout.requires[{i}].env",
+                                    f"expected another known environment once, found {req.env!r} {what}"))
+        seen.add(req.env)
+    loop = requirement_cycle(env.name, {n: [r.env for r in e.overlay.rollout.requires] for n, e in project.envs.items()})
+    if loop and not problems:
+        problems.append(Problem(*env.where("rollout", "requires"), "rollout.requires", f"expected no cycle, found {' -> '.join(loop)}: nothing could be released"))
     return problems
 
 
@@ -388,35 +405,8 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
     mon = o.monitoring
     if mon.enabled and model.monitoring.enabled and (mon.prometheus_operator or model.deployment_mode != "Knative"):
         problems.extend(_port_problems(ctx, model))
-    return problems + _secret_problems(ctx, model)
+    return problems + secret_problems(ctx.project.specs.origin[("model", model.name)], model, ctx.env)
 
-
-def _secret_problems(ctx: EnvContext, model: Model) -> list[Problem]:
-    """Credentials in a URL (everywhere), secret-looking plaintext env values (outside an env
-    that allows plaintext secrets), control characters in what reaches a manifest."""
-    origin = ctx.project.specs.origin[("model", model.name)]
-    found: list[Problem] = []
-    urls = {"predictor.storage_uri": model.predictor.storage_uri, "logger.url": model.logger.url if model.logger else None}
-    for fld, url in urls.items():
-        why = uri_credentials(url) if url else None
-        if why and url:
-            found.append(Problem(origin, None, f"{model.name}.{fld}", f"credentials in a URL are refused (found {why} in "
-                                 f"{redact_url(url)!r}): use a storage endpoint with credentials from a Secret"))
-    envs = {f"{path}.env": {n: v for n, v in c.env.items() if isinstance(v, str)} for path, c in env_containers(model)}
-    if not ctx.env.overlay.allow_plaintext_secrets:
-        for fld, values in envs.items():
-            for name, value in sorted(values.items()):
-                why = None if name in model.not_secret else secret_like(name, value)
-                if why:
-                    found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"looks like a secret ({why}); plaintext "
-                                         f"secrets are refused in env {ctx.env.name!r}: take it from a Secret, or add {name!r} to "
-                                         "not_secret after review"))
-    for fld, values in envs.items():
-        for name, value in sorted(values.items()):
-            bad = control_characters(value)
-            if bad:
-                found.append(Problem(origin, None, f"{model.name}.{fld}.{name}", f"expected no control characters, found {bad.removeprefix('contains ')}"))
-    return found
 
 
 def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:

@@ -21,11 +21,12 @@ from pathlib import Path
 from git import Repo
 
 from ..cache.render import RenderCache
-from ..clock import now_utc
+from ..clock import now_utc, pinned
 from ..emit import Output, emit_env
 from ..errors import CheckFailed, GitError, Problem, PromoteError, PushFailed, RaceLost, ServespecError
 from ..fsutil import atomic_write
-from ..gitrepo import Author, behind, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
+from ..gitrepo import (Author, behind, commit_paths, drop_branch, ensure_clean, ensure_no_branch, open_repo, propose_branch,
+                       push_branch, push_with_retry, resolve_author)
 from ..overlay import Env
 from ..project import Project
 from ..render import RENDERED, write_env
@@ -36,10 +37,12 @@ from ..spec.rollout import ModelState
 from ..yamlwriter import dump
 from . import transitions
 from .gates import Evidence, Target, collect_evidence
+from .promotion import Policy, Proposal, proposal, upstream_uri
 from .state import state_path, write_state
 from .transitions import Evaluate, Transition, describe
 
-__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "prepare", "run", "release", "promote", "rollback", "gate_evaluator"]
+__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "prepare", "run", "commit_transition", "release", "promote", "rollback",
+           "gate_evaluator"]
 
 Compute = Callable[[Env, Model, "ModelState | None", dt.datetime], "Transition | None"]
 """A transition of one model given its environment, spec, state and the time."""
@@ -63,6 +66,11 @@ class Outcome:
     commit: str | None = None
     pushes: int = 0
     error: ServespecError | None = None
+    proposal: Proposal | None = None
+    """Where the commit went instead of the followed branch (``rollout.approval.required``):
+    a local branch of that name, pushed with ``push``; the current branch is left as it was."""
+    notes: list[str] = dataclasses.field(default_factory=list)
+    """What the user should know (a break-glass override)."""
 
 
 def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model, ModelState | None]:
@@ -74,7 +82,7 @@ def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model
     return ctx, ctx.models[model_name], ctx.rollout.get(model_name)
 
 
-def _apply(root: Path, ctx: EnvContext, t: Transition, repo: Repo, author: Author) -> str | None:
+def commit_transition(root: Path, ctx: EnvContext, t: Transition, repo: Repo, author: Author) -> str | None:
     """Write the state, re-render what it changes (restoring the state on any error), commit both."""
     path = state_path(root, t.env)
     before = path.read_bytes() if path.is_file() else None
@@ -135,13 +143,18 @@ def _stale_hint(repo: Repo, push: Push | None) -> str | None:
 
 
 def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,
-        push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet) -> Outcome:
+        push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet, policy: Policy | None = None) -> Outcome:
     """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
-    rejected pushes by re-applying the same transition on the new upstream."""
+    rejected pushes by re-applying the same transition on the new upstream. With ``policy``
+    the environment's promotion policy is applied first (``promotion.py``): freezes, windows and
+    requirements refuse (nothing committed), approvals send the commit to a review branch."""
     repo, start, who = prepare(root, env_name, author, push)
     ctx, model, state = _load(root, env_name, model_name)
+    now = now or now_utc()
+    notes: list[str] = []
+    trailers = policy.before(ctx.env, model_name, now, notes) if policy else []
     try:
-        t = compute(ctx.env, model, state, now or now_utc())
+        t = compute(ctx.env, model, state, now)
     except PromoteError as exc:
         hint = _stale_hint(repo, push)
         if hint:
@@ -151,8 +164,27 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
         hint = _stale_hint(repo, push)
         if hint:
             log(f"note: {hint}")
-        return Outcome(None)
-    out = Outcome(t, _apply(root, ctx, t, repo, who))
+        return Outcome(None, notes=notes)
+    if policy:
+        t.trailers = trailers + policy.after(root, ctx.env, t, now)
+    review = proposal(ctx.env, t, repo.active_branch.name)
+    if review and push and push[1]:
+        raise PromoteError(Problem("--branch", None, "", f"env {env_name} requires approval: the commit goes to {review.branch} "
+                                   f"for a pull request into {review.base}, not to {push[1]}; nothing committed"))
+    if review:
+        ensure_no_branch(repo, review.branch)
+    out = Outcome(t, commit_transition(root, ctx, t, repo, who), notes=notes)
+    if review and out.commit:
+        propose_branch(repo, review.branch, start)
+        out.proposal = review
+        if push:
+            try:
+                push_branch(repo, push[0], review.branch)
+            except PushFailed:
+                drop_branch(repo, review.branch)  # a re-run redoes the whole proposal
+                raise
+            out.pushes = 1
+        return out
     if push and out.commit:
         _push(root, repo, who, t, out, push, start, log)
     if t.failures:
@@ -169,7 +201,7 @@ def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push
         if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
             raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, model2.predictor.storage_uri)}, "
                            f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
-        out.commit = _apply(root, ctx2, t, repo, who)
+        out.commit = commit_transition(root, ctx2, t, repo, who)
         return out.commit
 
     try:
@@ -191,7 +223,9 @@ def gate_evaluator(url: str | None, env: Env, model: Model) -> Evaluate | None:
         assert state.candidate is not None
         target = Target(env.overlay.namespace, model.name, model.deployment_mode, state.candidate, env.overlay.monitoring.metrics)
         traffic = plan.min_requests > 0 or plan.share_tolerance is not None
-        return collect_evidence(url, gates, target, traffic=traffic, timeout=parse_duration(plan.query_timeout))
+        at = pinned()  # SERVESPEC_NOW replays a decision: Prometheus is asked about that time too
+        return collect_evidence(url, gates, target, traffic=traffic, timeout=parse_duration(plan.query_timeout),
+                                now=at.timestamp() if at else None)
 
     return evaluate
 
@@ -213,18 +247,26 @@ class PromoteOptions:
         return one
 
 
-def release(root: Path, env: str, model: str, storage_uri: str, *, author: str | None = None, push: Push | None = None,
-            log: Log = _quiet) -> Outcome:
-    """``servespec release``: start a canary of ``storage_uri`` at the plan's first step."""
+def release(root: Path, env: str, model: str, storage_uri: str | None, *, author: str | None = None, push: Push | None = None,
+            log: Log = _quiet, from_env: str | None = None, break_glass: str | None = None) -> Outcome:
+    """``servespec release``: start a canary of ``storage_uri``, or with ``from_env`` of the
+    version that environment serves as stable, at the plan's first step, if the promotion
+    policy allows it (``promotion.Policy``)."""
+    if (storage_uri is None) == (from_env is None):
+        raise PromoteError(Problem("--storage-uri", None, "", "expected either --storage-uri URI or --from ENV, found "
+                                   + ("both" if storage_uri else "neither")))
+
     def compute(e: Env, m: Model, s: ModelState | None, now: dt.datetime) -> Transition | None:
-        return transitions.release(e, m, s, storage_uri, now)
-    return run(root, env, model, compute, author=author, push=push, log=log)
+        uri = storage_uri if storage_uri is not None else upstream_uri(root, from_env or "", m, e.name)
+        return transitions.release(e, m, s, uri, now)
+    return run(root, env, model, compute, author=author, push=push, log=log, policy=Policy("release", break_glass))
 
 
 def promote(root: Path, env: str, model: str, options: PromoteOptions = PromoteOptions(), *, author: str | None = None,
-            push: Push | None = None, log: Log = _quiet) -> Outcome:
-    """``servespec promote MODEL``: bake time and gates, then the next step."""
-    return run(root, env, model, options.compute(model), author=author, push=push, log=log)
+            push: Push | None = None, log: Log = _quiet, break_glass: str | None = None) -> Outcome:
+    """``servespec promote MODEL``: the promotion policy's freezes and windows, bake time and
+    gates, then the next step."""
+    return run(root, env, model, options.compute(model), author=author, push=push, log=log, policy=Policy("promote", break_glass))
 
 
 def rollback(root: Path, env: str, model: str, *, author: str | None = None, push: Push | None = None, log: Log = _quiet) -> Outcome:

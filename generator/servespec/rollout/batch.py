@@ -3,14 +3,15 @@
 What a scheduled job runs. Each model under canary is promoted on its own (its own commit and
 push, as ``promote MODEL``), and whatever happens to one model never stops the others. Each ends
 in one of: ``promoted``; ``waiting`` (bake time not over, the canary not live, too little
-traffic: nothing committed); ``failed`` (a gate failed, held at the step, or the state changed
-upstream meanwhile); ``rolled-back`` (a decisive gate failure under ``onFailure: rollback``: the
-rollback is committed); ``error`` (bad input for that model, e.g. a gate query Prometheus
-rejects).
+traffic: nothing committed); ``skipped`` (the environment is inside a freeze or outside its
+rollout windows: nothing committed, the line says when it opens); ``failed`` (a gate failed,
+held at the step, or the state changed upstream meanwhile); ``rolled-back`` (a decisive gate
+failure under ``onFailure: rollback``: the rollback is committed); ``error`` (bad input for
+that model, e.g. a gate query Prometheus rejects).
 
 Exit code of the run, worst first: 2 if any model had an error, else 1 if any failed or was
 rolled back, else 3 if any waits for traffic (not live, too little traffic), else 0 (promoted,
-or nothing due: waiting for bake time is what a scheduled job expects).
+skipped, or nothing due: waiting for bake time or a window is what a scheduled job expects).
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..errors import CheckFailed, NotDecided, ServespecError
+from ..errors import CheckFailed, Closed, NotDecided, ServespecError
 from ..project import Project
 from ..resolve import build_context
 from .apply import Log, Outcome, PromoteOptions, Push, promote
 from .transitions import Transition
 
-__all__ = ["ModelResult", "BatchReport", "promote_all", "Result"]
+__all__ = ["ModelResult", "BatchReport", "promote_all", "committed_result", "Result"]
 
-Result = Literal["promoted", "waiting", "failed", "rolled-back", "error"]
+Result = Literal["promoted", "waiting", "skipped", "failed", "rolled-back", "error"]
 
 
 def _quiet(_message: str) -> None:
@@ -91,11 +92,14 @@ class BatchReport:
         return {"env": self.env, "exit_code": self.exit_code, "models": [m.as_json(self.env) for m in self.models]}
 
 
-def _committed(name: str, out: Outcome) -> ModelResult:
+def committed_result(name: str, out: Outcome) -> ModelResult:
     t: Transition | None = out.transition
     if t is None or out.commit is None:
         return ModelResult(name, "promoted", "nothing changed, no commit")
     pushed = f", pushed ({out.pushes} attempt{'s' if out.pushes != 1 else ''})" if out.pushes else ""
+    if out.proposal is not None:
+        msg = f"{t.subject.split(': ', 1)[1]} proposed on branch {out.proposal.branch} [{out.commit[:10]}]{pushed}"
+        return ModelResult(name, "promoted", msg, None, out.commit, out.pushes, t.subject, t.gate_lines)
     if t.failures:
         msg = f"{t.reason}: all traffic to {t.after.stable} [{out.commit[:10]}]{pushed}"
         return ModelResult(name, "rolled-back", msg, None, out.commit, out.pushes, t.subject, t.gate_lines)
@@ -111,7 +115,7 @@ _DEFAULT_OPTIONS = PromoteOptions()
 
 
 def promote_all(root: Path, env_name: str, options: PromoteOptions = _DEFAULT_OPTIONS, *, author: str | None = None,
-                push: Push | None = None, log: Log = _quiet) -> BatchReport:
+                push: Push | None = None, log: Log = _quiet, break_glass: str | None = None) -> BatchReport:
     """``servespec promote --all``: promote every model of ``env_name`` under canary, each on its
     own; one :class:`ModelResult` per model, never stopping at the first problem."""
     ctx = build_context(Project.load(root, [env_name]), env_name)
@@ -119,7 +123,10 @@ def promote_all(root: Path, env_name: str, options: PromoteOptions = _DEFAULT_OP
     for name in [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.models]:
         where = f"{env_name}/{name}"
         try:
-            report.models.append(_committed(name, promote(root, env_name, name, options, author=author, push=push, log=log)))
+            report.models.append(committed_result(name, promote(root, env_name, name, options, author=author, push=push, log=log,
+                                                          break_glass=break_glass)))
+        except Closed as exc:
+            report.models.append(ModelResult(name, "skipped", "; ".join(p.message.removeprefix(f"{where}: ") for p in exc.problems)))
         except NotDecided as exc:
             report.models.append(ModelResult(name, "waiting", exc.waiting or _unprefixed(exc, where), exc.reason))
         except CheckFailed as exc:

@@ -49,6 +49,10 @@ class Transition:
     """Why a rollback was made by ``promote`` (``Servespec-Reason``: gate, value, threshold, window)."""
     failures: list[str] = field(default_factory=list)
     """The failed gates behind a rollback made by ``promote``: reported after the commit, exit 1."""
+    step: int | None = None
+    """The 1-based plan step it moves to (release, promote); None for a rollback or an unpin."""
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+    """Trailers the promotion policy adds (``Servespec-Verified-In``, ``Servespec-Break-Glass``)."""
 
     def message(self, extra_trailers: dict[str, str] | None = None) -> str:
         """The commit message: a parseable subject, gate lines, then git trailers."""
@@ -69,7 +73,7 @@ class Transition:
         if self.reason:
             trailers["Servespec-Reason"] = self.reason
         trailers.update(extra_trailers or {})
-        return "\n".join(body) + "\n" + format_trailers(list(trailers.items())) + "\n"
+        return "\n".join(body) + "\n" + format_trailers([*trailers.items(), *self.trailers]) + "\n"
 
 
 def describe(s: ModelState | None, spec_uri: str) -> str:
@@ -111,7 +115,8 @@ def release(env: Env, model: Model, state: ModelState | None, uri: str, now: dt.
                            spec_uri=model.predictor.storage_uri)
         subject = f"release({env.name}/{model.name}): {uri}{runtime} at {steps[0]}% (step 1/{len(steps)})"
     after = pin_release(model, state, after)
-    return Transition("release", env.name, model.name, state, after, subject, describe(state, model.predictor.storage_uri), describe(after, ""))
+    return Transition("release", env.name, model.name, state, after, subject, describe(state, model.predictor.storage_uri), describe(after, ""),
+                      step=1)
 
 
 def promote(env: Env, model: Model, state: ModelState | None, now: dt.datetime, *, to: int | None = None,
@@ -224,7 +229,7 @@ def _advance(env: Env, model: Model, state: ModelState, plan: RolloutPlan, index
         subject = f"promote({name}): {state.traffic}% -> {traffic}% (step {index + 1}/{len(steps)})"
     after = pin_promote(model, state, after)
     return Transition("promote", env.name, model.name, state, after, subject, describe(state, ""), describe(after, ""),
-                      [str(r) for r in results], summarize(results) if results else "", flags)
+                      [str(r) for r in results], summarize(results) if results else "", flags, step=index + 1)
 
 
 def rollback(env: Env, model: Model, state: ModelState | None, now: dt.datetime) -> Transition:

@@ -21,6 +21,7 @@ from .delivery import EnvDelivery
 from .extra import EnvServiceAccount, ExtraManifest
 from .model import Resources
 from .monitoring import EnvMonitoring
+from .promotion import Owner
 from .rollout import EnvRollout, RolloutPlan
 from .scheduling import Affinity, Toleration
 from .storage import Credentials, WorkloadIdentity
@@ -197,6 +198,9 @@ class EnvOverlay(SpecModel):
     """Kubernetes objects servespec does not model, rendered under ``common/extra/``."""
     graphs: dict[str, GraphOverride] = {}
     """Per InferenceGraph changes."""
+    owners: list[Owner] = []
+    """Code owners of this environment (``@org/team``): ``render`` writes CODEOWNERS lines for its
+    overlays and ``rendered/<env>/`` from them, so changes to it need their review."""
 
     @field_validator("kubernetes_version", "kserve_version")
     @classmethod

@@ -26,6 +26,7 @@ from pydantic import field_validator, model_validator
 from ..promql import PLACEHOLDERS
 from .base import Name, NonNegativeInt, PositiveInt, PromDuration, SpecModel, parse_duration
 from .monitoring import Fraction
+from .promotion import Approval, Freeze, Requirements, Window
 
 __all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "ModelState", "LastGate", "Phase", "RolloutStateFile", "OnFailure",
            "DEFAULT_MIN_REQUESTS"]
@@ -153,6 +154,15 @@ class EnvRollout(SpecModel):
     """Plan for every model of this environment that does not set its own (dev: ``steps: [100]``)."""
     prometheus_url: str | None = None
     """Prometheus the gates query, e.g. ``http://prometheus.monitoring:9090``."""
+    requires: Requirements = []
+    """Environments a version must have been stable in (100%, for at least ``soak``) before
+    ``release`` takes it here: ``{env: staging, soak: 1h}`` or a list, all of which must hold."""
+    freeze: list[Freeze] = []
+    """Periods when ``release`` and ``promote`` are refused (``--break-glass REASON`` overrides)."""
+    windows: list[Window] = []
+    """When ``release`` and ``promote`` are allowed (any of them); empty: always."""
+    approval: Approval = Approval()
+    """Whether ``release``/``promote`` commits need a reviewed pull request."""
 
 
 Phase = Literal["stable", "canary", "rolled-back"]
