@@ -97,13 +97,30 @@ def run_cli(*args: str | Path) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
-def copy_example(dest: Path) -> Path:
-    """A copy of the example repo's specs/, overlays/ and rendered/ at ``dest``."""
+def copy_example(dest: Path, *, policy: bool = False) -> Path:
+    """A copy of the example repo's specs/, overlays/ and rendered/ at ``dest``; without
+    ``policy``, its promotion policy (requirements, windows, freezes, approvals, owners: the
+    overlay lines from ``# promotion policy`` to ``# end of promotion policy``) is left out, so
+    tests of the rollout mechanics can release anywhere at any time."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in ("specs", "overlays", "rendered"):
         if (REPO / part).exists():
             shutil.copytree(REPO / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+    if not policy:
+        for path in (dest / "overlays").glob("*.yaml"):
+            path.write_text(without_policy(path.read_text()))
     return dest
+
+
+def without_policy(text: str) -> str:
+    """An overlay without the lines of its promotion policy blocks."""
+    out, inside = [], False
+    for line in text.splitlines(keepends=True):
+        inside = inside or line.strip().startswith("# promotion policy")
+        if not inside:
+            out.append(line)
+        inside = inside and line.strip() != "# end of promotion policy"
+    return "".join(out)
 
 
 @pytest.fixture

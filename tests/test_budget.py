@@ -17,6 +17,12 @@ from servespec.overlay import load_envs
 from servespec.spec.cost import Budget, Pricing
 from servespec.validate import SchemaRegistry, validate_tree
 
+
+def _models(folder: Path) -> list[Any]:
+    """The rendered objects of an env without the example's LLM (sized in test_capacity.py), so the
+    numbers here stay those of the three models."""
+    return [o for o in tree_objects(folder) if o.get("kind") != "LLMInferenceService"]
+
 D = Decimal
 PRICING = """pricing:
   currency: USD
@@ -78,12 +84,12 @@ def test_bad_pricing_and_budget_are_one_line_each(example_repo: Path, yaml_text:
 
 # -- cost ---------------------------------------------------------------------------------------------
 def test_cost_of_the_example_prod_at_min_and_max(example_repo: Path) -> None:
-    cap = capacity(tree_objects(example_repo / "rendered/prod"))  # min 4.5 cores, 12 GiB; max 10.4 cores, 31 GiB
+    cap = capacity(_models(example_repo / "rendered/prod"))  # min 4.5 cores, 12 GiB; max 10.4 cores, 31 GiB
     got = cost(cap, Pricing(currency="USD", core_hour=D("0.05"), gib_hour=D("0.01")))
-    assert got.hourly == {"min": D("0.345"), "max": D("0.830")}
-    assert got.monthly == {"min": D("251.85"), "max": D("605.9")} and got.unpriced == ()
-    by_limits = cost(cap, Pricing(currency="EUR", core_hour=D(1), basis="limits"))  # 15 and 39 cores of limits
-    assert by_limits.hourly == {"min": D(15), "max": D(39)} and by_limits.currency == "EUR"
+    assert got.hourly == {"min": D("0.82"), "max": D("1.85")}
+    assert got.monthly == {"min": D("598.6"), "max": D("1350.5")} and got.unpriced == ("requests.nvidia.com/gpu",)  # llama3-chat
+    by_limits = cost(cap, Pricing(currency="EUR", core_hour=D(1), basis="limits"))  # 22 and 55 cores of limits
+    assert by_limits.hourly == {"min": D(22), "max": D(55)} and by_limits.currency == "EUR"
 
 
 def test_devices_are_priced_by_name_and_unpriced_ones_named() -> None:
@@ -105,25 +111,29 @@ def _prod_with(example_repo: Path, text: str) -> tuple[Any, Path]:
 
 def test_over_budget_names_key_total_bound_and_contributors(example_repo: Path) -> None:
     env, overlay = _prod_with(example_repo, PRICING + BUDGET)
-    got = [str(p) for p in budget_problems("prod", env.overlay, tree_objects(example_repo / "rendered/prod"), env.where)]
+    got = [str(p) for p in budget_problems("prod", env.overlay, _models(example_repo / "rendered/prod"), env.where)]
     cpu, at_max = _line(overlay, 'requests.cpu: "4"'), _line(overlay, 'hard: {requests.cpu: "20"')
     assert got == [
         f"overlays/prod.yaml:{cpu}: budget.hard.requests.cpu: expected at most 4 cores at min replicas, "
-        "found 4.5 cores; most from fraud-detector 2, census-income 1.5, sklearn-iris 1",
+        "found 9 cores; most from llama3-chat 4, fraud-detector 2, census-income 1.5",
+        f"overlays/prod.yaml:{_line(overlay, 'requests.memory: 16Gi')}: budget.hard.requests.memory: expected at most 16 GiB at min "
+        "replicas, found 37 GiB; most from llama3-chat 24 GiB, census-income 6 GiB, fraud-detector 4 GiB",
         f"overlays/prod.yaml:{_line(overlay, 'monthlyCost: 200')}: budget.monthlyCost: expected at most 200.00 USD a month at min replicas, "
-        "found 251.85; most from fraud-detector 102.20, census-income 98.55, sklearn-iris 51.10",
+        "found 2,423.60; most from llama3-chat 2,146.20, fraud-detector 102.20, census-income 98.55",
         f"overlays/prod.yaml:{at_max}: budget.atMaxReplicas.hard.requests.cpu: expected at most 20 cores "
         "at max replicas, found no maximum: sklearn-iris explainer (maxReplicas unset)",
+        f"overlays/prod.yaml:{at_max}: budget.atMaxReplicas.hard.requests.nvidia.com/gpu: expected at most 1 nvidia.com/gpu "
+        "at max replicas, found 2 nvidia.com/gpu; most from llama3-chat 2",
         f"overlays/prod.yaml:{_line(overlay, 'monthlyCost: 1000')}: budget.atMaxReplicas.monthlyCost: expected at most 1,000.00 USD a month "
         "at max replicas, found no maximum: sklearn-iris explainer (maxReplicas unset)",
-    ]  # memory (12 GiB of 16), pods (8 of 10) and GPUs (none) are within the budget
+    ]  # pods (10 of 10) and GPUs at min replicas (1 of 1) are within the budget
 
 
 def test_budget_within_bounds_and_without_pricing(example_repo: Path) -> None:
-    objs = list(tree_objects(example_repo / "rendered/prod"))
-    roomy = Budget(hard={"requests.cpu": "4500m", "limits.memory": "16Gi", "pods": "8"},
-                   at_max_replicas={"hard": {"requests.nvidia.com/gpu": "0"}})  # type: ignore[arg-type]
-    assert budget_problems("prod", _Overlay(None, roomy), objs) == []  # at the bound is within it; no GPU at all
+    objs = _models(example_repo / "rendered/prod")
+    roomy = Budget(hard={"requests.cpu": "13", "limits.memory": "74Gi", "pods": "12"},
+                   at_max_replicas={"hard": {"requests.nvidia.com/gpu": "4"}})  # type: ignore[arg-type]
+    assert budget_problems("prod", _Overlay(None, roomy), objs) == []  # at the bound is within it
     unpriced = Budget(monthly_cost=D(10))
     (problem,) = budget_problems("prod", _Overlay(None, unpriced), objs)
     assert str(problem) == "overlays/prod.yaml: budget.monthlyCost: expected a pricing section to put a price on capacity, found none"
@@ -173,12 +183,12 @@ def test_validate_fails_over_budget(example_repo: Path, tmp_path: Path) -> None:
     ok = run_cli("validate", "--env", "dev", "--crds", crds, "--root", example_repo)
     assert ok.exit_code == 0 and ok.stdout.endswith(" objects valid\n"), ok.stderr
     overlay = example_repo / "overlays/dev.yaml"
-    overlay.write_text(overlay.read_text() + "budget:\n  hard: {requests.cpu: \"1\", requests.memory: 8Gi}\n")
+    overlay.write_text(overlay.read_text() + "budget:\n  hard: {requests.cpu: \"1\", requests.memory: 32Gi}\n")
     res = run_cli("validate", "--env", "dev", "--crds", crds, "--root", example_repo)
     assert res.exit_code == 1
     assert res.stderr == (f"servespec: error: overlays/dev.yaml:{_line(overlay, 'requests.cpu')}: env dev: budget.hard.requests.cpu: "
-                          "expected at most 1 core at min replicas, found 1.61 cores; most from sklearn-iris 1, fraud-detector 0.5, "
-                          "census-income 0.1\n")
+                          "expected at most 1 core at min replicas, found 6.11 cores; most from llama3-chat 4, sklearn-iris 1, "
+                          "fraud-detector 0.5\n")
     env = load_envs(example_repo, ["dev"])["dev"]
     report = validate_tree(example_repo, env, SchemaRegistry(crds))  # the library call validate makes, without its cache
     assert [p.field for p in report.problems] == ["budget.hard.requests.cpu"]

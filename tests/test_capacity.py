@@ -193,7 +193,7 @@ def test_canary_overhead_of_real_rollouts_in_both_modes(example_git_repo: Path) 
     _release(repo, "prod", "census-income", "s3://census-income/v2")  # Knative, 10% first step, min 3, max 10
     prod = capacity(tree_objects(repo / "rendered/prod"))
     assert (prod.canary["min"]["pods"], prod.canary["max"]["pods"]) == (3, 10)
-    assert prod.canary["min"]["requests.cpu"] == D("1.5") and prod.min["pods"] == 8 + 3
+    assert prod.canary["min"]["requests.cpu"] == D("1.5") and prod.min["pods"] == 12 + 3
     # Standard mode: servespec refuses a canary no shipped KServe routes (resolve.canary_problem),
     # but a spec.canary[] written by hand or by a newer KServe still runs pods: size it.
     path = repo / "rendered/staging/models/fraud-detector/inferenceservice.yaml"
@@ -203,24 +203,34 @@ def test_canary_overhead_of_real_rollouts_in_both_modes(example_git_repo: Path) 
     path.write_text(yaml.safe_dump(obj))
     staging = capacity(tree_objects(repo / "rendered/staging"))
     assert (staging.canary["min"]["pods"], staging.canary["max"]["pods"]) == (0, 1)  # canary 1, stable 2 - 1 = 1; max 6 + 1
-    assert staging.min["pods"] == 6 and staging.max["pods"] == 19
+    assert staging.min["pods"] == 8 and staging.max["pods"] == 25
 
 
 # -- golden totals of the example repo -----------------------------------------------------------------
 GOLDEN: dict[str, dict[str, Any]] = {
     # dev: message dumper 1 pod (10m/32Mi, limits 100m/64Mi); census-income 1 (Knative, no max); fraud-detector 1..6
-    # (Standard, HPA); sklearn-iris predictor and transformer 0..4; its ART explainer 1 (KServe's default min), no max
-    "dev": {"min": {"pods": 4, "requests.cpu": "1.61", "requests.memory": 4 * GI + 32 * MI, "limits.cpu": "4.1", "limits.memory": 5 * GI + 64 * MI},
-            "max": {"pods": 17, "requests.cpu": "5.51", "requests.memory": 12 * GI + 32 * MI, "limits.cpu": "20.1", "limits.memory": 21 * GI + 64 * MI},
+    # (Standard, HPA); sklearn-iris predictor and transformer 0..4; its ART explainer 1 (KServe's default min), no max;
+    # llama3-chat 1..2 (4 cores/24Gi, limits 6/24Gi, 1 nvidia.com/gpu each); text-embedder 1..4 (500m/1Gi, limits 1/2Gi)
+    "dev": {"min": {"pods": 6, "requests.cpu": "6.11", "requests.memory": 29 * GI + 32 * MI, "limits.cpu": "11.1",
+                    "limits.memory": 31 * GI + 64 * MI, "requests.nvidia.com/gpu": 1},
+            "max": {"pods": 23, "requests.cpu": "15.51", "requests.memory": 64 * GI + 32 * MI, "limits.cpu": "36.1",
+                    "limits.memory": 77 * GI + 64 * MI, "requests.nvidia.com/gpu": 2},
             "unbounded": ("census-income predictor", "sklearn-iris explainer")},
-    # staging: defaults minReplicas 2 (sklearn-iris sets 0 itself), message dumper
-    "staging": {"min": {"pods": 6, "requests.cpu": "2.21", "requests.memory": 6 * GI + 32 * MI, "limits.cpu": "7.1", "limits.memory": 8 * GI + 64 * MI},
-                "max": {"pods": 18, "requests.cpu": "5.61", "requests.memory": 13 * GI + 32 * MI, "limits.cpu": "21.1", "limits.memory": 22 * GI + 64 * MI},
+    # staging: defaults minReplicas 2 (sklearn-iris, llama3-chat and text-embedder set theirs), message dumper
+    "staging": {"min": {"pods": 8, "requests.cpu": "6.71", "requests.memory": 31 * GI + 32 * MI, "limits.cpu": "14.1",
+                        "limits.memory": 34 * GI + 64 * MI, "requests.nvidia.com/gpu": 1},
+                "max": {"pods": 24, "requests.cpu": "15.61", "requests.memory": 65 * GI + 32 * MI, "limits.cpu": "37.1",
+                        "limits.memory": 78 * GI + 64 * MI, "requests.nvidia.com/gpu": 2},
                 "unbounded": ("census-income predictor", "sklearn-iris explainer")},
     # prod: census-income 3..10 at 500m/2Gi (limits 2/2Gi), fraud-detector 4..6, no message dumper
-    "prod": {"min": {"pods": 8, "requests.cpu": "4.5", "requests.memory": 12 * GI, "limits.cpu": "15", "limits.memory": 16 * GI},
-             "max": {"pods": 25, "requests.cpu": "10.4", "requests.memory": 31 * GI, "limits.cpu": "39", "limits.memory": 40 * GI},
-             "unbounded": ("sklearn-iris explainer",)},
+    # + the chat-assistant LLM: 2 decode replicas of 2 cores / 16 GiB (limits 4 / 16 GiB) and 1 GPU each
+    # and llama3-chat 1..2 (4 cores/24Gi, limits 6/24Gi, 1 nvidia.com/gpu each), text-embedder 1..4 (500m/1Gi, limits 1/2Gi)
+    "prod": {"min": {"pods": 12, "requests.cpu": "13", "requests.memory": 69 * GI, "limits.cpu": "30", "limits.memory": 74 * GI,
+                     "requests.nvidia.com/gpu": 3},
+             "max": {"pods": 33, "requests.cpu": "24.4", "requests.memory": 115 * GI, "limits.cpu": "63", "limits.memory": 128 * GI,
+                     "requests.nvidia.com/gpu": 4},
+             "unbounded": ("sklearn-iris explainer",),
+             "not_counted": ()},
 }
 
 
@@ -230,7 +240,7 @@ def test_golden_capacity_of_the_example_repo(example_repo: Path, env: str) -> No
     want = GOLDEN[env]
     assert cap.min == {k: D(v) for k, v in want["min"].items()}
     assert cap.max == {k: D(v) for k, v in want["max"].items()}
-    assert cap.unbounded == want["unbounded"] and cap.not_counted == ()
+    assert cap.unbounded == want["unbounded"] and cap.not_counted == want.get("not_counted", ())
     assert cap.canary == {"min": {k: D(0) for k in cap.min}, "max": {k: D(0) for k in cap.max}}
     assert {k: sum(p["min"].get(k, D(0)) for p in cap.by_name.values()) for k in cap.min} == cap.min
 

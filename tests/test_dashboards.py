@@ -32,6 +32,8 @@ def _dashboards(env: str) -> dict[Path, tuple[dict[str, Any], str]]:
     paths = sorted(folder.glob("models/*/dashboard.yaml")) + [folder / "common" / "monitoring" / "overview-dashboard.yaml"]
     out = {}
     for p in paths:
+        if (p.parent / "llminferenceservice.yaml").exists():
+            continue  # an LLM's dashboard (vLLM's metrics): tests/test_llm_monitoring.py
         cm = _load(p)
         (text,) = cm["data"].values()
         out[p] = (cm, text)
@@ -122,7 +124,7 @@ def test_dashboards_round_trip_through_the_builder(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_dashboard_configmaps_are_for_the_sidecar_and_safe_to_sync(env: str) -> None:
     dashboards = _dashboards(env)
-    assert len(dashboards) == 4  # three models and the overview
+    assert len(dashboards) == 6  # five models and the overview
     for path, (cm, text) in dashboards.items():
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1", path
         assert cm["metadata"]["annotations"] == DASHBOARD_ANNOTATIONS

@@ -40,8 +40,9 @@ def test_one_new_model_is_a_short_comment_naming_every_env(example_git_repo: Pat
     md = res.stdout
     assert res.exit_code == 0 and len(md) < 20_000, (res.stderr, len(md))
     assert md.index("| env | replicas | pods | requests.cpu | requests.memory | limits.cpu | limits.memory |") < md.index("\n#### ")
-    assert "| prod | min | 11 (+3) | 4.8 (+0.3) | 12.75 GiB (+768 MiB) | 18 (+3) | 17.5 GiB (+1.5 GiB) |\n" in md
-    assert "| prod | max | ≥ 35 (+10) | ≥ 11.4 (+1) | ≥ 33.5 GiB (+2.5 GiB) | ≥ 49 (+10) | ≥ 45 GiB (+5 GiB) |\n" in md
+    # prod runs the example's LLM too: 2 replicas of 2 cores, 16 GiB and 1 GPU each (the last column)
+    assert "| prod | min | 15 (+3) | 13.3 (+0.3) | 69.75 GiB (+768 MiB) | 33 (+3) | 75.5 GiB (+1.5 GiB) | 3 |\n" in md
+    assert "| prod | max | ≥ 43 (+10) | ≥ 25.4 (+1) | ≥ 117.5 GiB (+2.5 GiB) | ≥ 73 (+10) | ≥ 133 GiB (+5 GiB) | 4 |\n" in md
     assert "- `dev`: no maximum: census-income predictor, new-model predictor, sklearn-iris explainer\n" in md
     for env in ENVS:
         assert f"| {env} | min |" in md and f"| {env} | max |" in md and f"\n#### {env}: " in md
@@ -119,7 +120,7 @@ def test_a_running_canary_is_in_the_totals_and_noted(example_git_repo: Path) -> 
     assert res.exit_code == 0, res.stderr
     md = run_cli("diff", "--base", "HEAD~1", "--env", "prod", "--format", "markdown", "--root", example_git_repo).stdout
     # Knative: the previous revision keeps census-income's 3..10 pods of 500m/2Gi beside the canary's
-    assert "| prod | min | 11 (+3) | 6 (+1.5) | 18 GiB (+6 GiB) | 21 (+6) | 22 GiB (+6 GiB) |\n" in md
+    assert "| prod | min | 15 (+3) | 14.5 (+1.5) | 75 GiB (+6 GiB) | 36 (+6) | 80 GiB (+6 GiB) | 3 |\n" in md
     assert "- `prod`: running canaries add +3 pods at min, +10 at max (included above)\n" in md
     assert "\n- changed `InferenceService ml-prod/census-income`\n" in md
 
@@ -136,8 +137,10 @@ def test_json_for_bots(example_git_repo: Path) -> None:
     assert set(prod) == {"summary", "objects", "capacity", "cost", "budget"} and prod["budget"] == []
     assert prod["summary"] == {"added": 5, "changed": 1, "removed": 0}
     cap = prod["capacity"]
-    assert cap["before"]["min"] == {"pods": 8, "requests.cpu": 4.5, "requests.memory": 12 * 2**30, "limits.cpu": 15, "limits.memory": 16 * 2**30}
-    assert cap["after"]["unbounded"] == ["sklearn-iris explainer"] and cap["after"]["notCounted"] == []
+    assert cap["before"]["min"] == {"pods": 12, "requests.cpu": 13, "requests.memory": 69 * 2**30, "limits.cpu": 30, "limits.memory": 74 * 2**30,
+                                    "requests.nvidia.com/gpu": 3}
+    assert cap["after"]["unbounded"] == ["sklearn-iris explainer"]
+    assert cap["after"]["notCounted"] == []
     for at in ("min", "max"):
         for key, value in cap["delta"][at].items():
             assert Decimal(str(value)) == Decimal(str(cap["after"][at][key])) - Decimal(str(cap["before"][at].get(key, 0)))
@@ -179,7 +182,7 @@ def review_example(repo: Path) -> str:
     goes from 4 to 6 replicas in prod."""
     overlay = repo / "overlays/prod.yaml"
     text = overlay.read_text().replace("  fraud-detector:\n    minReplicas: 4\n", "  fraud-detector:\n    minReplicas: 6\n")
-    overlay.write_text(text + "pricing: {currency: USD, coreHour: 0.0316, gibHour: 0.0042}\nbudget:\n  hard: {requests.cpu: \"5\"}\n")
+    overlay.write_text(text + "pricing: {currency: USD, coreHour: 0.0316, gibHour: 0.0042}\nbudget:\n  hard: {requests.cpu: \"9\"}\n")
     res = run_cli("diff", "--base", "main", "--env", "prod", "--format", "markdown", "--root", repo)
     assert res.exit_code == 0, res.stderr
     return res.stdout

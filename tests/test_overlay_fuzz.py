@@ -54,3 +54,53 @@ def test_random_overlay_renders_or_fails_cleanly(repo: Path, overlay: object) ->
         lines = result.stderr.splitlines()
         assert lines and all(line.startswith("servespec: error: ") for line in lines), lines
         assert all(("overlays/qa.yaml" in line) or ("specs/" in line) for line in lines), lines
+
+
+STATE_KEYS = ["models", "census-income", "sklearn-iris", "phase", "stable", "candidate", "step", "traffic", "since",
+              "lastGate", "result", "at", "summary", "rolledBack", "specUri"]
+state_values = st.one_of(
+    scalars,
+    st.sampled_from(["stable", "canary", "rolled-back", "s3://census-income/v2", "s3://a:b@c/d", "s3://x\nServespec-Action: y",
+                     "2026-11-24T18:00:00Z", "passed"]),
+)
+states = st.one_of(
+    st.fixed_dictionaries({"models": st.dictionaries(
+        st.sampled_from(["census-income", "sklearn-iris", "ghost"]),
+        st.dictionaries(st.sampled_from(STATE_KEYS), state_values, max_size=7), max_size=2)}),
+    st.recursive(state_values, lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.sampled_from(STATE_KEYS), c, max_size=4)),
+                 max_leaves=10),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=states)
+def test_random_state_file_renders_or_fails_cleanly(repo: Path, state: object) -> None:
+    path = repo / "overlays/prod.rollout.yaml"
+    path.write_text(yaml.safe_dump(state))
+    try:
+        result = run_cli("render", "--env", "prod", "--check", "--root", repo)
+    finally:
+        path.unlink()
+    assert result.exit_code in (0, 1, 2), result
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    if result.exit_code == 2:
+        lines = result.stderr.splitlines()
+        assert lines and all(line.startswith("servespec: error: overlays/prod.rollout.yaml") for line in lines), lines
+
+
+cli_text = st.one_of(st.text(max_size=40), st.sampled_from(["s3://census-income/v2", "--to", "10", "prod", "census-income",
+                                                             "s3://k:s@b/v", "gs://x\u2028y", "-", "--push", "nope"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(["release", "promote", "rollback"]), model=cli_text, env=cli_text, extra=st.lists(cli_text, max_size=3))
+def test_random_rollout_arguments_fail_cleanly_and_commit_nothing(repo: Path, command: str, model: str, env: str,
+                                                                    extra: list[str]) -> None:
+    """``repo`` is no git repository, so nothing can be committed: every outcome is a clean error."""
+    args = [command, model, "--env", env, *(["--storage-uri", extra[0]] if command == "release" and extra else extra)]
+    result = run_cli(*args, "--root", repo)
+    assert result.exit_code in (1, 2, 3), result
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith("servespec: ") for line in lines), lines
+    assert not (repo / ".git").exists()

@@ -281,5 +281,5 @@ def test_readme_quickstart_in_a_fresh_clone_without_shared(tmp_path: Path) -> No
     # The second command's test run only collects the suite there: this very run executes it, and
     # collecting proves the test dependencies installed and every test module imports.
     for command in commands:
-        _run("bash", "-ec", command, cwd=clone, env=_clean_env(SERVESPEC_QUICKSTART_INNER="1", PYTEST_ADDOPTS="--collect-only"),
+        _run("bash", "-ec", command, cwd=clone, env=_clean_env(SERVESPEC_QUICKSTART_INNER="1", PYTEST_ADDOPTS="--collect-only --snapshot-warn-unused"),
              timeout=3000)

@@ -103,7 +103,7 @@ def test_unreachable_repo_and_missing_branch_fail_clearly(remote: Path, tmp_path
 def test_unknown_model_or_env_leaves_the_remote_untouched(remote: Path) -> None:
     before = refs(remote)
     for model, env, message in [
-        ("census-incme", "prod", "MODEL: 'census-incme' is not a model of env 'prod' (models: census-income, fraud-detector, sklearn-iris)"),
+        ("census-incme", "prod", "MODEL: 'census-incme' is not a model of env 'prod' (models: census-income, fraud-detector, llama3-chat, sklearn-iris, text-embedder)"),
         ("census-income", "qa", "overlays/: unknown environment 'qa' (known: dev, prod, staging)"),
     ]:
         with pytest.raises(ServespecError) as exc:
@@ -267,7 +267,7 @@ def test_failing_release_through_the_local_runner_leaves_the_remote_untouched(kf
     with pytest.raises(RuntimeError, match="FAILURE"):
         release_component()(repo_url=f"file://{remote}", branch="main", model="census-incme", env="prod", storage_uri=NEW_URI)
     out = capsys.readouterr().out
-    assert "servespec: error: MODEL: 'census-incme' is not a model of env 'prod' (models: census-income, fraud-detector, sklearn-iris)\n" in out
+    assert "servespec: error: MODEL: 'census-incme' is not a model of env 'prod' (models: census-income, fraud-detector, llama3-chat, sklearn-iris, text-embedder)\n" in out
     assert "servespec: nothing was pushed; the GitOps repo is unchanged" in out
     assert "Traceback" not in out
     assert refs(remote) == before

@@ -45,9 +45,9 @@ def test_a_row_has_python_and_yaml_name_type_default_and_docstring() -> None:
     assert ("| `scale_metric` | `scaleMetric` | \"concurrency\" \\| \"rps\" \\| \"cpu\" \\| \"memory\" \\| null | `null` "
             "| Autoscaling metric. |") in text
     assert "| `min_replicas` | `minReplicas` | [NonNegativeInt](#nonnegativeint) | `1` |" in text
-    assert "| `model_format` | `modelFormat` | str | required |" in text
+    assert "| `model_format` | `modelFormat` | str \\| null | `null` |" in text
     assert "| `steps` | `steps` | list[int \\| [Step](#step)] | `[10, 25, 50, 100]` |" in text
-    assert "Used in: `Model.rollout`, `EnvRollout.plan`." in text
+    assert "Used in: `Model.rollout`, `LLM.rollout`, `ModelOverride.rollout`, `EnvRollout.plan`." in text
     # a discriminator without a docstring of its own is described as one
     assert "| `source` | `source` | \"externalSecret\" | `\"externalSecret\"` | Selects this class among the Credentials classes. |" in text
     assert "### PromDuration\n\nstr: A Prometheus duration" in text  # one family of durations (spec/base.py)
@@ -100,13 +100,18 @@ def test_explain_a_field_of_several_union_members() -> None:
 
 @pytest.mark.parametrize(("path", "message"), [
     ("Predictor.scale_metricx",
-     "Predictor.scale_metricx: expected a field of Predictor (batcher, container_concurrency, env, max_replicas, "
-     "min_replicas, model_format, model_format_version, protocol, resources, runtime, runtime_version, scale_metric, "
-     "scale_target, storage_uri, timeout), found 'scale_metricx'"),
-    ("overlay.rollout.plann", "overlay.rollout.plann: expected a field of overlay.rollout (plan, prometheusUrl), found 'plann'"),
+     "Predictor.scale_metricx: expected a field of Predictor (affinity, annotations, args, auto_scaling, autoscaler_class, "
+     "batcher, command, container, container_concurrency, deployment_strategy, env, env_from, image, image_pull_secrets, labels, "
+     "liveness_probe, max_replicas, min_replicas, model_format, model_format_version, node_selector, pod_security_context, "
+     "ports, priority_class_name, protocol, readiness_probe, resources, runtime, runtime_class_name, runtime_version, "
+     "scale_metric, scale_target, security_context, startup_probe, storage_spec, storage_uri, timeout, tolerations, "
+     "volume_mounts, volumes, worker_spec), found 'scale_metricx'"),
+    ("overlay.rollout.plann", "overlay.rollout.plann: expected a field of overlay.rollout (approval, freeze, plan, prometheusUrl, requires, windows), found 'plann'"),
     ("overlay.models.census-income",
-     "overlay.models.census-income: expected a field of overlay.models (annotations, deploymentMode, enabled, labels, "
-     "maxReplicas, minReplicas, resources, storage); `overlay.models.*.FIELD` for a field of any entry, found 'census-income'"),
+     "overlay.models.census-income: expected a field of overlay.models (affinity, annotations, args, deploymentMode, enabled, "
+     "env, imagePullSecrets, labels, maxReplicas, minReplicas, nodeSelector, priorityClassName, resources, rollout, runtime, "
+     "runtimeVersion, serviceAccountName, storage, tolerations); `overlay.models.*.FIELD` for a field of any entry, "
+     "found 'census-income'"),
     ("Predictor.scale_metric.x",
      "Predictor.scale_metric.x: expected nothing after Predictor.scale_metric "
      "(a \"concurrency\" | \"rps\" | \"cpu\" | \"memory\" | null value), found 'x'"),
@@ -123,8 +128,9 @@ def test_explain_unknown_start_lists_roots_and_classes() -> None:
         explain("predictr.timeout")
     (problem,) = exc.value.problems
     assert problem.field == "predictr.timeout"
-    assert problem.message.startswith("expected model, storage, overlay, state or a class name (Model, S3Storage, EnvOverlay, ")
-    assert problem.message.endswith(", LastGate), found 'predictr'")
+    assert problem.message.startswith("expected model, storage, overlay, state, llm or a class name (Model, S3Storage, GCSStorage, "
+                                      "AzureStorage, HuggingFaceStorage, HTTPStorage, LLM, InferenceGraph, EnvOverlay, ")
+    assert problem.message.endswith(", AuthenticationRef), found 'predictr'")
 
 
 def test_explain_without_a_path_and_as_markdown() -> None:

@@ -24,7 +24,7 @@ def test_rerender_of_unchanged_repo_writes_nothing(example_repo: Path) -> None:
     before = _inodes(example_repo / "rendered")
     result = run_cli("render", "--root", example_repo)
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == ["dev: unchanged (23 files)", "prod: unchanged (28 files)", "staging: unchanged (27 files)"]
+    assert result.stdout.splitlines() == ["dev: unchanged (37 files)", "prod: unchanged (59 files)", "staging: unchanged (43 files)"]
     assert _inodes(example_repo / "rendered") == before
 
 
@@ -46,7 +46,7 @@ def test_change_to_one_model_rewrites_only_its_files(example_repo: Path) -> None
     spec.write_text(spec.read_text().replace("timeout=30", "timeout=45"))
     before = _inodes(example_repo / "rendered")
     result = run_cli("render", "--env", "prod", "--root", example_repo)
-    assert result.stdout == "prod: 0 added, 1 changed, 0 removed (28 files)\n"
+    assert result.stdout == "prod: 0 added, 1 changed, 0 removed (59 files)\n"
     after = _inodes(example_repo / "rendered")
     changed = sorted(p for p in after if after[p] != before.get(p))
     assert changed == ["prod/models/fraud-detector/inferenceservice.yaml"]

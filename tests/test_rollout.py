@@ -129,15 +129,16 @@ def test_bake_time_and_no_prometheus_refused(example_git_repo: Path) -> None:
     cli(repo, "release", "census-income", "--env", "prod", "--storage-uri", "s3://census-income/v2")
     before = head(repo)
     res = cli(repo, "promote", "census-income", "--env", "prod")
-    assert res.exit_code == 1
-    assert "bake time not over: at 10% since" in res.stderr and "10m00s required" in res.stderr
+    assert res.exit_code == 3  # not decided yet
+    assert res.stderr.startswith("servespec: waiting: prod/census-income: bake time not over: at 10% since")
+    assert "10m00s required" in res.stderr
     (repo / "overlays/prod.yaml").write_text((repo / "overlays/prod.yaml").read_text().replace(
         "  prometheusUrl: http://prometheus-operated.monitoring.svc:9090\n", ""))
     git(repo, "commit", "-qam", "no prometheus")
     before = head(repo)
     res = cli(repo, "promote", "census-income", "--env", "prod", "--ignore-bake-time")
     assert res.exit_code == 2
-    assert "the plan has gates (error-rate, latency-p99) and no Prometheus URL is known" in res.stderr
+    assert "the plan has gates (error-rate-increase, latency-p99-ratio) and no Prometheus URL is known" in res.stderr
     assert head(repo) == before
 
 
@@ -212,7 +213,7 @@ def test_rollout_needs_a_git_branch(example_repo: Path) -> None:
     ("models:\n  census-income:\n    phase: stable\n    stable: s3://a/b\n    traffic: lots\n    since: '2026-01-01T00:00:00Z'\n",
      "overlays/prod.rollout.yaml:5: models.census-income.traffic: expected an integer, found 'lots'"),
     ("models:\n  nope:\n    phase: stable\n    stable: s3://a/b\n    since: '2026-01-01T00:00:00Z'\n",
-     "overlays/prod.rollout.yaml:2: models.nope: unknown model (rendered here: census-income, fraud-detector, sklearn-iris): delete this entry"),
+     "overlays/prod.rollout.yaml:2: models.nope: unknown model (rendered here: census-income, fraud-detector, llama3-chat, sklearn-iris, text-embedder): delete this entry"),
     ("models: [1, 2]\n", "overlays/prod.rollout.yaml:1: models: expected a mapping of model name to state, found a list\n"),
     ("- models\n", "overlays/prod.rollout.yaml:1: expected a mapping with only the key 'models', found a list\n"),
     ("models: {}\nphase: stable\n", "overlays/prod.rollout.yaml:1: expected a mapping with only the key 'models', found phase\n"),
@@ -279,6 +280,10 @@ allowPlaintextSecrets: true
 models:
   fraud-detector: {enabled: false}
   sklearn-iris: {enabled: false}
+  llama3-chat: {enabled: false}
+  text-embedder: {enabled: false}
+graphs:
+  assistant: {enabled: false}
 rollout:
   plan: {steps: [20, 100], gates: []}
 """
@@ -327,10 +332,13 @@ def test_promote_all_advances_what_is_due(example_git_repo: Path) -> None:
     before = head(repo)
     res = cli(repo, "promote", "--all", "--env", "prod")
     assert res.exit_code == 0, res.stderr
-    assert "prod/census-income: not due: at 10% since" in res.stdout and "prod/sklearn-iris: not due" in res.stdout
+    assert "prod/census-income: waiting (bake-time): at 10% since" in res.stdout and "prod/sklearn-iris: waiting (bake-time)" in res.stdout
     assert head(repo) == before
     res = cli(repo, "promote", "--all", "--env", "prod", "--skip-gates")
     assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert [line.split(" [")[0] for line in lines] == ["prod/census-income: promoted: 10% -> 25% (step 2/4)",
+                                                        "prod/sklearn-iris: promoted: 10% -> 25% (step 2/4)"]
     assert git(repo, "log", "--format=%s", f"{before}..HEAD").splitlines() == [
         "promote(prod/sklearn-iris): 10% -> 25% (step 2/4)", "promote(prod/census-income): 10% -> 25% (step 2/4)"]
     assert cli(repo, "promote", "--all", "--env", "dev").stdout == "dev: no model under canary\n"
@@ -348,7 +356,8 @@ def test_author_and_text_status(example_git_repo: Path, monkeypatch: pytest.Monk
     assert out[0].startswith("dev/census-income: stable s3://census-income/serving_model (never released)")
     assert any(line.startswith("prod/census-income: canary 10% (step 1/4) s3://census-income/v2, stable s3://census-income/serving_model, since ")
                for line in out)
-    assert len(out) == 9  # 3 models x 3 environments
+    assert len(out) == 16  # 5 models x 3 environments, and the LLM chat-assistant (prod)
+    assert "prod/chat-assistant: stable hf://Qwen/Qwen2.5-1.5B-Instruct (never released)" in out
 
 
 def test_unreachable_prometheus_fails_the_gates(example_git_repo: Path) -> None:

@@ -130,16 +130,16 @@ def test_state_schema_accepts_the_file_the_rollout_commands_write(tmp_path: Path
 
 def test_spec_schema_accepts_the_example_specs_by_yaml_name() -> None:
     specs = load_specs(REPO)
-    objects = [*specs.models.values(), *specs.storage.values()]
-    assert len(objects) == 4
+    objects = [*specs.models.values(), *specs.storage.values(), *specs.graphs.values()]
+    assert len(objects) == 8
     for obj in objects:
         assert _errors("spec", obj.model_dump(mode="json", by_alias=True, exclude_unset=True)) == [], obj
     bad = specs.models["census-income"].model_dump(mode="json", by_alias=True, exclude_unset=True)
-    bad["predictor"]["args"] = ["--verbose"]  # Predictor has no args: the newcomer's question in issue 18
+    bad["predictor"]["argz"] = ["--verbose"]  # a typo of args
     assert _errors("spec", bad) != []
     as_model = Draft202012Validator({**json_schema("spec"), "anyOf": [{"$ref": "#/$defs/Model"}]})
     assert _messages(as_model, bad) == [
-        "predictor: Additional properties are not allowed ('args' was unexpected)"]
+        "predictor: Additional properties are not allowed ('argz' was unexpected)"]
 
 
 def test_unknown_kind_is_a_usage_error() -> None:

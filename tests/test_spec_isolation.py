@@ -111,7 +111,7 @@ def test_an_object_shared_through_a_helper_is_still_one_declaration(example_repo
     (specs / "b_two.py").write_text("from _shared import SHARED\nMODELS = [SHARED, SHARED]\n")
     result = load_specs(example_repo)
     assert result.origin[("model", "shared-model")] == "specs/a_one.py"
-    assert sorted(result.models) == ["census-income", "fraud-detector", "shared-model", "sklearn-iris"]
+    assert sorted(result.models) == ["census-income", "fraud-detector", "llama3-chat", "shared-model", "sklearn-iris", "text-embedder"]
     assert result.models["census-income"].predictor.storage_uri == "s3://census-income/serving_model"
 
 

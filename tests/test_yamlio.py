@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servespec.yamlio import _pyyaml_dump, canonical_order, dump
+from servespec.yamlwriter import _pyyaml_dump, canonical_order, dump
 
 text = st.one_of(
     st.text(max_size=12),

@@ -40,7 +40,8 @@ from .gitrepo import files_at
 from .project import Project
 from .render import RENDERED, render_project
 from .spec.cost import Pricing
-from .yamlio import dump, load_all
+from .yamlio import load_all
+from .yamlwriter import dump
 
 __all__ = ["ObjectChange", "EnvDiff", "DiffReport", "diff_project", "diff_env", "format_text", "to_json",
            "mask_secrets", "REDACTED", "REDACTED_CHANGED"]

@@ -1,14 +1,18 @@
 """The whole exception tree of servespec, and the one-line ``Problem`` every error is made of.
 
 Exit codes: ``UsageError``/``SpecError`` (bad input) -> 2; ``CheckFailed`` (drift, invalid
-objects, a failed gate) -> 1. The CLI catches ``ServespecError`` once, prints one line per
-problem and shows a traceback only with ``--debug``.
+objects, a failed gate; ``Refused``/``Closed``: what the promotion policy refuses) -> 1;
+``NotDecided`` (a promote that cannot be decided yet: bake time, a canary not live, too little
+traffic; nothing committed) -> 3. The CLI catches
+``ServespecError`` once, prints one line per problem (``servespec: <label>: ...``) and shows a
+traceback only with ``--debug``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "Problem",
@@ -21,7 +25,12 @@ __all__ = [
     "GitError",
     "PushFailed",
     "RaceLost",
+    "NotDecided",
     "NotDue",
+    "one_line",
+    "Waiting",
+    "Refused",
+    "Closed",
 ]
 
 
@@ -39,10 +48,10 @@ class Problem:
         if where and self.line:
             where = f"{where}:{self.line}"
         parts = [p for p in (where, self.field) if p]
-        return _one_line(": ".join([*parts, self.message]))
+        return one_line(": ".join([*parts, self.message]))
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Escape newlines and other unprintable characters so a problem stays one line."""
     if text.isprintable():
         return text
@@ -53,6 +62,8 @@ class ServespecError(Exception):
     """Base of every error servespec raises on purpose."""
 
     exit_code = 2
+    label = "error"
+    """How the CLI prefixes each problem line (``servespec: error: ...``)."""
 
     def __init__(self, problems: str | Problem | Iterable[Problem | str]):
         if isinstance(problems, (str, Problem)):
@@ -89,6 +100,24 @@ class CheckFailed(ServespecError):
     exit_code = 1
 
 
+class Refused(CheckFailed):
+    """The promotion policy refuses a release or promote (exit 1, nothing committed): the
+    version is not verified in the environments the overlay's ``rollout.requires`` names."""
+
+    label = "refused"
+
+
+class Closed(Refused):
+    """The environment is closed to releases and promotes now: inside a ``rollout.freeze`` or
+    outside every ``rollout.windows`` entry (exit 1, nothing committed; ``promote --all`` skips
+    the model and exits 0). ``opens`` is when it opens again (None: not known)."""
+
+    def __init__(self, problems: str | Problem | Iterable[Problem | str], *, opens: str | None = None):
+        super().__init__(problems)
+        self.opens = opens
+        """When the environment opens again (ISO 8601), for programs."""
+
+
 class PushFailed(GitError):
     """The push could not be completed (exit 2); a lost race is :class:`RaceLost` (exit 1)."""
 
@@ -97,11 +126,28 @@ class RaceLost(CheckFailed):
     """The model's state changed upstream while this command ran (exit 1: re-run it)."""
 
 
-class NotDue(CheckFailed):
-    """A promote that is not due yet: the step's bake time is not over (exit 1 for one model;
-    ``promote --all`` skips the model with one line)."""
+Waiting = Literal["bake-time", "not-live", "too-little-traffic"]
+"""Why a promote is not decided yet."""
+
+
+class NotDecided(ServespecError):
+    """A promote that cannot be decided yet, and committed nothing (exit 3): the step's bake
+    time is not over, the canary is not live (its share of the requests is not the step's), or it
+    served too few requests to be judged. ``promote --all`` reports the model as waiting."""
+
+    exit_code = 3
+    label = "waiting"
+
+    def __init__(self, problems: str | Problem | Iterable[Problem | str], *, reason: Waiting, waiting: str = ""):
+        super().__init__(problems)
+        self.reason: Waiting = reason
+        """What is awaited, as a word for programs (``bake-time``, ``not-live``, ``too-little-traffic``)."""
+        self.waiting = waiting
+        """What is awaited, with the numbers, e.g. ``at 10% since ..., 5m00s required, 3m10s left``."""
+
+
+class NotDue(NotDecided):
+    """The step's bake time is not over (exit 3: not decided yet)."""
 
     def __init__(self, problems: str | Problem | Iterable[Problem | str], *, waiting: str = ""):
-        super().__init__(problems)
-        self.waiting = waiting
-        """What is awaited, e.g. ``at 10% since ..., 5m00s required, 3m10s left``."""
+        super().__init__(problems, reason="bake-time", waiting=waiting)

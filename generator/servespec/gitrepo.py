@@ -11,6 +11,7 @@ number of times; anything that would need a human stops with the branch left cle
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import subprocess
@@ -20,11 +21,15 @@ from collections.abc import Callable
 
 import git
 
+# GitPython logs git's own stderr ("error: failed to push some refs to '/abs/path'") through the
+# logging module, which Python prints when nothing handles it: a retried-then-successful push would
+# look like a failure. servespec prints its own one line per attempt instead.
+logging.getLogger("git").addHandler(logging.NullHandler())
+
 from .errors import GitError, Problem, PushFailed
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "DEFAULT_AUTHOR", "files_at", "changed_at", "blob_ids_at",
-           "read_blob", "run_git",
-           "GIT_TIMEOUT"]
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "behind", "DEFAULT_AUTHOR", "files_at", "changed_at", "blob_ids_at", "read_blob", "run_git",
+           "GIT_TIMEOUT", "LoggedCommit", "trailer_log", "blob_at", "propose_branch", "push_branch", "ensure_no_branch", "drop_branch"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
 """Author of rollout commits when neither ``--author``, ``SERVESPEC_AUTHOR`` nor git config set one."""
@@ -147,6 +152,16 @@ def _push_once(repo: git.Repo, remote: str, branch: str) -> tuple[bool, str]:
     return True, infos[0].summary.strip()
 
 
+def behind(repo: git.Repo, remote: str, branch: str) -> int:
+    """How many commits ``remote/branch`` has that this clone's HEAD does not, after a fetch
+    (0 when the remote cannot be reached: the push reports that)."""
+    try:
+        repo.remote(remote).fetch(branch)
+        return int(repo.git.rev_list("--count", f"HEAD..{remote}/{branch}"))
+    except (git.GitCommandError, ValueError):
+        return 0
+
+
 def push_with_retry(repo: git.Repo, remote: str, branch: str, reapply: Callable[[], str | None], attempts: int = 5,
                     log: Callable[[str], None] = lambda _m: None, author: Author | None = None) -> int:
     """Push HEAD to ``remote``/``branch``; on rejection fetch, rebase and ``reapply()``, then retry.
@@ -264,3 +279,85 @@ def changed_at(root: Path, ref: str, folder: str, files: dict[str, bytes]) -> di
         elif blobs[rel] != blob_id:
             out[rel] = read_blob(root, blobs[rel])
     return out
+
+
+@dataclass(frozen=True)
+class LoggedCommit:
+    """A commit as :func:`trailer_log` reads it: its trailers and the files it changed."""
+
+    sha: str
+    trailers: dict[str, str]
+    """Git's own trailer parse of the message's last paragraph (the last value of a repeated key)."""
+    files: tuple[str, ...]
+    """Paths it changed against its first parent, relative to the servespec root (none for a merge)."""
+
+
+_RS, _US = "\x1e", "\x1f"
+
+
+def trailer_log(repo: git.Repo, root: Path, trailer: str, value: str) -> list[LoggedCommit]:
+    """Every commit reachable from HEAD with the trailer line ``trailer: value`` in its message,
+    oldest first (topological order), with its trailers and changed files under ``root``."""
+    out = git.cmd.Git(str(root)).log(
+        "--topo-order", "--reverse", "--relative", "--name-only", "--no-renames", "--fixed-strings",
+        f"--grep={trailer}: {value}", f"--format={_RS}%H{_US}%(trailers:only,unfold){_US}", "HEAD", "--")
+    commits = []
+    for chunk in out.split(_RS)[1:]:
+        sha, trailers, files = chunk.split(_US, 2)
+        parsed: dict[str, str] = {}
+        for line in trailers.splitlines():
+            key, sep, val = line.partition(": ")
+            if sep:
+                parsed[key.strip()] = val.strip()
+        commits.append(LoggedCommit(sha, parsed, tuple(f for f in files.split("\n") if f)))
+    return [c for c in commits if c.trailers.get(trailer) == value]
+
+
+def blob_at(repo: git.Repo, root: Path, sha: str, path: str, limit: int = 1 << 20) -> bytes | None:
+    """The bytes of ``path`` (relative to ``root``) at commit ``sha``; None when it is not a file
+    there or larger than ``limit``."""
+    prefix = Path(root).resolve().relative_to(Path(_workdir(repo)).resolve()).as_posix()
+    full = path if prefix == "." else f"{prefix}/{path}"
+    try:
+        item = repo.commit(sha).tree / full
+    except (KeyError, ValueError, git.BadName):
+        return None
+    if not isinstance(item, git.Blob) or item.size > limit:
+        return None
+    data: bytes = item.data_stream.read()
+    return data
+
+
+def propose_branch(repo: git.Repo, branch: str, start: str) -> str:
+    """Move the commit just made (HEAD) to a new local branch ``branch`` and put the current
+    branch back at ``start``: the change waits for review instead of landing. Returns its sha."""
+    sha = repo.head.commit.hexsha
+    repo.create_head(branch, sha)
+    repo.git.reset("-q", "--hard", start)
+    return sha
+
+
+def ensure_no_branch(repo: git.Repo, branch: str) -> None:
+    """Refuse (before anything is committed) when a local branch ``branch`` exists already."""
+    if branch in [h.name for h in repo.heads]:
+        raise GitError(Problem("git", None, "", f"a local branch {branch} exists already (an earlier proposal): merge or delete it "
+                               f"(git branch -D {branch}), then re-run; nothing committed"))
+
+
+def drop_branch(repo: git.Repo, branch: str) -> None:
+    """Delete the local branch ``branch`` (a proposal whose push failed: a re-run redoes it)."""
+    repo.delete_head(branch, force=True)
+
+
+def push_branch(repo: git.Repo, remote: str, branch: str) -> None:
+    """Push the local ``branch`` to a new branch of the same name on ``remote`` (never forced:
+    an existing proposal there is refused, so nobody's review is overwritten)."""
+    try:
+        infos = repo.remote(remote).push(f"refs/heads/{branch}:refs/heads/{branch}")
+    except git.GitCommandError as exc:
+        raise PushFailed(Problem(remote, None, "", f"push of {branch} failed: {exc.stderr.strip() or exc}")) from None
+    bad = [i for i in infos if i.flags & (i.REJECTED | i.REMOTE_REJECTED | i.REMOTE_FAILURE | i.ERROR)]
+    if not infos or bad:
+        why = bad[0].summary.strip() if bad else "git reported nothing (unreachable remote?)"
+        raise PushFailed(Problem(remote, None, "", f"push of {branch} refused: {why}; a proposal of that name exists: "
+                                 "merge or delete it, then re-run"))

@@ -18,6 +18,7 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
+from .codeowners import sync_codeowners
 from .errors import Problem, UsageError
 from .install_source import resolve_source
 from .jsonschema_export import schema_text
@@ -109,4 +110,7 @@ def init_repo(target: Path, repo_url: str | None = None, crds: Path | None = Non
     for env, files in render_project(project).items():
         write_env(target, env, files)
         result.envs.append(env)
+    owners = sync_codeowners(target, project.envs)
+    if owners is not None:
+        result.files.append(owners.path)
     return result

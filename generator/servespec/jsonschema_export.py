@@ -1,6 +1,7 @@
 """JSON Schema (draft 2020-12) of what users write, generated from the same pydantic models as
 the field reference: ``overlay`` (``overlays/<env>.yaml``), ``state``
-(``overlays/<env>.rollout.yaml``) and ``spec`` (one ``Model`` or ``S3Storage``, by YAML name).
+(``overlays/<env>.rollout.yaml``) and ``spec`` (one ``Model``, storage endpoint or ``InferenceGraph``,
+by YAML name).
 
 Keys are the YAML (camelCase) names, every object is closed (``additionalProperties: false``)
 and the output is deterministic. Editors use it for completion and to flag unknown keys
@@ -21,7 +22,7 @@ from pydantic_core import CoreSchema, core_schema
 from .errors import Problem, UsageError
 from .spec.overlay import EnvOverlay
 from .spec.rollout import RolloutStateFile
-from .spec import Model, Quantity, S3Storage
+from .spec import AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, Quantity, S3Storage
 from .spec.base import NonNegativeInt, PositiveInt
 
 __all__ = ["SchemaKind", "SCHEMA_KINDS", "DIALECT", "json_schema", "schema_text"]
@@ -33,7 +34,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _TITLES: dict[SchemaKind, str] = {
     "overlay": "servespec overlay (overlays/<env>.yaml)",
     "state": "servespec rollout state (overlays/<env>.rollout.yaml)",
-    "spec": "servespec spec object (a Model or an S3Storage, by YAML name)",
+    "spec": "servespec spec object (a Model, a storage endpoint or an InferenceGraph, by YAML name)",
 }
 
 
@@ -78,10 +79,10 @@ def json_schema(kind: str) -> dict[str, object]:
         schema = model.model_json_schema(by_alias=True, schema_generator=_Generator, mode="validation")
         return {"$schema": schema.pop("$schema"), "title": title, **{k: v for k, v in schema.items() if k != "title"}}
     if kind == "spec":
-        _, top = models_json_schema([(Model, "validation"), (S3Storage, "validation")], by_alias=True,
-                                    schema_generator=_Generator)
+        kinds = (Model, S3Storage, GCSStorage, AzureStorage, HuggingFaceStorage, HTTPStorage, InferenceGraph)
+        _, top = models_json_schema([(k, "validation") for k in kinds], by_alias=True, schema_generator=_Generator)
         return {"$schema": DIALECT, "title": _TITLES["spec"], "$defs": top["$defs"],
-                "anyOf": [{"$ref": "#/$defs/Model"}, {"$ref": "#/$defs/S3Storage"}]}
+                "anyOf": [{"$ref": f"#/$defs/{k.__name__}"} for k in kinds]}
     raise UsageError(Problem("", None, "schema", f"expected one of {', '.join(SCHEMA_KINDS)}, found {kind!r}"))
 
 

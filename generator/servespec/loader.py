@@ -1,9 +1,9 @@
 """Load ``specs/*.py``: import each module under a fresh name and collect what it declares.
 
-A spec module only declares: module-level ``Model`` and ``S3Storage`` instances (or lists of
-them). Modules whose names start with ``_`` are helpers other specs import and are not
-collected themselves. A module that fails to import is reported as that file's error, with the
-line that raised, never as "not found".
+A spec module only declares: module-level ``Model``, storage endpoint (``S3Storage``, ``GCSStorage`` ...),
+``LLM`` and ``InferenceGraph`` instances (or lists of them); a ``Runtime`` through the models using it.
+``_modules`` are helpers others import, not collected. A module that fails to import is reported as that
+file's error, with the line that raised, never as "not found".
 
 Spec modules are code, and code can end the process that imports it. So they are imported one
 after the other in a forked child that sends each module's declarations back (pickle over a
@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from .errors import Problem, SpecError, UsageError
-from .spec import Model, S3Storage
+from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
 from .specset import Declaration, SpecSet
 from .specset import Outcome as _Outcome
 from .validation_messages import describe_pydantic_error
@@ -159,19 +159,19 @@ def _line_in(exc: BaseException, path: Path) -> int | None:
 
 
 def _declared(module: ModuleType) -> list[Declaration]:
-    """The module's public ``Model``/``S3Storage`` values (also inside lists), in name order."""
+    """The module's public ``Model``/storage/``LLM``/``InferenceGraph`` values (also inside lists), in name order."""
     found: list[Declaration] = []
     for attr, value in sorted(vars(module).items()):
         if attr.startswith("_"):
             continue
         items: list[Any] = list(value) if isinstance(value, (list, tuple)) else [value]
-        found.extend(item for item in items if isinstance(item, (Model, S3Storage)))
+        found.extend(i for i in items if isinstance(i, (Model, S3Storage, GCSStorage, AzureStorage, HuggingFaceStorage, HTTPStorage, LLM, InferenceGraph)))
     return found
 
 
 def _add(item: Declaration, display: str, result: SpecSet, problems: list[Problem]) -> None:
-    kind = "model" if isinstance(item, Model) else "storage"
-    table: dict[str, Any] = result.models if kind == "model" else result.storage
+    kind = "model" if isinstance(item, Model) else "llm" if isinstance(item, LLM) else "graph" if isinstance(item, InferenceGraph) else "storage"
+    table: dict[str, Any] = getattr(result, {"model": "models", "llm": "llms", "graph": "graphs", "storage": "storage"}[kind])
     key = (kind, item.name)
     if key in result.origin:
         if table[item.name] is item:  # the same object exported twice (e.g. in a list too)

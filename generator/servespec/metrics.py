@@ -31,6 +31,9 @@ __all__ = [
     "MODEL_SERVER_PORT",
     "MODEL_SERVER_PATH",
     "AGGREGATED_PORT",
+    "LLMMetricNames",
+    "DEFAULT_LLM_METRICS",
+    "VLLM_PORT",
 ]
 
 QUEUE_PROXY_PORT_NAME = "http-usermetric"
@@ -125,3 +128,65 @@ def version_id(storage_uri: str) -> str:
     """A short, label-safe id of a model version (its storage URI): the value of
     ``version_pod_label`` on the pods of that version, so gates can select the canary."""
     return "v" + hashlib.sha256(storage_uri.encode("utf-8")).hexdigest()[:12]
+
+
+# -- LLMs (LLMInferenceService: vLLM's own metrics) ----------------------------------------------
+
+VLLM_PORT = 8000
+"""Port of vLLM's API server and ``/metrics`` in KServe's LLM presets (``containerPort: 8000``)."""
+
+
+class LLMMetricNames(BaseModel):
+    """Metric and label names of an LLM (spec key ``monitoring.metrics`` of an ``LLM``).
+
+    The defaults are what the vLLM in the presets of KServe 0.17 … 0.20 exports (llm-d images;
+    KServe 0.20 pins ``ghcr.io/llm-d/llm-d-cuda:v0.8.0`` with a tokenizer built for vLLM 0.19.1):
+    ``vllm:kv_cache_usage_perc``, not ``vllm:gpu_cache_usage_perc`` (deprecated in 0.10, removed by
+    vllm-project/vllm#29330), and ``vllm:inter_token_latency_seconds`` for the time per output
+    token, not ``vllm:time_per_output_token_seconds`` (deprecated in 0.11 by vllm#24110, removed by
+    vllm#32661). An LLM running an older vLLM sets the old names here.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, alias_generator=to_camel,
+                              validate_by_name=True, validate_by_alias=True, use_attribute_docstrings=True)
+
+    time_to_first_token: str = "vllm:time_to_first_token_seconds"
+    """Histogram of the time to first token, in seconds (``_bucket`` is appended)."""
+    time_per_output_token: str = "vllm:inter_token_latency_seconds"
+    """Histogram of the time between output tokens, in seconds."""
+    e2e_latency: str = "vllm:e2e_request_latency_seconds"
+    """Histogram of the end-to-end request latency, in seconds."""
+    requests_finished: str = "vllm:request_success_total"
+    """Counter of finished requests, by ``finished_reason`` (stop, length, abort, error)."""
+    finished_reason_label: str = "finished_reason"
+    """Label of ``requests_finished`` saying why a request finished."""
+    error_reason: str = "error"
+    """Value of ``finished_reason_label`` counted as an error (vLLM answers those with a 500)."""
+    requests_waiting: str = "vllm:num_requests_waiting"
+    """Gauge of requests queued in the engine (queue depth)."""
+    requests_running: str = "vllm:num_requests_running"
+    """Gauge of requests in the running batch."""
+    kv_cache_usage: str = "vllm:kv_cache_usage_perc"
+    """Gauge of KV-cache use, 0 to 1."""
+    generation_tokens: str = "vllm:generation_tokens_total"
+    """Counter of generated tokens."""
+    prompt_tokens: str = "vllm:prompt_tokens_total"
+    """Counter of prompt (prefill) tokens."""
+    target_namespace_label: str = "namespace"
+    """Target label holding the pod's namespace."""
+    member_pod_label: str = "app.kubernetes.io/name"
+    """Pod label KServe puts on an LLMInferenceService's workload pods: the service's name, so
+    stable (``<llm>``) and canary (``<llm>-canary``) pods are told apart."""
+    member_label: str = "app_kubernetes_io_name"
+    """The series label that pod label becomes (the PodMonitor copies it onto every series)."""
+    cache_available: str = "kserve_localmodel_copies_available"
+    """Nodes holding a LocalModelCache's model (kube-state-metrics custom-resource metric from
+    ``status.copies.available``; docs/serving-llms.md has its configuration)."""
+    cache_total: str = "kserve_localmodel_copies_total"
+    """Nodes that should hold it (``status.copies.total``)."""
+    cache_name_label: str = "name"
+    """Label of the cache metrics naming the cache object."""
+
+
+DEFAULT_LLM_METRICS = LLMMetricNames()
+"""The names the pinned vLLM exports."""

@@ -26,7 +26,7 @@ from pydantic_core import to_jsonable_python
 from .errors import Problem, UsageError
 from .spec.overlay import EnvOverlay
 from .spec.rollout import RolloutStateFile
-from .spec import Model, S3Storage
+from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
 from .spec.base import SpecModel
 
 __all__ = [
@@ -37,13 +37,15 @@ __all__ = [
 
 
 ROOTS: dict[str, type[SpecModel]] = {
-    "model": Model, "storage": S3Storage, "overlay": EnvOverlay, "state": RolloutStateFile,
+    "model": Model, "storage": S3Storage, "overlay": EnvOverlay, "state": RolloutStateFile, "llm": LLM,
 }
 """Where a path of ``servespec explain`` may start (besides a class name)."""
 
 SECTIONS: tuple[tuple[str, str, tuple[type[SpecModel], ...]], ...] = (
-    ("Specs", "`specs/*.py`: module-level `Model` and `S3Storage` objects, keyword arguments by Python name.",
-     (Model, S3Storage)),
+    ("Specs", "`specs/*.py`: module-level `Model`, storage endpoint (`S3Storage`, `GCSStorage`, `AzureStorage`, "
+     "`HuggingFaceStorage`, `HTTPStorage`), `LLM` and `InferenceGraph` objects, keyword arguments by Python name; a "
+     "`Runtime` is declared where a model uses it.",
+     (Model, S3Storage, GCSStorage, AzureStorage, HuggingFaceStorage, HTTPStorage, LLM, InferenceGraph)),
     ("Overlays", "`overlays/<env>.yaml` (or `overlays/<env>/*.yaml`): keys by YAML name.", (EnvOverlay,)),
     ("Rollout state", "`overlays/<env>.rollout.yaml`, written by the rollout commands: keys by YAML name.",
      (RolloutStateFile,)),
@@ -302,11 +304,16 @@ def reference_markdown() -> str:
 
 # -- explain ----------------------------------------------------------------------------------
 _ROOT_FILES = {"model": "specs/*.py", "storage": "specs/*.py", "overlay": "overlays/<env>.yaml",
-               "state": "overlays/<env>.rollout.yaml"}
+               "state": "overlays/<env>.rollout.yaml", "llm": "specs/*.py"}
+
+
+def _explainable() -> list[type[SpecModel]]:
+    """Every class a path may start with: those of the reference's sections (storage kinds and graphs too)."""
+    return reachable_classes(c for _title, _where, roots in SECTIONS for c in roots)
 
 
 def _class_by_name(name: str) -> type[SpecModel] | None:
-    for cls in reachable_classes(ROOTS.values()):
+    for cls in _explainable():
         if cls.__name__.lower() == name.lower():
             return cls
     return None
@@ -347,7 +354,7 @@ def explain(path: str) -> str:
     first, *rest = path.strip().split(".")
     root = ROOTS.get(first.lower()) or _class_by_name(first)
     if root is None:
-        raise _unknown(path, f"{', '.join(ROOTS)} or a class name ({', '.join(c.__name__ for c in reachable_classes(ROOTS.values()))})", first)
+        raise _unknown(path, f"{', '.join(ROOTS)} or a class name ({', '.join(c.__name__ for c in _explainable())})", first)
     yaml_names = first.lower() in ("overlay", "state")
     classes: list[type[SpecModel]] = [root]
     matches: list[FieldDoc] = []

@@ -20,20 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache.fingerprint import base_digest, inputs_digest
-from .cache.lastrender import save_record
+from .cache.lastrender import codeowners_state, save_record
 from .cache.render import DigestRef, RenderCache, digest
 from .cache.specs import SpecCache
+from .codeowners import CodeownersSync, sync_codeowners
 from .emit import emit_env
 from .envtree import EnvTree, NeedBytes, Wanted
 from .errors import Problem, RenderError
 from .fsutil import symlinks_under
 from .overlay import discover_envs
 from .project import Project
-from .resolve import build_context
+from .resolve import build_context, spec_ahead
 from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
-from .yamlio import dump
+from .yamlwriter import dump
 
 __all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "write_model_change", "check_env",
            "read_tree", "orphaned_envs", "remove_env", "RENDERED"]
@@ -55,13 +56,16 @@ class RenderResult:
         return not (self.added or self.changed or self.removed)
 
 
-def render_env(project: Project, env: str, cache: RenderCache | None = None) -> dict[str, bytes]:
+def render_env(project: Project, env: str, cache: RenderCache | None = None, warnings: list[Problem] | None = None) -> dict[str, bytes]:
     """Every file of ``rendered/<env>/`` as bytes, keyed by relative path.
 
     With a ``cache``, models whose inputs did not change since the last render reuse their
-    serialized files instead of being emitted again.
+    serialized files instead of being emitted again. ``warnings`` receives what is rendered but
+    deserves a word (a spec ahead of the env's rollout state: ``resolve.spec_ahead``).
     """
     ctx = build_context(project, env)
+    if warnings is not None:
+        warnings.extend(a.warning for a in spec_ahead(ctx))
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
     for out in emit_env(ctx, cache.per_model(ctx) if cache else None):
@@ -87,13 +91,13 @@ def webhook_problems(ctx: EnvContext, out: Output) -> list[Problem]:
             for f in check_inferenceservice(out.obj, None, minor)]
 
 
-def render_project(project: Project, cache: RenderCache | None = None) -> dict[str, dict[str, bytes]]:
+def render_project(project: Project, cache: RenderCache | None = None, warnings: list[Problem] | None = None) -> dict[str, dict[str, bytes]]:
     """All environments of the project, rendered in memory; all problems reported together."""
     out: dict[str, dict[str, bytes]] = {}
     problems: list[Problem] = []
     for env in project.envs:
         try:
-            out[env] = render_env(project, env, cache)
+            out[env] = render_env(project, env, cache, warnings)
         except RenderError as exc:
             problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
     if problems:
@@ -188,11 +192,17 @@ class RepoRender:
     diffs: dict[str, str] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    """Rendered, but worth a word: a spec ahead of an env's rollout state, renamed delivery units."""
+    owners: CodeownersSync | None = None
+    """CODEOWNERS kept in line with the overlays' ``owners:`` (only when every env is rendered)."""
 
     def stale(self) -> list[Problem]:
         """With ``check``: one problem per stale folder of ``rendered/`` (none: up to date)."""
         folders = sorted([f"rendered/{o}" for o in self.orphans] + [f"rendered/{e}" for e in self.diffs])
-        return [Problem(s, None, "", "stale: run `servespec render` and commit the result") for s in folders]
+        stale = [Problem(s, None, "", "stale: run `servespec render` and commit the result") for s in folders]
+        if self.owners and self.owners.changed:
+            stale.append(Problem(self.owners.path, None, "", "not in line with the owners: of the overlays; `servespec render` rewrites its servespec lines"))
+        return stale
 
 
 def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = False, use_cache: bool = True) -> RepoRender:
@@ -204,20 +214,38 @@ def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = Fals
     project = Project.load(root, envs, lambda _root: specs.load())
     cache = RenderCache(root, enabled=use_cache)
     out = RepoRender(orphans=[] if envs else orphaned_envs(root, discover_envs(root)))
-    steady = list(out.warnings)  # warnings that hold as long as nothing changes (replayed by the no-op path)
+    warnings: list[Problem] = []
+    tokens: dict[str, tuple[str, int]] = {}
     if check:
-        for env, files in render_project(project, cache).items():
+        for env, files in render_project(project, cache, warnings).items():
             out.files[env] = len(files)
             result, diff = check_env(root, env, files)  # always reads the files themselves
             if not result.unchanged:
                 out.diffs[env] = diff
             out.results.append(result)
-        cache.save()
-        return out
+    else:
+        tokens = _write_repo(root, project, cache, out, warnings)
+    out.warnings[:0] = [str(w) for w in warnings]
+    if not envs:  # CODEOWNERS from every env's owners:, so only when every env is rendered
+        out.owners = sync_codeowners(root, project.envs, check=check)
+    if not check:
+        for orphan in out.orphans:
+            remove_env(root, orphan)
+    cache.save()
+    if base is not None and all(token for token, _n in tokens.values()):
+        deps = specs.deps(project.specs)
+        save_record(where, inputs_digest(where, deps, base), tokens, [str(w) for w in warnings], deps,
+                    None if envs else codeowners_state(where))
+    return out
+
+
+def _write_repo(root: Path, project: Project, cache: RenderCache, out: RepoRender, warnings: list[Problem]) -> dict[str, tuple[str, int]]:
+    """Render every env of ``project`` incrementally and write what changed; per env the token
+    of the manifest now describing its tree ("" when none was kept) and its file count."""
     tokens: dict[str, tuple[str, int]] = {}
-    for env, wanted in _render_incremental(project, cache).items():
+    for env, wanted in _render_incremental(project, cache, warnings).items():
         out.files[env] = len(wanted)
-        tree = EnvTree(root, env, use_cache=use_cache)
+        tree = EnvTree(root, env, use_cache=cache.enabled)
         try:
             change = tree.write(wanted)
         except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
@@ -227,13 +255,7 @@ def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = Fals
         out.warnings.extend(_renamed_units(result))
         out.results.append(result)
         tokens[env] = (tree.token, len(wanted))
-    for orphan in out.orphans:
-        remove_env(root, orphan)
-    cache.save()
-    if base is not None and all(token for token, _n in tokens.values()):
-        deps = specs.deps(project.specs)
-        save_record(where, inputs_digest(where, deps, base), tokens, steady, deps)
-    return out
+    return tokens
 
 
 def write_model_change(root: Path, ctx: EnvContext, model: str) -> RenderResult:
@@ -271,13 +293,13 @@ def write_model_change(root: Path, ctx: EnvContext, model: str) -> RenderResult:
     return RenderResult(env, change.added, change.changed, change.removed)
 
 
-def _render_incremental(project: Project, cache: RenderCache) -> dict[str, Wanted]:
+def _render_incremental(project: Project, cache: RenderCache, warnings: list[Problem]) -> dict[str, Wanted]:
     """Every environment as ``path -> (digest, bytes or None)``; all problems reported together."""
     out: dict[str, Wanted] = {}
     problems: list[Problem] = []
     for env in project.envs:
         try:
-            out[env] = _render_env_refs(project, env, cache)
+            out[env] = _render_env_refs(project, env, cache, warnings=warnings)
         except RenderError as exc:
             problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
     if problems:
@@ -285,10 +307,13 @@ def _render_incremental(project: Project, cache: RenderCache) -> dict[str, Wante
     return out
 
 
-def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[str] | frozenset[str] = frozenset()) -> Wanted:
+def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[str] | frozenset[str] = frozenset(),
+                     warnings: list[Problem] | None = None) -> Wanted:
     """One environment as ``path -> (digest, bytes)``, files of unchanged models by digest only
-    (their bytes are on disk); ``fresh`` models are emitted again."""
+    (their bytes are on disk); ``fresh`` models are emitted again; ``warnings`` as ``render_env``."""
     ctx = build_context(project, env)
+    if warnings is not None:
+        warnings.extend(a.warning for a in spec_ahead(ctx))
     outputs = emit_env(ctx, cache.refs(ctx, fresh))
     cache.record(env, outputs)
     wanted: Wanted = {}

@@ -13,32 +13,40 @@ beats everything. A new overlay field is declared in ``spec/overlay.py`` and mer
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from .clock import parse_time
+from .compat import FRAMEWORKS, LEGACY_API, legacy_problems, merge_surface, surface_problems
+from .envparts import (RuntimeObject, env_graphs, env_runtimes, extra_problems, runtime_catalog, runtime_override_problems,
+                       storage_surface_problems)
 from .errors import Problem, PromoteError, RenderError, SpecError
 from .kserve.versions import Features, features, first_minor_with
-from .overlay import Env
+from .overlay import Env, discover_envs
 from .project import Project
+from .resolve_llm import llm_state_problems, resolve_llms
+from .rollout.policy import requirement_cycle
 from .rollout.state import load_state
-from .spec import Model, PlaintextCredentials, RolloutPlan, S3Storage
+from .resolve_secrets import secret_problems
+from .secretscan import control_characters, redact_url, uri_credentials
+from .spec import LLM, InferenceGraph, Model, PlaintextCredentials, RolloutPlan, Runtime
 from .spec.base import SpecModel
 from .spec.model import STORAGE_URI_PREFIXES
 from .spec.overlay import ModelOverride
 from .spec.rollout import ModelState
+from .spec.storage_kinds import Storage
 from .validation_messages import describe_pydantic_error
 
 __all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "plan_for", "check_state", "canary_problem",
-           "kserve_features", "LEGACY_API", "FRAMEWORKS"]
+           "kserve_features", "SpecAhead", "spec_ahead", "LEGACY_API", "FRAMEWORKS"]
 
-LEGACY_API = "serving.kubeflow.org/v1alpha2"
-FRAMEWORKS = ("tensorflow", "triton", "xgboost", "lightgbm", "sklearn", "onnx", "pytorch", "pmml")
-"""Framework keys of a v1alpha2 PredictorSpec."""
 
 _NO_OVERRIDE = ModelOverride()
+_DEFAULT_PLAN = RolloutPlan()
 _M = TypeVar("_M", bound=SpecModel)
 
 
@@ -51,12 +59,20 @@ class EnvContext:
     env: Env
     models: dict[str, Model]
     """Enabled models with the environment's overrides applied, by name (sorted)."""
-    storage: dict[str, S3Storage]
+    storage: dict[str, Storage]
     """Storage endpoints used by at least one enabled model, overrides applied."""
     rollout: dict[str, ModelState] = field(default_factory=dict)
     """Rollout state by model from ``overlays/<env>.rollout.yaml``."""
     kserve: Features = field(default_factory=lambda: features("0.20"))
     """What the env's KServe version accepts and acts on (``kserve/versions.py``)."""
+    llms: dict[str, LLM] = field(default_factory=dict)
+    """Enabled LLMs with the environment's overrides applied, by name (sorted; ``resolve_llm.py``);
+    their rollout state is in ``rollout`` too."""
+    runtimes: dict[str, RuntimeObject] = field(default_factory=dict)
+    """Serving runtimes the env may render, by rendered name: the models' ``Runtime`` specs and what their
+    states pin (``envparts.py``); the runtime emitter renders those the models and states need."""
+    graphs: dict[str, InferenceGraph] = field(default_factory=dict)
+    """InferenceGraphs rendered in this environment, overrides applied."""
 
     @property
     def namespace(self) -> str:
@@ -70,16 +86,45 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     kserve = kserve_features(env)
     if problems:
         raise SpecError(problems)
+    by_base, by_rendered = runtime_catalog(project.specs.models.values())
+    problems = runtime_override_problems(env, by_rendered)
+    if problems:
+        raise SpecError(problems)
     models: dict[str, Model] = {}
     for name in sorted(project.specs.models):
         try:
-            resolved = resolve_model(project.specs.models[name], env)
+            resolved = resolve_model(project.specs.models[name], env, runtimes=by_base)
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
         if resolved is not None:
             models[name] = resolved
-    storage: dict[str, S3Storage] = {}
+    storage = _resolve_storage_of(project, env, models, problems)
+    llms, llm_found = resolve_llms(project, env, kserve)  # LLMs: resolve_llm.py
+    problems.extend(llm_found)
+    if problems:
+        raise RenderError(problems)
+    state, lines = load_state(project.root, env_name)
+    check_state(env, models, {n: s for n, s in state.items() if n not in llms}, lines, set(project.specs.models) | set(project.specs.llms))
+    llm_state = llm_state_problems(env, kserve, llms, state, lines)
+    if llm_state:
+        raise PromoteError(llm_state)
+    by_rendered.update(runtime_catalog(models.values())[1])
+    runtimes, problems = env_runtimes(project.root, env, models, state, lines, by_rendered)
+    graphs, graph_problems = env_graphs(project.specs.graphs, project.specs.models, project.specs.origin, env, models)
+    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve, llms=llms, runtimes=runtimes, graphs=graphs)
+    problems += graph_problems + extra_problems(env) + _storage_problems(ctx)
+    problems += storage_surface_problems(env, kserve, storage, models, project.specs.origin)
+    problems += [p for m in models.values() for p in _model_problems(ctx, m)]
+    if problems:
+        raise RenderError(problems)
+    return ctx
+
+
+def _resolve_storage_of(project: Project, env: Env, models: dict[str, Model], problems: list[Problem]) -> dict[str, Storage]:
+    """The endpoints the enabled models use (overrides applied); an ``s3://`` model without one needs a
+    ServiceAccount with access (node or workload identity)."""
+    storage: dict[str, Storage] = {}
     for model in models.values():
         if model.storage and model.storage not in storage:
             try:
@@ -88,16 +133,10 @@ def build_context(project: Project, env_name: str) -> EnvContext:
                 problems.extend(exc.problems)
         if model.predictor.storage_uri.startswith("s3://") and not model.storage and not model.service_account_name:
             problems.append(Problem(project.specs.origin[("model", model.name)], None, f"{model.name}.storage",
-                                    f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env_name}), found none"))
-    if problems:
-        raise RenderError(problems)
-    state, lines = load_state(project.root, env_name)
-    check_state(env, models, state, lines, set(project.specs.models))
-    ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve)
-    problems = _storage_problems(ctx) + [p for m in models.values() for p in _model_problems(ctx, m)]
-    if problems:
-        raise RenderError(problems)
-    return ctx
+                                    f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env.name}), found none: "
+                                    f"name one (storage=...), or a ServiceAccount that reads the bucket through node or workload "
+                                    f"identity (service_account_name=..., or defaults.serviceAccountName in {env.files[0]})"))
+    return storage
 
 
 def _cross_check(project: Project, env: Env) -> list[Problem]:
@@ -115,20 +154,36 @@ def _cross_check(project: Project, env: Env) -> list[Problem]:
         if name not in specs.storage:
             file, line = env.where("storage", name)
             problems.append(Problem(file, line, f"storage.{name}", f"unknown storage endpoint (declared: {', '.join(sorted(specs.storage)) or 'none'})"))
+    return problems + _requirement_problems(project, env)
+
+
+def _requirement_problems(project: Project, env: Env) -> list[Problem]:
+    """``rollout.requires``: other known environments, each once, never leading back here."""
+    known, problems, seen = discover_envs(project.root), [], set()
+    for i, req in enumerate(env.overlay.rollout.requires):
+        what = "itself" if req.env == env.name else "twice" if req.env in seen else "" if req.env in known else f"(known: {', '.join(known)})"
+        if what:
+            problems.append(Problem(*env.where("rollout", "requires", i, "env"), f"rollout.requires[{i}].env",
+                                    f"expected another known environment once, found {req.env!r} {what}"))
+        seen.add(req.env)
+    loop = requirement_cycle(env.name, {n: [r.env for r in e.overlay.rollout.requires] for n, e in project.envs.items()})
+    if loop and not problems:
+        problems.append(Problem(*env.where("rollout", "requires"), "rollout.requires", f"expected no cycle, found {' -> '.join(loop)}: nothing could be released"))
     return problems
 
 
-def resolve_storage(storage: S3Storage, env: Env) -> S3Storage:
+def resolve_storage(storage: Storage, env: Env) -> Storage:
     """The storage endpoint with this environment's overrides applied."""
     override = env.overlay.storage.get(storage.name)
     if override is None:
         return storage
     update = {k: getattr(override, k) for k in override.model_fields_set}
-    return _revalidate(S3Storage, storage, update, env, ("storage", storage.name))
+    return _revalidate(type(storage), storage, update, env, ("storage", storage.name))
 
 
-def resolve_model(model: Model, env: Env) -> Model | None:
-    """The model as rendered in ``env``, or None when the environment disables it."""
+def resolve_model(model: Model, env: Env, *, runtimes: Mapping[str, Runtime] | None = None) -> Model | None:
+    """The model as rendered in ``env``, or None when the environment disables it. ``runtimes``: the
+    ``Runtime`` specs an overlay's ``runtime:`` may name, by base name."""
     defaults = env.overlay.defaults
     override = env.overlay.models.get(model.name, ModelOverride())
     if not override.enabled:
@@ -143,6 +198,9 @@ def resolve_model(model: Model, env: Env) -> Model | None:
             pred_update[f] = getattr(override, f)
     if override.resources is not None:
         pred_update["resources"] = override.resources
+    surface_pred, surface_model = merge_surface(model, env, runtimes or {})
+    pred_update.update(surface_pred)
+    update.update(surface_model)
     mode = override.deployment_mode or (None if "deployment_mode" in model.model_fields_set else defaults.deployment_mode)
     if mode:
         update["deployment_mode"] = mode
@@ -178,8 +236,17 @@ def _revalidate(cls: type[_M], obj: _M, update: dict[str, Any], env: Env, where:
 
 
 def plan_for(model: Model, env: Env) -> RolloutPlan:
-    """The plan of ``model`` in ``env``: the spec's own, else the environment's, else the default."""
-    return model.rollout or env.overlay.rollout.plan or RolloutPlan()
+    """The plan of ``model`` in ``env``.
+
+    Precedence, as for every other model field: the fields set in the overlay's
+    ``models.<name>.rollout`` beat the model's plan, which is its spec's ``rollout`` (whole), else
+    the environment's ``rollout.plan`` (whole), else the default ``RolloutPlan()``.
+    """
+    base = model.rollout or env.overlay.rollout.plan or _DEFAULT_PLAN
+    override = env.overlay.models.get(model.name, _NO_OVERRIDE).rollout
+    if override is None or not override.model_fields_set:
+        return base
+    return base.model_copy(update={f: getattr(override, f) for f in sorted(override.model_fields_set)})
 
 
 def check_state(env: Env, models: dict[str, Model], state: dict[str, ModelState], lines: dict[str, int | None],
@@ -201,9 +268,16 @@ def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState
         what = "disabled in this environment" if known and name in known else "unknown model"
         return [("", f"{what} (rendered here: {', '.join(sorted(models)) or 'none'}): delete this entry")]
     out: list[tuple[str, str]] = []
-    for fld in ("stable", "candidate", "rolled_back"):
+    for fld in ("stable", "candidate", "rolled_back", "spec_uri"):
         uri = getattr(s, fld)
-        if uri is not None and not uri.startswith(STORAGE_URI_PREFIXES):
+        if uri is None:
+            continue
+        bad, creds = control_characters(uri), uri_credentials(uri)
+        if bad:
+            out.append((fld, f"expected a storage URI without control characters, found {bad.removeprefix('contains ')}"))
+        elif creds:
+            out.append((fld, f"credentials in a URL are refused (found {creds} in {redact_url(uri)!r})"))
+        elif not uri.startswith(STORAGE_URI_PREFIXES):
             out.append((fld, f"expected a storage URI (s3://, gs://, ...), found {uri!r}"))
     try:
         parse_time(s.since)
@@ -223,6 +297,50 @@ def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState
             out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
         if s.phase == "rolled-back" and s.traffic not in (0, None):
             out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
+    return out
+
+
+@dataclass(frozen=True)
+class SpecAhead:
+    """A model whose spec names a storage URI the environment's rollout state does not serve:
+    the state wins when rendering, so the spec's version reaches the env only by a release."""
+
+    model: str
+    spec_uri: str
+    """What the spec says."""
+    serving: str
+    """What the env serves, as ``describe`` puts it (``stable s3://...``)."""
+    command: str
+    """The exact command that releases the spec's version."""
+    warning: Problem
+    """The one-line warning ``render`` prints."""
+
+
+def spec_ahead(ctx: EnvContext) -> list[SpecAhead]:
+    """Models whose spec's ``storage_uri`` was edited since their rollout state in this environment
+    was written (``ModelState.spec_uri``) to a version the state neither serves nor rolls out
+    (one per model, by name). A release made with ``--storage-uri`` leaves the spec as it was, so
+    a spec that merely lags behind the state is not reported."""
+    out = []
+    for name, s in sorted(ctx.rollout.items()):
+        model = ctx.models.get(name)
+        if model is None or s.spec_uri is None or model.predictor.storage_uri in (s.spec_uri, s.stable, s.candidate):
+            continue
+        uri = model.predictor.storage_uri
+        command = f"servespec release {name} --env {ctx.env.name} --storage-uri {shlex.quote(uri)}"
+        if s.phase == "canary":
+            serving = f"canary {s.traffic}% {s.candidate} (stable {s.stable})"
+            todo = f"finish or roll back that canary, then release it: {command}"
+        elif s.phase == "rolled-back" and s.rolled_back == uri:
+            serving = f"stable {s.stable} ({uri} was rolled back)"
+            todo = f"release it again (or change the spec): {command}"
+        else:
+            serving = f"stable {s.stable}"
+            todo = f"release it: {command}"
+        message = (f"env {ctx.env.name} serves {serving} (overlays/{ctx.env.name}.rollout.yaml), the spec says {uri}: "
+                   f"not rendered until released; {todo}")
+        origin = ctx.project.specs.origin.get(("model", name), "")
+        out.append(SpecAhead(name, uri, serving, command, Problem(origin, None, f"{name}.predictor.storage_uri", message)))
     return out
 
 
@@ -274,8 +392,9 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
     """What keeps one model from rendering in this environment."""
     o = ctx.env.overlay
     problems = _missing_limits(ctx, model) if o.require_resource_limits else []
+    problems.extend(surface_problems(ctx.env, ctx.kserve, model, ctx.project.specs.origin[("model", model.name)]))
     if o.kserve_api == LEGACY_API:
-        problems.extend(_legacy_refusals(ctx, model))
+        problems.extend(legacy_problems(ctx.env.name, ctx.project.specs.origin[("model", model.name)], model))
     else:
         state = ctx.rollout.get(model.name)
         if state is not None and state.phase == "canary" and state.traffic is not None:
@@ -286,13 +405,15 @@ def _model_problems(ctx: EnvContext, model: Model) -> list[Problem]:
     mon = o.monitoring
     if mon.enabled and model.monitoring.enabled and (mon.prometheus_operator or model.deployment_mode != "Knative"):
         problems.extend(_port_problems(ctx, model))
-    return problems
+    return problems + secret_problems(ctx.project.specs.origin[("model", model.name)], model, ctx.env)
+
 
 
 def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:
     origin = ctx.project.specs.origin[("model", model.name)]
     found = []
-    parts = [("predictor.resources", model.predictor.resources)]
+    p = model.predictor
+    parts = [("predictor.container.resources", p.container.resources) if p.container else ("predictor.resources", p.resources)]
     if model.transformer:
         parts.append(("transformer.container.resources", model.transformer.container.resources))
     for part, res in parts:
@@ -300,29 +421,6 @@ def _missing_limits(ctx: EnvContext, model: Model) -> list[Problem]:
         if missing:
             found.append(Problem(origin, None, f"{model.name}.{part}.limits",
                                  f"env {ctx.env.name!r} requires resource limits: expected cpu and memory, missing {', '.join(missing)}"))
-    return found
-
-
-def _legacy_refusals(ctx: EnvContext, model: Model) -> list[Problem]:
-    """What KFServing's v1alpha2 cannot express is refused, never dropped silently."""
-    origin = ctx.project.specs.origin[("model", model.name)]
-    p = model.predictor
-    found = []
-
-    def no(field: str, msg: str) -> None:
-        found.append(Problem(origin, None, f"{model.name}.{field}", f"env {ctx.env.name!r} targets {LEGACY_API}: {msg}"))
-
-    fmt = p.model_format.lower()
-    if fmt not in FRAMEWORKS:
-        no("predictor.model_format", f"expected one of {', '.join(FRAMEWORKS)}, found {p.model_format!r}")
-    if p.runtime:
-        no("predictor.runtime", f"ServingRuntimes do not exist there, found {p.runtime!r}")
-    if p.effective_protocol != "v1" and fmt != "triton":
-        no("predictor.protocol", f"only v1 (and v2 for triton), found {p.effective_protocol!r}")
-    if model.deployment_mode != "Knative":
-        no("deployment_mode", f"KFServing serves through Knative only, found {model.deployment_mode!r}")
-    if model.explainer is not None:
-        no("explainer", "no ART explainer in v1alpha2" if model.explainer.type == "art" else "custom explainers are not rendered for v1alpha2")
     return found
 
 

@@ -42,7 +42,7 @@ NATIVE = ("cpu", "memory", "ephemeral-storage")
 """Resources ResourceQuota bounds as requests and limits; others (extended, hugepages) by requests only."""
 _FRAMEWORKS = ("sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "huggingface", "pmml", "lightgbm", "paddle")
 _FIXED = {"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"}
-_UNSIZED = {"DaemonSet", "Job", "CronJob", "LLMInferenceService"}
+_UNSIZED = {"DaemonSet", "Job", "CronJob"}
 
 
 _QUANTITY = re.compile(r"^\+?(\d+\.?\d*|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE]([+-]?\d+))?$")
@@ -246,6 +246,28 @@ def _kfserving(spec: Mapping[str, Any], owner: str, name: str, rollouts: bool) -
     return out, []
 
 
+def _llm(spec: Mapping[str, Any], owner: str, name: str) -> tuple[list[Workload], list[str]]:
+    """An LLMInferenceService: its decode pods (``replicas``, or ``scaling`` min..max) and prefill
+    pods, each the ``template``'s containers (servespec's ``main`` container; what the presets add
+    in the cluster is not in git). Multi-node ``worker`` pods are not sized."""
+    out: list[Workload] = []
+    skipped: list[str] = []
+    scaling = _dict(spec.get("scaling"))
+    replicas = _int(spec.get("replicas"), 1)
+    low, high = (_int(scaling.get("minReplicas"), 1), _int(scaling.get("maxReplicas"), 1)) if scaling else (replicas, replicas)
+    parts = [("decode", spec, low, high)]
+    prefill = _dict(spec.get("prefill"))
+    if prefill:
+        count = _int(prefill.get("replicas"), 1)
+        parts.append(("prefill", prefill, count, count))
+    for label, body, lo, hi in parts:
+        pod = _dict(body.get("template"))
+        out.append(Workload(owner, name, label, pod_amounts([c for c in pod.get("containers") or [] if isinstance(c, dict)]), lo, hi))
+        if body.get("worker"):
+            skipped.append(f"{owner}: {label} worker pods (multi-node) are not sized")
+    return out, skipped
+
+
 # -- any object ---------------------------------------------------------------------------------------
 def _object_workloads(obj: Mapping[str, Any], rollouts: bool) -> tuple[list[Workload], list[str]]:
     kind = str(obj.get("kind"))
@@ -254,6 +276,8 @@ def _object_workloads(obj: Mapping[str, Any], rollouts: bool) -> tuple[list[Work
     owner = f"{kind} {meta['namespace']}/{name}" if meta.get("namespace") else f"{kind} {name}"
     if kind == "InferenceService":
         return _isvc(obj, owner, name, rollouts)
+    if kind == "LLMInferenceService":
+        return _llm(_dict(obj.get("spec")), owner, name)
     if kind in _UNSIZED:
         return [], [f"{owner}: a {kind}'s pods are not sized"]
     if kind == "Pod":

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Problem
-from .spec import Model, S3Storage
+from .spec import LLM, InferenceGraph, Model, Storage
 
 __all__ = ["SpecSet", "Outcome", "Declaration"]
 
-Declaration = Model | S3Storage
+Declaration = Model | Storage | LLM | InferenceGraph
 
 
 @dataclass
@@ -30,7 +30,9 @@ class SpecSet:
     """Everything ``specs/`` declares, by name, and the file each came from."""
 
     models: dict[str, Model] = field(default_factory=dict)
-    storage: dict[str, S3Storage] = field(default_factory=dict)
+    storage: dict[str, Storage] = field(default_factory=dict)
+    llms: dict[str, LLM] = field(default_factory=dict)
+    graphs: dict[str, InferenceGraph] = field(default_factory=dict)
     origin: dict[tuple[str, str], str] = field(default_factory=dict)
     """(kind, name) -> spec file (relative to the repo root)."""
     files: list[Path] = field(default_factory=list)

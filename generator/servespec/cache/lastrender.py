@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 
-from .fingerprint import inputs_digest, read_framed, repo_dir, write_framed
+from .fingerprint import file_digest, inputs_digest, read_framed, repo_dir, write_framed
 from .manifest import load_manifest, manifest_path
 
-__all__ = ["Noop", "noop", "save_record", "discover_envs", "record_path"]
+__all__ = ["Noop", "noop", "save_record", "discover_envs", "record_path", "codeowners_state", "CODEOWNERS"]
+
+CODEOWNERS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+"""Where ``render`` keeps the code owners' lines (``codeowners.LOCATIONS``, at the git repository's top)."""
 
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LABEL = _LOWER | frozenset("0123456789-")
@@ -53,13 +56,36 @@ def discover_envs(root: str) -> list[str]:
     return sorted(names)
 
 
-def save_record(root: str, inputs: str, envs: dict[str, tuple[str, int]], warnings: list[str], deps: list[str]) -> None:
+def codeowners_state(root: str) -> list[tuple[str, bytes]]:
+    """The digest of each CODEOWNERS location at the top of the git repository holding ``root``
+    (empty when missing): what a render of every env left there."""
+    top = root
+    while not os.path.exists(os.path.join(top, ".git")) and os.path.dirname(top) != top:
+        top = os.path.dirname(top)
+    if not os.path.exists(os.path.join(top, ".git")):
+        top = root
+    out = []
+    for rel in CODEOWNERS:
+        try:
+            with open(os.path.join(top, rel), "rb") as f:
+                out.append((rel, file_digest(f.read())))
+        except OSError:
+            out.append((rel, b""))
+    return out
+
+
+def save_record(root: str, inputs: str, envs: dict[str, tuple[str, int]], warnings: list[str], deps: list[str],
+                owners: list[tuple[str, bytes]] | None) -> None:
     """Remember that ``envs`` (name -> (manifest token, file count)) were rendered from inputs
-    with the fingerprint ``inputs``; environments rendered earlier from other inputs are kept."""
+    with the fingerprint ``inputs``, with these ``warnings``, and (a render of every env) left
+    CODEOWNERS as ``owners``; environments rendered earlier from the same inputs are kept."""
     old = read_framed(record_path(root))
-    table = dict(old["envs"]) if isinstance(old, dict) and old.get("deps") == deps and isinstance(old.get("envs"), dict) else {}
+    same = isinstance(old, dict) and old.get("deps") == deps and isinstance(old.get("envs"), dict)
+    table = dict(old["envs"]) if same and isinstance(old, dict) else {}
     table.update({env: (inputs, token, count) for env, (token, count) in envs.items()})
-    write_framed(record_path(root), {"format": 1, "deps": deps, "envs": table, "warnings": warnings})
+    if owners is None and same and isinstance(old, dict):
+        owners = old.get("owners")
+    write_framed(record_path(root), {"format": 1, "deps": deps, "envs": table, "warnings": warnings, "owners": owners})
 
 
 def noop(root: str, envs: list[str] | None, check: bool) -> Noop | None:
@@ -73,6 +99,8 @@ def noop(root: str, envs: list[str] | None, check: bool) -> Noop | None:
     if not wanted or any(env not in known for env in wanted):
         return None
     if not _rendered_is_clean(root, wanted, known if not envs else None):
+        return None
+    if not envs and rec.get("owners") != codeowners_state(root):  # a render of every env keeps CODEOWNERS in line
         return None
     deps = rec.get("deps")
     inputs = inputs_digest(root, deps if isinstance(deps, list) else [])

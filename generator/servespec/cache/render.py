@@ -27,7 +27,7 @@ import orjson
 from ..emit import Output, emit_model
 from ..resolve import EnvContext
 from ..spec import Model
-from ..yamlio import dump
+from ..yamlwriter import dump
 from .fingerprint import code_digest, file_digest, read_framed, repo_dir, write_framed
 from .objects import ObjectStore
 

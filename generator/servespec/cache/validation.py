@@ -1,10 +1,9 @@
 """Earlier validation results, so ``validate`` checks again only what changed.
 
-Kept per environment (``validate-<env>`` in the repo's cache folder): per rendered file, its
-result under a key of its content digest and everything else that decides the result (the
-environment's settings, the schemas, servespec's code); and per InferenceService, the problems
-KServe's webhook rules found, under a key of its content, its content at the base commit and
-the KServe version. A stale entry can only miss.
+Kept per environment (``validate-<env>`` in the repo's cache folder, so validating one env
+loads one table): per rendered file, its result under a key of its content digest and
+everything else that decides the result (the environment's settings, the schemas, servespec's
+code). A stale entry can only miss.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ class _Fingerprinted(Protocol):
 
 
 class ValidationCache:
-    """Earlier results per rendered file (and per InferenceService for the webhook rules)."""
+    """Earlier results per rendered file."""
 
     def __init__(self, root: Path, enabled: bool = True):
         self.enabled = enabled
@@ -39,8 +38,7 @@ class ValidationCache:
         if env not in self._tables:
             data = load_pickle(self.folder / f"validate-{env}") if self.enabled else None
             ok = isinstance(data, dict) and data.get("format") == _FORMAT and data.get("code") == code_fingerprint()
-            self._tables[env] = {"files": dict(data["files"]), "webhook": dict(data["webhook"])} if ok and isinstance(data, dict) else \
-                {"files": {}, "webhook": {}}
+            self._tables[env] = {"files": dict(data["files"])} if ok and isinstance(data, dict) else {"files": {}}
         return self._tables[env]
 
     def env_key(self, env: Env, registry: _Fingerprinted) -> bytes:
@@ -61,17 +59,6 @@ class ValidationCache:
         table = self._table(env)
         if self.enabled and table["files"] != entries:
             table["files"] = entries
-            self._dirty.add(env)
-
-    def webhook(self, env: str, key: bytes) -> Any:
-        """The webhook problems found earlier for an InferenceService under ``key``, or None."""
-        return self._table(env)["webhook"].get(key) if self.enabled else None
-
-    def put_webhook(self, env: str, found: dict[bytes, Any]) -> None:
-        """The webhook problems of every InferenceService of ``env`` now."""
-        table = self._table(env)
-        if self.enabled and table["webhook"] != found:
-            table["webhook"] = found
             self._dirty.add(env)
 
     def save(self) -> None:

@@ -2,8 +2,9 @@
 
 Each command lives in its own module here, parses options, calls one library function and
 formats the result. Errors: ``ServespecError`` is caught once in :func:`main` and printed one
-line per problem (``servespec: error: file:line: field: message``); a traceback only with
-``--debug``. Exit codes: 0 success, 1 a check found problems, 2 bad input or usage.
+line per problem (``servespec: error: file:line: field: message``; ``servespec: waiting: ...``
+for a promote not decided yet); a traceback only with ``--debug``. Exit codes: 0 success, 1 a
+check found problems, 2 bad input or usage, 3 not decided yet (``promote``: nothing committed).
 
 Start-up: ``servespec render`` with nothing to do is answered by ``fastpath.py`` before click or
 anything else heavy is imported; the click group and its command modules are imported only
@@ -37,13 +38,14 @@ def main(argv: list[str] | None = None) -> None:
 
     import click
 
-    from ..errors import ServespecError
+    from ..errors import ServespecError, one_line
     from .commands import commands
 
     group = commands(args)
     debug = "--debug" in args
     try:
-        group.main(args=args, prog_name="servespec", standalone_mode=False)
+        # with standalone_mode=False, click returns the code of a command's `click.exceptions.Exit`
+        code = group.main(args=args, prog_name="servespec", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -53,13 +55,13 @@ def main(argv: list[str] | None = None) -> None:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see `{exc.ctx.command_path} --help`)"
-        click.echo(f"servespec: error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"servespec: error: {one_line(exc.format_message())}{hint}", err=True)
         sys.exit(2)
     except ServespecError as exc:
         if debug:
             traceback.print_exc()
         for problem in exc.problems:
-            click.echo(f"servespec: error: {problem}", err=True)
+            click.echo(f"servespec: {exc.label}: {problem}", err=True)
         sys.exit(exc.exit_code)
     except Exception:  # an unexpected bug: still no traceback unless asked
         if debug:
@@ -67,4 +69,4 @@ def main(argv: list[str] | None = None) -> None:
         exc_type, exc_value, _ = sys.exc_info()
         click.echo(f"servespec: internal error: {exc_type.__name__ if exc_type else ''}: {exc_value} (rerun with --debug for a traceback)", err=True)
         sys.exit(2)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

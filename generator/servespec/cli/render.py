@@ -26,14 +26,18 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
     """
     from ..render import render_repo
 
-    report = render_repo(resolve_root(ctx, cmd_root), list(envs) or None, check=check, use_cache=not no_cache)
+    root = resolve_root(ctx, cmd_root)
+    report = render_repo(root, list(envs) or None, check=check, use_cache=not no_cache)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if check:
         for o in report.orphans:
             click.echo(f"rendered/{o}/: no overlays/{o}.yaml any more; `servespec render` deletes it")
         for diff in report.diffs.values():
             click.echo(diff, nl=False)
-        if report.stale():
-            raise CheckFailed(report.stale())
+        stale = report.stale()
+        if stale:
+            raise CheckFailed(stale)
         click.echo(f"rendered/ is up to date ({', '.join(report.files)})")
         return
     for result in report.results:
@@ -44,5 +48,5 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
             click.echo(f"{result.env}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed ({n} files)")
     for orphan in report.orphans:
         click.echo(f"{orphan}: removed (no overlay)")
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    if report.owners and report.owners.changed:
+        click.echo(f"{report.owners.path}: code owners updated from the overlays")

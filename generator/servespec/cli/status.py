@@ -19,9 +19,16 @@ def _line(r: dict[str, Any]) -> str:
         line = f"{where}: rolled back {r['rolled_back']}, 100% to stable {r['stable']} since {r['since']}"
     else:
         line = f"{where}: stable {r['stable']}" + ("" if r["managed"] else " (never released)")
+    if r.get("spec_ahead"):
+        line += f"; spec-ahead: the spec says {r['spec_storage_uri']}, run `{r['release_command']}`"
     if r["last_gate"]:
         g = r["last_gate"]
         line += f"; last gate {g['result']} at {g['at']}" + (f" ({g['summary']})" if g["summary"] else "")
+    for p in r.get("promotion", []):
+        if p["eligible"]:
+            line += f"; from {p['from']}: {p['uri']} eligible since {p['eligible_since']} (`{p['command']}`)"
+        else:
+            line += f"; from {p['from']}: {p['uri']} not eligible: {p['reason']}"
     return line
 
 
@@ -31,7 +38,8 @@ def _line(r: dict[str, Any]) -> str:
 @common_options
 @click.pass_context
 def status(ctx: click.Context, envs: tuple[str, ...], output: str, cmd_root: Path | None, cmd_debug: bool) -> None:
-    """Stable and candidate version, traffic, step, phase and last gate of every model.
+    """Stable and candidate version, traffic, step, phase and last gate of every model, and what
+    each environment may release from the environments it requires (rollout.requires).
 
     \b
     Example:
@@ -43,5 +51,9 @@ def status(ctx: click.Context, envs: tuple[str, ...], output: str, cmd_root: Pat
     if output == "json":
         click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
+    closed_shown: set[str] = set()
     for r in rows:
+        if r.get("closed") and r["env"] not in closed_shown:
+            closed_shown.add(r["env"])
+            click.echo(f"{r['env']}: closed to release and promote: {r['closed']}")
         click.echo(_line(r))

@@ -4,7 +4,8 @@ A *model emitter* ``emit_model(ctx, model) -> list[Output]`` renders one model's
 ``models/<name>/``, from that model and the environment alone: never from other models, which is
 what lets a render reuse the output of every model that did not change (``cache/render.py``).
 An *environment emitter* ``emit(ctx) -> list[Output]`` renders what belongs to no model or to
-all of them (Namespace, storage, overview dashboard, message dumper). Emitters only build
+all of them (Namespace, storage and ServiceAccounts, overview dashboard, message dumper, serving runtimes,
+InferenceGraphs, extra manifests). Emitters only build
 objects: ``resolve.py`` has checked the context, so they never raise, and they do not import
 each other (shared helpers live in ``context.py`` and ``isvc/common.py``). Adding a kind of
 object means adding a module here and one line to ``MODEL_EMITTERS`` or ``ENV_EMITTERS``.
@@ -17,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..spec import Model
-from . import dashboards, delivery, isvc, layout, logging_sink, monitoring, namespace, storage
+from ..spec import LLM, Model
+from . import (dashboards, delivery, extra, graph, isvc, layout, llm, llm_dashboards, llm_monitoring, llm_presets,
+               logging_sink, monitoring, namespace, runtime, storage)
 from .context import EnvContext, Output
 
-__all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "Output", "emit_env", "emit_model"]
+__all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "LLM_EMITTERS", "Output", "emit_env", "emit_model", "emit_llm"]
 
 MODEL_EMITTERS: list[Callable[[EnvContext, Model], list[Output]]] = [
     isvc.emit_model,
@@ -35,9 +37,26 @@ ENV_EMITTERS: list[Callable[[EnvContext], list[Output]]] = [
     storage.emit,
     dashboards.emit,
     logging_sink.emit,
+    runtime.emit,
+    graph.emit,
+    extra.emit,
+    llm_presets.emit,
 ]
 """Emitters of the environment-wide objects (their order does not matter: each kustomization
 lists its objects by kind, then path)."""
+
+
+LLM_EMITTERS: list[Callable[[EnvContext, LLM], list[Output]]] = [
+    llm.emit_llm,
+    llm_monitoring.emit_llm,
+    llm_dashboards.emit_llm,
+]
+"""Emitters of one LLM's objects (``LLMInferenceService`` and what goes with it), under ``models/<llm>/``."""
+
+
+def emit_llm(ctx: EnvContext, one: LLM) -> list[Output]:
+    """Every object of one LLM."""
+    return [out for emitter in LLM_EMITTERS for out in emitter(ctx, one)]
 
 
 def emit_model(ctx: EnvContext, model: Model) -> list[Output]:
@@ -55,5 +74,7 @@ def emit_env(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None 
     outputs = [out for emitter in ENV_EMITTERS for out in emitter(ctx)]
     for model in ctx.models.values():
         outputs.extend(one(model))
+    for each in ctx.llms.values():
+        outputs.extend(emit_llm(ctx, each))
     units = layout.layout(ctx, outputs)  # units: common/, models/<name>/ or shards/<k>/
     return [*units.outputs, *delivery.emit(ctx, units.units, units.members)]  # bootstrap/: the controller objects

@@ -10,10 +10,13 @@ from typing import Any
 
 from ..metrics import MODEL_SERVER_PATH, MODEL_SERVER_PORT
 from ..resolve import EnvContext
-from ..spec import Model
+from ..spec import AwsIamRole, AzureManagedIdentity, GcpServiceAccount, Model
 
 __all__ = ["EnvContext", "Output", "MANAGED_BY", "COMMON", "base_labels", "KIND_RANK", "kustomization", "monitored_models",
-           "model_server_endpoint", "scrape_annotations"]
+           "model_server_endpoint", "scrape_annotations", "identity_annotations", "model_identity", "AZURE_USE_LABEL"]
+
+AZURE_USE_LABEL = "azure.workload.identity/use"
+"""The pod label Azure Workload Identity's webhook acts on."""
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "servespec"}
 
@@ -22,7 +25,9 @@ COMMON = "common"
 
 KIND_RANK = {
     "Namespace": 0, "Secret": 1, "ExternalSecret": 1, "SealedSecret": 1, "ServiceAccount": 2,
-    "ConfigMap": 3, "Service": 4, "Deployment": 4, "InferenceService": 5, "PodMonitor": 6, "PrometheusRule": 6,
+    "ConfigMap": 3, "Service": 4, "Deployment": 4, "ClusterServingRuntime": 4, "ServingRuntime": 4,
+    "InferenceService": 5, "InferenceGraph": 5, "PodMonitor": 6, "PrometheusRule": 6,
+    "LLMInferenceServiceConfig": 3, "LocalModelCache": 4, "LocalModelNamespaceCache": 4, "LLMInferenceService": 5,
 }
 """Listing order of kinds in a kustomization; unknown kinds come after these."""
 
@@ -91,3 +96,32 @@ def scrape_annotations(ctx: EnvContext, model: Model) -> dict[str, str]:
         return out
     port, path = model_server_endpoint(model)
     return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": path}
+
+
+Identity = AwsIamRole | GcpServiceAccount | AzureManagedIdentity
+
+
+def identity_annotations(identity: Identity | None) -> dict[str, str]:
+    """The ServiceAccount annotations that bind it to a cloud identity: IRSA's role ARN, GKE Workload
+    Identity's Google service account, Azure Workload Identity's client (and tenant) id."""
+    if isinstance(identity, AwsIamRole):
+        return {"eks.amazonaws.com/role-arn": identity.role_arn}
+    if isinstance(identity, GcpServiceAccount):
+        return {"iam.gke.io/gcp-service-account": identity.service_account}
+    if isinstance(identity, AzureManagedIdentity):
+        out = {"azure.workload.identity/client-id": identity.client_id}
+        if identity.tenant_id:
+            out["azure.workload.identity/tenant-id"] = identity.tenant_id
+        return out
+    return {}
+
+
+def model_identity(ctx: EnvContext, model: Model) -> Identity | None:
+    """The cloud identity the model's pods act as: its own ServiceAccount's (declared in the overlay),
+    else its storage endpoint's."""
+    if model.service_account_name:
+        sa = ctx.env.overlay.service_accounts.get(model.service_account_name)
+        return sa.identity if sa is not None else None
+    if model.storage and model.storage in ctx.storage:
+        return ctx.storage[model.storage].identity
+    return None

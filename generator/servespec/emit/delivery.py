@@ -183,6 +183,10 @@ def _health_checks(ctx: EnvContext, models: list[str]) -> list[dict[str, str]]:
         return []
     checks = []
     for name in models:
+        if name in ctx.llms:  # an LLM: its main Deployment (kserve/kserve@v0.20.0:pkg/controller/v1alpha2/llmisvc/
+            if not ctx.llms[name].multi_node:  # workload_single_node.go:511-513); multi-node runs a LeaderWorkerSet
+                checks.append({"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{name}-kserve", "namespace": ctx.namespace})
+            continue
         model = ctx.models[name]
         api, kind = ("serving.knative.dev/v1", "Service") if model.deployment_mode == "Knative" else ("apps/v1", "Deployment")
         checks.append({"apiVersion": api, "kind": kind, "name": f"{name}-predictor", "namespace": ctx.namespace})

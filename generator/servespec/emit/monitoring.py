@@ -19,7 +19,7 @@ from typing import Any
 from ..metrics import QUEUE_PROXY_PORT_NAME
 from ..promql import Queries, num
 from ..spec import Model
-from ..yamlio import dump
+from ..yamlwriter import dump
 from .context import EnvContext, Output, base_labels, model_server_endpoint
 
 __all__ = ["emit_model", "rule_group", "pod_monitor", "traffic_expected", "ALERTS", "REPLICAS_FOR"]

@@ -61,6 +61,20 @@ class Features:
     """An explicit ``deploymentMode: Knative`` annotation is safe. False on 0.19 only: there any explicit
     mode other than Standard blocks the controller's first finalizer patch on create (kserve#5793, fixed
     in 0.20), so Knative-mode objects leave the annotation out and rely on the cluster default."""
+    llm_scaling: bool = False
+    """``LLMInferenceService.spec.scaling`` (autoscaling through the workload variant autoscaler, KEDA
+    or HPA) and ``spec.labels``/``annotations`` exist (0.17+; 0.16 has fixed ``replicas`` only)."""
+    llm_local_model_cache: bool = False
+    """An LLMInferenceService whose model URI a LocalModelCache/LocalModelNamespaceCache holds is served
+    from the node-local copy (0.19+: the defaulting webhook labels it, the controller mounts the PVC)."""
+    worker_parallel_sizes: bool = False
+    """``workerSpec.pipelineParallelSize``/``tensorParallelSize`` (multi-node serving) exist (0.15+; 0.14 has ``size``)."""
+    autoscaling_behavior: bool = False
+    """``autoScaling.behavior`` and ``autoScaling.metrics[].external.authenticationRef`` exist (0.16+)."""
+    azure_access_token: bool = False
+    """The credential builder reads ``AZURE_ACCESS_TOKEN`` from a storage Secret (0.16+)."""
+    multinode_oci: bool = False
+    """A multi-node predictor may load from ``oci://`` besides ``pvc://`` (0.16+)."""
 
 
 _V1ALPHA1 = "serving.kserve.io/v1alpha1"
@@ -79,19 +93,24 @@ _V0_14 = Features(
     local_model_namespace_cache=False, llm_router_route_weight=False,
 )
 # autoScaling read by @v0.15.2:pkg/controller/v1beta1/inferenceservice/reconcilers/keda/keda_reconciler.go:75
-_V0_15 = replace(_V0_14, minor="0.15", release="0.15.2", keda_autoscaling=True)
+# workerSpec sizes: @v0.15.2:pkg/apis/serving/v1beta1/inference_service_validation.go:149-195 (pvc:// only, :175)
+_V0_15 = replace(_V0_14, minor="0.15", release="0.15.2", keda_autoscaling=True, worker_parallel_sizes=True)
 # @v0.16.0:pkg/constants/constants.go:464-467 (Knative, Standard; old names kept as deprecated aliases,
 # not rewritten: no normalisation in @v0.16.0:pkg/apis/serving/v1beta1/inference_service_defaults.go:157)
+# AZURE_ACCESS_TOKEN: @v0.16.0:pkg/credentials/service_account_credentials.go:314; oci:// multi-node:
+# @v0.16.0:pkg/apis/serving/v1beta1/inference_service_validation.go:218
 _V0_16 = replace(_V0_15, minor="0.16", release="0.16.0", knative_mode="Knative", standard_mode="Standard",
-                 storage_uris=True, llm_inference_service=True, llm_api_versions=(_V1ALPHA1,),
-                 llm_storage_api_version=_V1ALPHA1)
+                 autoscaling_behavior=True, azure_access_token=True, multinode_oci=True, storage_uris=True,
+                 llm_inference_service=True, llm_api_versions=(_V1ALPHA1,), llm_storage_api_version=_V1ALPHA1)
 # @v0.17.1:pkg/apis/serving/v1beta1/inference_service_defaults.go:160-169 rewrites RawDeployment/Serverless
 _V0_17 = replace(_V0_16, minor="0.17", release="0.17.1", legacy_mode_names_rewritten=True,
-                 llm_api_versions=(_V1ALPHA1, _V1ALPHA2), llm_storage_api_version=_V1ALPHA2)
+                 llm_api_versions=(_V1ALPHA1, _V1ALPHA2), llm_storage_api_version=_V1ALPHA2, llm_scaling=True)
 # @v0.18.1:pkg/controller/v1alpha1/localmodel/reconcilers/localmodelnamespacecache_reconciler.go
 _V0_18 = replace(_V0_17, minor="0.18", release="0.18.1", local_model_namespace_cache=True)
 # kserve#5793: @v0.19.0 validates the mode on the finalizer patch of a new object (docs/kserve-rules.md, rule 4)
-_V0_19 = replace(_V0_18, minor="0.19", release="0.19.0", explicit_knative_mode=False)
+# LLM local model cache: @v0.19.0:pkg/webhook/admission/llminferenceservice/defaulter.go:166 labels the service,
+# @v0.19.0:pkg/controller/v1alpha2/llmisvc/workload_storage.go:104 serves it from the cache's PVC (no such code at 0.18.1).
+_V0_19 = replace(_V0_18, minor="0.19", release="0.19.0", explicit_knative_mode=False, llm_local_model_cache=True)
 # spec.canary[]: @v0.20.0:pkg/controller/v1beta1/inferenceservice/components/predictor.go:232 reconciles the
 # canary Deployments/Services; reconcilers/ingress/ has no canary code at v0.20.0 (HTTPRoute weights came
 # with kserve#5912, commit 85b09080, not an ancestor of v0.20.0), so the split does not route.

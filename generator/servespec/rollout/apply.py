@@ -1,10 +1,12 @@
 """Apply a rollout transition: write the state, re-render the environment, make one commit, push.
 
 The public functions here are what the ``release``/``promote``/``rollback`` commands call:
-:func:`release`, :func:`promote`, :func:`promote_all` and :func:`rollback`. Each loads the repo,
-computes a transition (``transitions.py``), writes ``overlays/<env>.rollout.yaml`` and the
-re-rendered ``rendered/<env>/`` and commits both (``gitrepo.py``); with ``push`` it pushes,
-retrying rejected pushes by re-applying the same transition on the new upstream.
+:func:`release`, :func:`promote` and :func:`rollback` (``promote --all``: ``batch.py``;
+``forget``: ``forget.py``). Each loads the repo, computes a transition (``transitions.py``),
+writes ``overlays/<env>.rollout.yaml`` and the re-rendered ``rendered/<env>/`` and commits both
+(``gitrepo.py``); with ``push`` it pushes, retrying rejected pushes by re-applying the same
+transition on the new upstream. A rollback that ``promote`` decided is committed and pushed like
+any change, then reported as ``Outcome.error`` (exit 1).
 """
 
 from __future__ import annotations
@@ -19,24 +21,28 @@ from pathlib import Path
 from git import Repo
 
 from ..cache.render import RenderCache
-from ..clock import now_utc
+from ..clock import now_utc, pinned
 from ..emit import Output, emit_env
-from ..errors import CheckFailed, GitError, NotDue, Problem, PromoteError, PushFailed, RaceLost
+from ..errors import CheckFailed, GitError, Problem, PromoteError, PushFailed, RaceLost, ServespecError
 from ..fsutil import atomic_write
-from ..gitrepo import Author, commit_paths, ensure_clean, open_repo, push_with_retry, resolve_author
+from ..gitrepo import (Author, behind, commit_paths, drop_branch, ensure_clean, ensure_no_branch, open_repo, propose_branch,
+                       push_branch, push_with_retry, resolve_author)
 from ..overlay import Env
 from ..project import Project
 from ..render import RENDERED, write_env
 from ..resolve import EnvContext, build_context
-from ..spec import Gate, Model
+from ..spec import Gate, Model, RolloutPlan
+from ..spec.base import parse_duration
 from ..spec.rollout import ModelState
-from ..yamlio import dump
+from ..yamlwriter import dump
 from . import transitions
-from .gates import GateResult, evaluate_gates
+from .gates import Evidence, Target, collect_evidence
+from .promotion import Policy, Proposal, proposal, upstream_uri
 from .state import state_path, write_state
 from .transitions import Evaluate, Transition, describe
 
-__all__ = ["Outcome", "Compute", "Push", "PromoteOptions", "run", "release", "promote", "promote_all", "rollback", "gate_evaluator"]
+__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "prepare", "run", "commit_transition", "release", "promote", "rollback",
+           "gate_evaluator"]
 
 Compute = Callable[[Env, Model, "ModelState | None", dt.datetime], "Transition | None"]
 """A transition of one model given its environment, spec, state and the time."""
@@ -53,11 +59,18 @@ def _quiet(_message: str) -> None:
 
 @dataclass
 class Outcome:
-    """What a command did: the transition (None: nothing to do), its commit and push attempts."""
+    """What a command did: the transition (None: nothing to do), its commit and push attempts,
+    and the error to report once it is printed (a rollback made by ``promote``: exit 1)."""
 
     transition: Transition | None
     commit: str | None = None
     pushes: int = 0
+    error: ServespecError | None = None
+    proposal: Proposal | None = None
+    """Where the commit went instead of the followed branch (``rollout.approval.required``):
+    a local branch of that name, pushed with ``push``; the current branch is left as it was."""
+    notes: list[str] = dataclasses.field(default_factory=list)
+    """What the user should know (a break-glass override)."""
 
 
 def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model, ModelState | None]:
@@ -69,7 +82,7 @@ def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model
     return ctx, ctx.models[model_name], ctx.rollout.get(model_name)
 
 
-def _apply(root: Path, ctx: EnvContext, t: Transition, repo: Repo, author: Author) -> str | None:
+def commit_transition(root: Path, ctx: EnvContext, t: Transition, repo: Repo, author: Author) -> str | None:
     """Write the state, re-render what it changes (restoring the state on any error), commit both."""
     path = state_path(root, t.env)
     before = path.read_bytes() if path.is_file() else None
@@ -108,24 +121,75 @@ def _rerender(root: Path, ctx: EnvContext, t: Transition) -> None:
     cache.save()
 
 
-def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,
-        push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet) -> Outcome:
-    """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
-    rejected pushes by re-applying the same transition on the new upstream."""
+def prepare(root: Path, env_name: str, author: str | None, push: Push | None) -> tuple[Repo, str, Author]:
+    """The repo of a rollout command, checked clean (and its remote known when pushing), the
+    commit it starts from and the commit author."""
     repo = open_repo(root)
     ensure_clean(repo, root, env_name)
     if push and push[0] not in [r.name for r in repo.remotes]:
         known = ", ".join(sorted(r.name for r in repo.remotes)) or "none"
         raise GitError(Problem("--remote", None, "", f"no such remote {push[0]!r} (remotes: {known}); nothing committed"))
-    start = repo.head.commit.hexsha
-    who = resolve_author(author, repo)
+    return repo, repo.head.commit.hexsha, resolve_author(author, repo)
+
+
+def _stale_hint(repo: Repo, push: Push | None) -> str | None:
+    """When this clone is behind the remote it pushes to: what to do, for a decision that found
+    nothing to do here (the remote may hold the change this clone has not fetched)."""
+    if not push:
+        return None
+    branch = push[1] or repo.active_branch.name
+    n = behind(repo, push[0], branch)
+    return f"{push[0]}/{branch} is {n} commit{'s' if n != 1 else ''} ahead of this clone: pull and re-run" if n else None
+
+
+def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,
+        push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet, policy: Policy | None = None) -> Outcome:
+    """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
+    rejected pushes by re-applying the same transition on the new upstream. With ``policy``
+    the environment's promotion policy is applied first (``promotion.py``): freezes, windows and
+    requirements refuse (nothing committed), approvals send the commit to a review branch."""
+    repo, start, who = prepare(root, env_name, author, push)
     ctx, model, state = _load(root, env_name, model_name)
-    t = compute(ctx.env, model, state, now or now_utc())
+    now = now or now_utc()
+    notes: list[str] = []
+    trailers = policy.before(ctx.env, model_name, now, notes) if policy else []
+    try:
+        t = compute(ctx.env, model, state, now)
+    except PromoteError as exc:
+        hint = _stale_hint(repo, push)
+        if hint:
+            raise PromoteError([*exc.problems, Problem(message=hint)]) from None
+        raise
     if t is None:
-        return Outcome(None)
-    out = Outcome(t, _apply(root, ctx, t, repo, who))
+        hint = _stale_hint(repo, push)
+        if hint:
+            log(f"note: {hint}")
+        return Outcome(None, notes=notes)
+    if policy:
+        t.trailers = trailers + policy.after(root, ctx.env, t, now)
+    review = proposal(ctx.env, t, repo.active_branch.name)
+    if review and push and push[1]:
+        raise PromoteError(Problem("--branch", None, "", f"env {env_name} requires approval: the commit goes to {review.branch} "
+                                   f"for a pull request into {review.base}, not to {push[1]}; nothing committed"))
+    if review:
+        ensure_no_branch(repo, review.branch)
+    out = Outcome(t, commit_transition(root, ctx, t, repo, who), notes=notes)
+    if review and out.commit:
+        propose_branch(repo, review.branch, start)
+        out.proposal = review
+        if push:
+            try:
+                push_branch(repo, push[0], review.branch)
+            except PushFailed:
+                drop_branch(repo, review.branch)  # a re-run redoes the whole proposal
+                raise
+            out.pushes = 1
+        return out
     if push and out.commit:
         _push(root, repo, who, t, out, push, start, log)
+    if t.failures:
+        done = f"rollback committed as {out.commit[:10]}" if out.commit else "the rollback changed nothing"
+        out.error = CheckFailed([*t.failures, f"{t.env}/{t.model}: {done}" + (", pushed" if out.pushes else "")])
     return out
 
 
@@ -137,7 +201,7 @@ def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push
         if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
             raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, model2.predictor.storage_uri)}, "
                            f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
-        out.commit = _apply(root, ctx2, t, repo, who)
+        out.commit = commit_transition(root, ctx2, t, repo, who)
         return out.commit
 
     try:
@@ -149,15 +213,19 @@ def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push
         raise PushFailed([*exc.problems, Problem(message=f"the local commit was undone (HEAD is back at {start[:10]}): fix the cause and re-run the command")]) from None
 
 
-def gate_evaluator(url: str | None, env: Env, model: str) -> Evaluate | None:
-    """Gates evaluated against Prometheus at ``url`` (None: no URL known, the plan's gates cannot run)."""
+def gate_evaluator(url: str | None, env: Env, model: Model) -> Evaluate | None:
+    """Gates (and the canary's traffic, when the plan checks it) evaluated against Prometheus at
+    ``url``, every query at once (None: no URL known, the plan's gates cannot run)."""
     if not url:
         return None
-    metrics, namespace = env.overlay.monitoring.metrics, env.overlay.namespace
 
-    def evaluate(gates: list[Gate], state: ModelState) -> tuple[bool, list[GateResult]]:
+    def evaluate(gates: list[Gate], plan: RolloutPlan, state: ModelState) -> Evidence:
         assert state.candidate is not None
-        return evaluate_gates(url, gates, namespace, model, state.candidate, metrics)
+        target = Target(env.overlay.namespace, model.name, model.deployment_mode, state.candidate, env.overlay.monitoring.metrics)
+        traffic = plan.min_requests > 0 or plan.share_tolerance is not None
+        at = pinned()  # SERVESPEC_NOW replays a decision: Prometheus is asked about that time too
+        return collect_evidence(url, gates, target, traffic=traffic, timeout=parse_duration(plan.query_timeout),
+                                now=at.timestamp() if at else None)
 
     return evaluate
 
@@ -175,44 +243,32 @@ class PromoteOptions:
         def one(env: Env, model: Model, state: ModelState | None, now: dt.datetime) -> Transition:
             url = self.prometheus or env.overlay.rollout.prometheus_url
             return transitions.promote(env, model, state, now, to=self.to, ignore_bake_time=self.ignore_bake_time,
-                                       skip_gates=self.skip_gates, evaluate=gate_evaluator(url, env, model_name))
+                                       skip_gates=self.skip_gates, evaluate=gate_evaluator(url, env, model))
         return one
 
 
-def release(root: Path, env: str, model: str, storage_uri: str, *, author: str | None = None, push: Push | None = None,
-            log: Log = _quiet) -> Outcome:
-    """``servespec release``: start a canary of ``storage_uri`` at the plan's first step."""
+def release(root: Path, env: str, model: str, storage_uri: str | None, *, author: str | None = None, push: Push | None = None,
+            log: Log = _quiet, from_env: str | None = None, break_glass: str | None = None) -> Outcome:
+    """``servespec release``: start a canary of ``storage_uri``, or with ``from_env`` of the
+    version that environment serves as stable, at the plan's first step, if the promotion
+    policy allows it (``promotion.Policy``)."""
+    if (storage_uri is None) == (from_env is None):
+        raise PromoteError(Problem("--storage-uri", None, "", "expected either --storage-uri URI or --from ENV, found "
+                                   + ("both" if storage_uri else "neither")))
+
     def compute(e: Env, m: Model, s: ModelState | None, now: dt.datetime) -> Transition | None:
-        return transitions.release(e, m, s, storage_uri, now)
-    return run(root, env, model, compute, author=author, push=push, log=log)
+        uri = storage_uri if storage_uri is not None else upstream_uri(root, from_env or "", m, e.name)
+        return transitions.release(e, m, s, uri, now)
+    return run(root, env, model, compute, author=author, push=push, log=log, policy=Policy("release", break_glass))
 
 
 def promote(root: Path, env: str, model: str, options: PromoteOptions = PromoteOptions(), *, author: str | None = None,
-            push: Push | None = None, log: Log = _quiet) -> Outcome:
-    """``servespec promote MODEL``: bake time and gates, then the next step."""
-    return run(root, env, model, options.compute(model), author=author, push=push, log=log)
+            push: Push | None = None, log: Log = _quiet, break_glass: str | None = None) -> Outcome:
+    """``servespec promote MODEL``: the promotion policy's freezes and windows, bake time and
+    gates, then the next step."""
+    return run(root, env, model, options.compute(model), author=author, push=push, log=log, policy=Policy("promote", break_glass))
 
 
 def rollback(root: Path, env: str, model: str, *, author: str | None = None, push: Push | None = None, log: Log = _quiet) -> Outcome:
     """``servespec rollback``: all traffic back to stable at once."""
     return run(root, env, model, transitions.rollback, author=author, push=push, log=log)
-
-
-def promote_all(root: Path, env_name: str, options: PromoteOptions = PromoteOptions(), *, author: str | None = None,
-                push: Push | None = None, log: Log = _quiet, report: Log = _quiet) -> tuple[list[Outcome], list[str]]:
-    """``servespec promote --all``: every model of ``env`` under canary; (outcomes, failures).
-    Bake time not over is reported through ``report`` and skipped, not a failure (for a scheduled job)."""
-    ctx = build_context(Project.load(root, [env_name]), env_name)
-    due = [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.models]
-    outcomes: list[Outcome] = []
-    failures: list[str] = []
-    for name in due:
-        try:
-            outcomes.append(promote(root, env_name, name, options, author=author, push=push, log=log))
-        except NotDue as exc:
-            report(f"{env_name}/{name}: not due: {exc.waiting} (--ignore-bake-time to skip)")
-        except CheckFailed as exc:
-            failures.extend(str(p) for p in exc.problems)
-    if not due:
-        report(f"{env_name}: no model under canary")
-    return outcomes, failures

@@ -1,6 +1,6 @@
 """The rollout state file ``overlays/<env>.rollout.yaml``: read with locations, written by round trip.
 
-Only ``release``/``promote``/``rollback`` write it (ruamel round trip, so comments and order
+Only ``release``/``promote``/``rollback``/``forget`` write it (ruamel round trip, so comments and order
 survive; env discovery ignores names with a dot)::
 
     models:
@@ -30,9 +30,9 @@ from ..errors import Problem, PromoteError
 from ..fsutil import atomic_write
 from ..spec.rollout import ModelState
 from ..validation_messages import describe_pydantic_error
-from ..yamlio import read_text, roundtrip_dump, roundtrip_load
+from ..yamlio import new_map, read_text, roundtrip_dump, roundtrip_load
 
-__all__ = ["state_path", "load_state", "write_state"]
+__all__ = ["state_path", "load_state", "write_state", "remove_entry"]
 
 
 def state_path(root: Path, env: str) -> Path:
@@ -82,16 +82,7 @@ def _plain(node: Any) -> Any:
 
 
 def _read_doc(path: Path, display: str) -> Any:
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError  # ruamel costs 35 ms: only when a state file exists
-
-    text = read_text(path, display, PromoteError)
-    try:
-        return roundtrip_load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise PromoteError(Problem(display, mark.line + 1 if mark else None, "", f"invalid YAML: {exc.problem or exc.context}")) from None
-    except YAMLError as exc:
-        raise PromoteError(Problem(display, None, "", f"invalid YAML: {exc}")) from None
+    return roundtrip_load(read_text(path, display, PromoteError), display, PromoteError)
 
 
 def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, int | None]]:
@@ -127,27 +118,26 @@ def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, i
     return out, lines
 
 
-_HEADER = ("# Rollout state of environment {env!r}: written only by `servespec release/promote/rollback`.\n"
+_HEADER = ("# Rollout state of environment {env!r}: written only by `servespec release/promote/rollback/forget`.\n"
            "# Each change is one commit together with the re-rendered rendered/{env}/.\n")
 
 
 def write_state(root: Path, env: str, model: str, after: ModelState) -> None:
     """Set one model's entry (round trip: comments, order and other entries untouched)."""
-    from ruamel.yaml.comments import CommentedMap  # only rollout commands write state
-
     path = state_path(root, env)
-    text = path.read_text(encoding="utf-8") if path.is_file() else _HEADER.format(env=env)
+    display = f"overlays/{env}.rollout.yaml"
+    text = read_text(path, display, PromoteError) if path.is_file() else _HEADER.format(env=env)
     doc = roundtrip_load(text)
     if doc is None:
         doc = roundtrip_load(text + "models: {}\n")
     if doc.get("models") is None:
-        doc["models"] = CommentedMap()
+        doc["models"] = new_map()
     models = doc["models"]
     if getattr(models, "fa", None) is not None:
         models.fa.set_block_style()
     new = after.model_dump(by_alias=True, exclude_none=True)
     if model not in models or not isinstance(models[model], dict):
-        models[model] = CommentedMap()
+        models[model] = new_map()
         models = _sorted_insert(models, model)
         doc["models"] = models
     entry = models[model]
@@ -156,7 +146,7 @@ def write_state(root: Path, env: str, model: str, after: ModelState) -> None:
             del entry[key]
     for key, value in new.items():
         if isinstance(value, dict):
-            sub = entry.get(key) if isinstance(entry.get(key), dict) else CommentedMap()
+            sub = entry.get(key) if isinstance(entry.get(key), dict) else new_map()
             for k in list(sub):
                 if k not in value:
                     del sub[k]
@@ -165,6 +155,14 @@ def write_state(root: Path, env: str, model: str, after: ModelState) -> None:
             entry[key] = sub
         elif entry.get(key) != value:
             entry[key] = value
+    atomic_write(path, roundtrip_dump(doc).encode("utf-8"))
+
+
+def remove_entry(root: Path, env: str, model: str) -> None:
+    """Delete one model's entry (round trip: comments, order and other entries untouched)."""
+    path = state_path(root, env)
+    doc = roundtrip_load(path.read_text(encoding="utf-8"))
+    del doc["models"][model]
     atomic_write(path, roundtrip_dump(doc).encode("utf-8"))
 
 

@@ -5,9 +5,15 @@ optional minimum bake time at each step, and gates. A gate is a PromQL query wit
 (``min``/``max``, Flagger's ``thresholdRange``), the evaluation window, what no data or NaN means
 (failure by default, as Flagger does) and how many failed checks are tolerated (Argo Rollouts'
 ``failureLimit``). Query placeholders (``$name``, string.Template syntax, since PromQL uses
-braces): ``$namespace``, ``$model``, ``$window``, ``$version`` (the candidate's version id) and
+braces): ``$namespace``, ``$model``, ``$window``, ``$version`` (the candidate's version id),
 ``$canary`` (the label matcher selecting the candidate revision's series only,
-``serving_servespec_io_version="v3f2a..."``: see ``metrics.py``).
+``serving_servespec_io_version="v3f2a..."``: see ``metrics.py``) and ``$stable`` (the matchers
+selecting the rest of the model's series: the stable revision's, whether or not its pods carry
+the version label), so a gate can compare the canary with stable.
+
+What a failed gate does (``onFailure``), how much traffic the canary must have had before gates
+judge it (``minRequests``, ``shareTolerance``) and how long a query may take (``queryTimeout``)
+are plan fields too; the queries behind them are built in ``promql.py``.
 """
 
 from __future__ import annotations
@@ -19,8 +25,20 @@ from pydantic import field_validator, model_validator
 
 from ..promql import PLACEHOLDERS
 from .base import Name, NonNegativeInt, PositiveInt, PromDuration, SpecModel, parse_duration
+from .monitoring import Fraction
+from .promotion import Approval, Freeze, Requirements, Window
 
-__all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "ModelState", "LastGate", "Phase", "RolloutStateFile"]
+__all__ = ["RolloutPlan", "EnvRollout", "Gate", "Step", "ModelState", "LastGate", "Phase", "RolloutStateFile", "OnFailure",
+           "DEFAULT_MIN_REQUESTS"]
+
+OnFailure = Literal["hold", "rollback"]
+"""What a decisive gate failure does: stay at the step (exit 1), or commit a rollback (exit 1)."""
+
+DEFAULT_MIN_REQUESTS = 200
+"""Canary requests in the gate window before gates judge it. At 200, a healthy canary whose error
+ratio equals stable's 0.5% fails the default error gate by chance 4.6% of the time and a
+0.1% -> 2% regression is caught 76% of the time (500: 0.5% and 93%); below 100 the error gate
+is mostly chance (``bench/gate_defaults.py``)."""
 
 class Gate(SpecModel):
     """A metric check the candidate must pass before its traffic grows."""
@@ -82,7 +100,21 @@ class RolloutPlan(SpecModel):
     """Minimum time at each step before promote moves on; unset: none."""
     gates: list[Gate] | None = None
     """Gates checked before every promote; unset: the defaults of the model's deployment mode
-    (``default_gates``); ``[]``: none."""
+    (canary compared with stable, ``promql.default_gate_queries``); ``[]``: none."""
+    on_failure: OnFailure = "hold"
+    """A decisive gate failure (a value out of bounds more often than ``failureLimit``):
+    ``hold`` stays at the step, ``rollback`` commits a rollback; both exit 1. Missing evidence
+    (Prometheus unreachable, no data) never rolls back."""
+    min_requests: NonNegativeInt = DEFAULT_MIN_REQUESTS
+    """Requests the canary must have served in the longest gate window before gates judge it;
+    fewer: not decided yet (exit 3). 0: no minimum."""
+    share_tolerance: Fraction | None = 0.5
+    """The canary's observed share of the model's requests must be the step's percent within
+    this fraction of it (0.5: a 10% step accepts 5-15%); otherwise it is not live yet (exit 3):
+    controllers not synced, a revision still starting, a mode that ignores the split. null: no check."""
+    query_timeout: PromDuration = "10s"
+    """Time each Prometheus query may take; queries run concurrently, so an unresponsive
+    Prometheus fails the promote within this time."""
 
     @field_validator("steps")
     @classmethod
@@ -122,6 +154,15 @@ class EnvRollout(SpecModel):
     """Plan for every model of this environment that does not set its own (dev: ``steps: [100]``)."""
     prometheus_url: str | None = None
     """Prometheus the gates query, e.g. ``http://prometheus.monitoring:9090``."""
+    requires: Requirements = []
+    """Environments a version must have been stable in (100%, for at least ``soak``) before
+    ``release`` takes it here: ``{env: staging, soak: 1h}`` or a list, all of which must hold."""
+    freeze: list[Freeze] = []
+    """Periods when ``release`` and ``promote`` are refused (``--break-glass REASON`` overrides)."""
+    windows: list[Window] = []
+    """When ``release`` and ``promote`` are allowed (any of them); empty: always."""
+    approval: Approval = Approval()
+    """Whether ``release``/``promote`` commits need a reviewed pull request."""
 
 
 Phase = Literal["stable", "canary", "rolled-back"]
@@ -153,11 +194,20 @@ class ModelState(SpecModel):
     """The candidate that was rolled back (phase ``rolled-back``)."""
     last_gate: LastGate | None = None
     """The last gate evaluation."""
+    spec_uri: str | None = None
+    """The spec's ``storage_uri`` when this entry was written. A spec edited since then to a URI
+    that is neither stable nor candidate is ahead of the state (the state is what is rendered):
+    ``render`` warns and ``status`` says ``spec-ahead``, with the ``release`` command to run."""
+    runtime: str | None = None
+    """ServingRuntime (``<name>-<hash>``) the stable version runs on, when the model uses a ``Runtime``
+    spec: a changed runtime reaches this model only through its ``release``. Unset: the spec's."""
+    candidate_runtime: str | None = None
+    """ServingRuntime of the candidate (phase ``canary`` only)."""
 
 
 class RolloutStateFile(SpecModel):
     """``overlays/<env>.rollout.yaml``: where each managed model of the environment is in its
-    rollout. Written by ``release``, ``promote`` and ``rollback``; edit it only to fix a mistake."""
+    rollout. Written by ``release``, ``promote``, ``rollback`` and ``forget``; edit it only to fix a mistake."""
 
     models: dict[str, ModelState] = {}
     """Rollout state per model name; a model without an entry is unmanaged (its spec's

@@ -45,7 +45,7 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
         parsed = ObjectStore(str(root.resolve()), env.name, use_cache)  # objects servespec just wrote need no YAML parsing
         files = rendered_files(root, env.name, use_cache) if (root / "rendered" / env.name).is_dir() else {}
         report = validate_tree(root, env, registry, cache, parsed, files)
-        report.problems.extend(webhook_problems(root, env, base, parsed, cache, files))
+        report.problems.extend(webhook_problems(root, env, base, parsed, files))
         out.objects += report.objects
         for text in report.notes:
             note(text)

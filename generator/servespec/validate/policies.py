@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from ..overlay import Env
+from .secrets import secret_problems
 
 __all__ = ["policy_problems"]
 
@@ -33,6 +34,7 @@ def policy_problems(obj: dict[str, Any], env: Env) -> list[str]:
             missing = [k for k in ("cpu", "memory") if k not in limits]
             if missing:
                 out.append(f"{where}.resources.limits: env {env.name!r} requires limits, missing {', '.join(missing)}")
+    out.extend(secret_problems(obj, env))
     return out
 
 

@@ -26,6 +26,7 @@ from ..capacity import budget_problems, tree_objects
 from ..errors import Problem
 from ..overlay import Env
 from ..yamlio import load_all
+from .kserve import create_rules
 from .policies import policy_problems
 from .schemas import SchemaRegistry
 
@@ -91,6 +92,7 @@ def validate_objects(
                     errs.extend(_errors(registry.object_meta(overlay.kubernetes_version), obj["metadata"], "metadata"))
             report.problems.extend(Problem(file, None, f"{label}: {where}", msg) for where, msg in errs)
         report.problems.extend(Problem(file, None, label, msg) for msg in policy_problems(obj, env))
+        report.problems.extend(Problem(file, None, f"{label}: {where}", msg) for where, msg in create_rules(obj, env))
     return report
 
 

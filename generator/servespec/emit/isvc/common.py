@@ -7,11 +7,21 @@ from typing import Any
 
 from ...quantity import parse
 from ...spec import KSERVE_DEFAULT_RESOURCES, Container, Model, Resources
-from ..context import EnvContext, base_labels, scrape_annotations
+from ...spec.container import env_list
+from ..context import AZURE_USE_LABEL, EnvContext, base_labels, model_identity, scrape_annotations
 
-__all__ = ["resources", "predictor_model", "logger_spec", "service_account", "container", "metadata", "mode_annotation"]
+__all__ = ["resources", "predictor_model", "logger_spec", "service_account", "container", "metadata", "mode_annotation",
+           "custom_predictor", "pod_labels", "AUTOSCALER_CLASS"]
+
+AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
+STORAGE_URI_ENV = "STORAGE_URI"
+"""The variable KServe reads a custom predictor's storage URI from (``CustomSpecStorageUriEnvVarKey``)."""
+PROTOCOL_ENV = "PROTOCOL"
+"""The variable KServe validates a custom predictor's protocol in (``CustomSpecProtocolEnvVarKey``, v1 or v2)."""
 
 MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+NOT_SECRET = "serving.servespec.io/not-secret"
+"""Env var names reviewed as not secret (``Model.not_secret``), read by ``validate/secrets.py``."""
 
 
 def mode_annotation(ctx: EnvContext, model: Model) -> dict[str, str]:
@@ -38,27 +48,47 @@ def resources(res: Resources) -> dict[str, dict[str, str]]:
             requests[key] = default if lim is None else min(lim, default, key=lambda q: parse(q)[0])
         if lim is None:
             limits[key] = max(requests[key], default, key=lambda q: parse(q)[0])
+    for key, value in res.fixed().items():  # extended resources and hugepages: request = limit (spec/resources.py)
+        requests[key] = limits[key] = value
     return {"requests": dict(sorted(requests.items())), "limits": dict(sorted(limits.items()))}
 
 
-def predictor_model(model: Model, storage_uri: str | None = None) -> dict[str, Any]:
-    """``spec.predictor.model`` (ModelSpec) of a model, optionally at another storage URI."""
+def predictor_model(model: Model, storage_uri: str | None = None, runtime: str | None = None) -> dict[str, Any]:
+    """``spec.predictor.model`` (ModelSpec) of a model, optionally at another storage URI and runtime."""
     p = model.predictor
     fmt: dict[str, Any] = {"name": p.model_format}
     if p.model_format_version:
         fmt["version"] = p.model_format_version
     body: dict[str, Any] = {
+        **p.container_body(),
         "modelFormat": fmt,
         "protocolVersion": p.effective_protocol,
-        "storageUri": storage_uri or p.storage_uri,
         "resources": resources(p.resources),
     }
-    if p.runtime:
-        body["runtime"] = p.runtime
+    uri = storage_uri or p.storage_uri
+    if uri:
+        body["storageUri"] = uri
+    if p.storage_spec is not None:
+        body["storage"] = p.storage_spec.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+    runtime = runtime or p.runtime_name
+    if runtime:
+        body["runtime"] = runtime
     if p.runtime_version:
         body["runtimeVersion"] = p.runtime_version
-    if p.env:
-        body["env"] = [{"name": k, "value": v} for k, v in sorted(p.env.items())]
+    if p.image:
+        body["image"] = p.image
+    return body
+
+
+def custom_predictor(model: Model, storage_uri: str | None = None) -> dict[str, Any]:
+    """``containers[0]`` of a custom predictor: the image, its storage URI as ``STORAGE_URI`` (KServe then
+    runs its storage initializer) and its protocol as ``PROTOCOL``."""
+    p = model.predictor
+    assert p.container is not None  # spec/model.py: a custom predictor has one
+    body = container(p.container)
+    extra = {k: v for k, v in ((STORAGE_URI_ENV, storage_uri or p.storage_uri), (PROTOCOL_ENV, p.protocol)) if v}
+    if extra:
+        body["env"] = env_list({**p.container.env, **extra})
     return body
 
 
@@ -81,18 +111,30 @@ def service_account(ctx: EnvContext, model: Model) -> str | None:
 
 
 def container(c: Container) -> dict[str, Any]:
-    body: dict[str, Any] = {"name": "kserve-container", "image": c.image, "resources": resources(c.resources)}
-    if c.args:
-        body["args"] = list(c.args)
-    if c.env:
-        body["env"] = [{"name": k, "value": v} for k, v in sorted(c.env.items())]
+    """A container of your own, named ``kserve-container``."""
+    body: dict[str, Any] = {**c.container_body(), "name": "kserve-container", "image": c.image, "resources": resources(c.resources)}
+    if c.image_pull_policy:
+        body["imagePullPolicy"] = c.image_pull_policy
     return body
+
+
+def pod_labels(ctx: EnvContext, model: Model, own: dict[str, str]) -> dict[str, str]:
+    """A component's pod labels: its own, plus Azure Workload Identity's ``use`` label when the model's
+    ServiceAccount is bound to an Azure identity (the identity webhook injects the token only then)."""
+    identity = model_identity(ctx, model)
+    if identity is not None and identity.provider == "azure":
+        return {**own, AZURE_USE_LABEL: "true"}
+    return own
 
 
 def metadata(ctx: EnvContext, model: Model) -> dict[str, Any]:
     """Name, namespace, labels and annotations (deploymentMode explicit, see :func:`mode_annotation`; scrape
     annotations, where the environment scrapes by annotation, under the user's own)."""
     annotations = {**scrape_annotations(ctx, model), **model.annotations, **mode_annotation(ctx, model)}
+    if model.predictor.autoscaler_class:
+        annotations[AUTOSCALER_CLASS] = model.predictor.autoscaler_class
+    if model.not_secret:
+        annotations[NOT_SECRET] = ",".join(sorted(model.not_secret))
     return {
         "name": model.name,
         "namespace": ctx.namespace,

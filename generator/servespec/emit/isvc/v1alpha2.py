@@ -46,7 +46,7 @@ def _endpoint(ctx: EnvContext, model: Model, uri: str) -> dict[str, Any]:
     framework: dict[str, Any] = {"storageUri": uri, "resources": resources(p.resources)}
     if p.runtime_version:
         framework["runtimeVersion"] = p.runtime_version
-    endpoint: dict[str, Any] = {"predictor": {**_deployment(ctx, model), p.model_format.lower(): framework}}
+    endpoint: dict[str, Any] = {"predictor": {**_deployment(ctx, model), (p.model_format or "").lower(): framework}}
     if model.transformer:
         t = model.transformer
         custom = container(t.container)

@@ -1,0 +1,77 @@
+"""The secrets policy over rendered objects (``secretscan.py`` has the patterns): no credentials
+in any URL, no secret-looking plaintext value in a container's ``env`` outside an environment that
+allows plaintext secrets, no control characters in any string, and SealedSecret values that are
+really sealed. A value reviewed as not secret is named in the spec (``Model.not_secret``), which
+renders it as the annotation :data:`NOT_SECRET`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..overlay import Env
+from ..secretscan import control_characters, looks_sealed, redact_url, secret_like, uri_credentials
+
+__all__ = ["secret_problems", "NOT_SECRET"]
+
+NOT_SECRET = "serving.servespec.io/not-secret"
+"""Annotation listing env var names whose values were reviewed as not secret (comma-separated;
+``emit/isvc/common.py`` renders it from ``Model.not_secret``)."""
+
+
+def _strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, f"{path}[{i}]")
+    elif isinstance(node, str):
+        yield path, node
+
+
+def _env_values(node: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
+    """(field path, name, value) of every ``env: [{name, value}]`` entry anywhere in an object."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else str(key)
+            if key == "env" and isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), str):
+                        yield f"{here}[{i}].value", item["name"], item["value"]
+            else:
+                yield from _env_values(value, here)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _env_values(value, f"{path}[{i}]")
+
+
+def secret_problems(obj: dict[str, Any], env: Env) -> list[str]:
+    """``field.path: message`` lines for one rendered object."""
+    out: list[str] = []
+    kind = obj.get("kind")
+    for path, value in _strings(obj):
+        if path.startswith("data.") and kind == "ConfigMap" and value.count("\n") > 1:
+            continue  # dashboards and rule files: multi-line documents by design
+        bad = control_characters(value) if "\n" not in value.rstrip("\n") else None
+        if bad:
+            out.append(f"{path}: expected no control characters, found {bad.removeprefix('contains ')}")
+        if "://" in value and uri_credentials(value):
+            out.append(f"{path}: credentials in a URL are refused (found {uri_credentials(value)} in {redact_url(value)!r}): "
+                       "use a Secret the consumer reads")
+    if not env.overlay.allow_plaintext_secrets:
+        meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+        annotations: dict[str, Any] = meta["annotations"] if isinstance(meta.get("annotations"), dict) else {}
+        reviewed = {n.strip() for n in str(annotations.get(NOT_SECRET, "")).split(",") if n.strip()}
+        for path, name, value in _env_values(obj):
+            why = None if name in reviewed else secret_like(name, value)
+            if why:
+                out.append(f"{path}: {name} looks like a secret ({why}); plaintext secrets are refused in env {env.name!r}: "
+                           f"use valueFrom.secretKeyRef, or list {name!r} in the model's not_secret after review")
+    if kind == "SealedSecret":
+        data = (obj.get("spec") or {}).get("encryptedData") or {}
+        for key, value in sorted(data.items()) if isinstance(data, dict) else []:
+            if not (isinstance(value, str) and looks_sealed(value)):
+                out.append(f"spec.encryptedData.{key}: expected a value sealed by kubeseal (base64 of RSA-OAEP + AES-GCM "
+                           "ciphertext), found something else: a plaintext or mangled value in git")
+    return out
