@@ -73,7 +73,7 @@ class Runner:
             if check and proc.returncode != 0:
                 err.seek(0)
                 raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read().decode()[-2000:]}")
-        return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+        return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "sys": usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
 
     def servespec(self, repo: Path, cache: Path, *args: str) -> dict[str, float]:
         return self.run([sys.executable, "-m", "servespec", *args, "--root", str(repo)], cache)
@@ -175,7 +175,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median and range of every step's wall and CPU time and of peak memory."""
     out: dict[str, Any] = {}
     for step in STEPS:
-        for what in ("wall", "cpu", "rss_mb"):
+        for what in ("wall", "cpu", "sys", "rss_mb"):
             values = [r[step][what] for r in runs]
             out[f"{step}.{what}"] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
     both = [r["cold_render"]["wall"] + r["validate"]["wall"] for r in runs]
@@ -193,14 +193,16 @@ def _range(entry: dict[str, float]) -> str:
 
 
 def table(sizes: list[int], results: dict[int, dict[str, Any]]) -> str:
-    head = ["step", *[f"N={n:,} wall s" for n in sizes], *[f"N={n:,} CPU s" for n in sizes], "peak MB", "target (N=1,000)"]
+    head = ["step", *[f"N={n:,} wall s" for n in sizes], *[f"N={n:,} CPU s" for n in sizes], *[f"N={n:,} of which sys" for n in sizes],
+            "peak MB", "target (N=1,000)"]
     rows = [head]
     for step in [*STEPS[:2], "cold_render+validate", *STEPS[2:]]:
         walls = [_range(results[n][f"{step}.wall"]) for n in sizes]
         cpus = [_range(results[n][f"{step}.cpu"]) if f"{step}.cpu" in results[n] else "" for n in sizes]
+        syss = [f"{results[n][f'{step}.sys']['median']:.3f}" if f"{step}.sys" in results[n] else "" for n in sizes]
         peak = max((results[n][f"{step}.rss_mb"]["max"] for n in sizes if f"{step}.rss_mb" in results[n]), default=0)
         target = TARGETS.get(step)
-        rows.append([step, *walls, *cpus, f"{peak:.0f}" if peak else "", f"< {target} s" if target else ""])
+        rows.append([step, *walls, *cpus, *syss, f"{peak:.0f}" if peak else "", f"< {target} s" if target else ""])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -243,3 +243,36 @@ def test_a_rollout_change_writes_one_model_and_keeps_unrelated_drift(example_rep
     assert read_tree(example_repo / "rendered") == read_tree(other / "rendered")
     assert (example_repo / "rendered/prod/models/fraud-detector/inferenceservice.yaml").read_bytes() == stale
     assert result.changed == ["models/census-income/inferenceservice.yaml"]
+
+
+def test_a_hand_edited_codeowners_block_is_no_noop(tmp_path: Path) -> None:
+    from conftest import copy_example
+    from servespec.codeowners import LOCATIONS
+
+    assert lastrender.CODEOWNERS == LOCATIONS
+    example_repo = copy_example(tmp_path / "repo", policy=True)  # prod names its owners
+    (example_repo / ".git").mkdir()  # CODEOWNERS lives at the git repository's top
+    assert run_cli("render", "--root", example_repo).stdout.endswith(".github/CODEOWNERS: code owners updated from the overlays\n")
+    owners = example_repo / ".github/CODEOWNERS"
+    owners.write_text(owners.read_text().replace("@ml-platform/prod-approvers", "@someone/else"))
+    check = run_cli("render", "--check", "--root", example_repo)
+    assert (check.exit_code, check.stderr) == (1, "servespec: error: .github/CODEOWNERS: not in line with the owners: of the overlays; "
+                                                  "`servespec render` rewrites its servespec lines\n")
+    assert run_cli("render", "--root", example_repo).stdout.endswith("code owners updated from the overlays\n")
+    assert "@someone/else" not in owners.read_text()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x2100) | st.sampled_from("\u2028\u2029\u202a\u202e\u2066\u2069\x85\x7f\x9f\xa0"), max_size=12))
+def test_control_characters_as_the_character_loop_found_them(value: str) -> None:
+    """``secretscan.control_characters`` searches with one regex (validate checks every string of
+    every object: 60% of a cold validate with the loop); it finds what the loop found."""
+    from servespec.secretscan import _BIDI, _NAMES, control_characters
+
+    expected = None
+    for index, ch in enumerate(value):
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code <= 0x9F or ch in ("\u2028", "\u2029") or ch in _BIDI:
+            what = _NAMES.get(ch, "bidirectional override" if ch in _BIDI else "control character")
+            expected = f"contains U+{code:04X} ({what}) at position {index}"
+            break
+    assert control_characters(value) == expected

@@ -271,15 +271,19 @@ _NAMES = {"\n": "line feed", "\r": "carriage return", "\t": "tab", "\x00": "NUL"
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(sorted(_BIDI)) + "]")
+"""The characters :func:`control_characters` refuses (searched in C: validate checks every string of every object)."""
+
+
 def control_characters(value: str) -> str | None:
     """Why ``value`` cannot go into a commit message, trailer or manifest line, or None: the first
     control, line-separator or bidirectional-override character and where it is."""
-    for index, ch in enumerate(value):
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code <= 0x9F or ch in ("\u2028", "\u2029") or ch in _BIDI:
-            what = _NAMES.get(ch, "bidirectional override" if ch in _BIDI else "control character")
-            return f"contains U+{code:04X} ({what}) at position {index}"
-    return None
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    ch, index = found.group(), found.start()
+    what = _NAMES.get(ch, "bidirectional override" if ch in _BIDI else "control character")
+    return f"contains U+{ord(ch):04X} ({what}) at position {index}"
 
 
 _TRAILER_KEY = re.compile(r"[A-Za-z0-9-]+")

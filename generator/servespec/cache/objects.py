@@ -65,10 +65,12 @@ class ObjectStore(Mapping[bytes, bytes]):
         """Write the buckets that got new objects, dropping objects no rendered file has any more."""
         if not (self.enabled and self._new):
             return
-        touched = {d[0] % BUCKETS for d in self._new}
-        for index in sorted(touched):
+        touched: dict[int, dict[bytes, bytes]] = {}
+        for d, js in self._new.items():
+            touched.setdefault(d[0] % BUCKETS, {})[d] = js
+        for index, new in sorted(touched.items()):
             bucket = {d: js for d, js in self._bucket(index).items() if d in keep}
-            bucket.update((d, js) for d, js in self._new.items() if d[0] % BUCKETS == index)
+            bucket.update(new)
             self._buckets[index] = bucket
             write_framed(os.path.join(self.folder, f"{index:02x}"), {"format": 2, "objects": bucket})
         self._new = {}
