@@ -13,6 +13,7 @@ import servespec.spec as spec_module
 from conftest import run_cli
 from servespec.render import read_tree
 from servespec.spec import Model, Predictor, SpecModel
+from servespec.spec.docstrings import attribute_docs
 
 
 def _spec_models() -> list[type[SpecModel]]:
@@ -31,7 +32,7 @@ def _spec_models() -> list[type[SpecModel]]:
 
 @pytest.mark.parametrize("cls", _spec_models(), ids=lambda c: c.__name__)
 def test_every_field_is_documented(cls: type[SpecModel]) -> None:
-    undocumented = [name for name, f in cls.model_fields.items() if not f.description and name not in ("type", "source")]
+    undocumented = [name for name, f in cls.model_fields.items() if not attribute_docs(cls).get(name) and name not in ("type", "source")]
     assert not undocumented, f"{cls.__name__}: {undocumented}"
 
 
@@ -70,3 +71,12 @@ def test_overlay_folder_key_in_two_files_is_an_error(example_repo: Path) -> None
     result = run_cli("render", "--root", example_repo)
     assert result.exit_code == 2
     assert result.stderr == "servespec: error: overlays/qa/b.yaml:2: namespace: already set in overlays/qa/a.yaml:1\n"
+
+
+def test_attribute_docs_are_read_from_source_not_at_import() -> None:
+    """pydantic does not read field docstrings at import (40% of importing the spec model);
+    ``attribute_docs`` reads them from the source, inherited fields included."""
+    assert Model.model_fields["name"].description is None
+    docs = attribute_docs(Model)
+    assert docs["name"] == "InferenceService name (DNS-1035 label)."
+    assert "storage" in docs

@@ -24,6 +24,7 @@ from .spec.overlay import EnvOverlay
 from .spec.rollout import RolloutStateFile
 from .spec import AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, Quantity, S3Storage
 from .spec.base import NonNegativeInt, PositiveInt
+from .spec.docstrings import attribute_docs
 
 __all__ = ["SchemaKind", "SCHEMA_KINDS", "DIALECT", "json_schema", "schema_text"]
 
@@ -65,6 +66,15 @@ class _Generator(GenerateJsonSchema):
         minimum = _MINIMUM.get(schema["function"]["function"])
         if minimum is not None and out.get("type") == "integer":
             out = {**out, "minimum": minimum}
+        return out
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        out = super().model_schema(schema)
+        docs, props = attribute_docs(schema["cls"]), out.get("properties", {})
+        for name, info in schema["cls"].model_fields.items():
+            key = info.alias or name
+            if key in props and name in docs and "description" not in props[key]:
+                props[key] = {**props[key], "description": docs[name]}
         return out
 
     def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:

@@ -57,7 +57,7 @@ class MetricNames(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, alias_generator=to_camel,
-                              validate_by_name=True, validate_by_alias=True, use_attribute_docstrings=True)
+                              validate_by_name=True, validate_by_alias=True, defer_build=True)
 
     request_count: str = "revision_app_request_count"
     """Queue-proxy counter of requests the model's container answered, by
@@ -148,7 +148,7 @@ class LLMMetricNames(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, alias_generator=to_camel,
-                              validate_by_name=True, validate_by_alias=True, use_attribute_docstrings=True)
+                              validate_by_name=True, validate_by_alias=True, defer_build=True)
 
     time_to_first_token: str = "vllm:time_to_first_token_seconds"
     """Histogram of the time to first token, in seconds (``_bucket`` is appended)."""

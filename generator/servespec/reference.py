@@ -28,6 +28,7 @@ from .spec.overlay import EnvOverlay
 from .spec.rollout import RolloutStateFile
 from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
 from .spec.base import SpecModel
+from .spec.docstrings import attribute_docs
 
 __all__ = [
     "ROOTS", "SECTIONS", "TypeAlias", "FieldDoc", "reachable_classes", "type_aliases",
@@ -230,7 +231,7 @@ def field_docs(cls: type[SpecModel], link: bool = False) -> list[FieldDoc]:
     out = []
     for name, info in cls.model_fields.items():
         ann = _annotation(info)
-        doc = _doc(info.description)
+        doc = _doc(info.description or attribute_docs(cls).get(name))
         if not doc:
             unions = [a.name for a in aliases if a.discriminator == name and cls in classes_in(a.value)]
             doc = f"Selects this class among the {unions[0]} classes." if unions else ""

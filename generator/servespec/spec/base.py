@@ -23,6 +23,10 @@ class SpecModel(BaseModel):
 
     Python specs use snake_case keyword arguments; YAML overlays use the camelCase alias
     (``minReplicas``), as Kubernetes users expect. Overlays are validated by alias only.
+
+    Field docstrings are read only when documentation is generated (``spec/docstrings.py``) and a
+    class's validator is built when it is first used (``defer_build``): every command imports
+    the spec model, few need its documentation or all of its classes.
     """
 
     model_config = ConfigDict(
@@ -32,7 +36,7 @@ class SpecModel(BaseModel):
         alias_generator=to_camel,
         validate_by_name=True,
         validate_by_alias=True,
-        use_attribute_docstrings=True,
+        defer_build=True,
         validate_default=False,
     )
 
