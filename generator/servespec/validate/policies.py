@@ -19,8 +19,7 @@ def policy_problems(obj: dict[str, Any], env: Env) -> list[str]:
     """servespec's own rules for one rendered object."""
     out = []
     kind = obj.get("kind")
-    meta = obj.get("metadata") or {}
-    name = meta.get("name")
+    name = _map(obj.get("metadata")).get("name")
     if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
         out.append(f"metadata.name: expected a DNS-1123 subdomain name, found {name!r}")
     elif kind == "InferenceService" and obj.get("apiVersion") != "serving.kserve.io/v1beta1" \
@@ -30,7 +29,7 @@ def policy_problems(obj: dict[str, Any], env: Env) -> list[str]:
         out.append(f"plaintext secret data in git is refused in env {env.name!r} (allowPlaintextSecrets is false)")
     if kind == "InferenceService" and env.overlay.require_resource_limits:
         for where, container in _isvc_containers(obj):
-            limits = ((container.get("resources") or {}).get("limits") or {})
+            limits = _map(_map(container.get("resources")).get("limits"))
             missing = [k for k in ("cpu", "memory") if k not in limits]
             if missing:
                 out.append(f"{where}.resources.limits: env {env.name!r} requires limits, missing {', '.join(missing)}")
@@ -38,15 +37,21 @@ def policy_problems(obj: dict[str, Any], env: Env) -> list[str]:
     return out
 
 
+def _map(value: Any) -> dict[Any, Any]:
+    """``value`` where it is a mapping, else empty (a malformed object is the schema's to report)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _isvc_containers(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    spec = obj.get("spec") or {}
+    spec = _map(obj.get("spec"))
     found = []
     for comp in ("predictor", "transformer", "explainer"):
-        body = spec.get(comp) or {}
+        body = _map(spec.get(comp))
         if isinstance(body.get("model"), dict):
             found.append((f"spec.{comp}.model", body["model"]))
         if isinstance(body.get("art"), dict):
             found.append((f"spec.{comp}.art", body["art"]))
-        for i, c in enumerate(body.get("containers") or []):
-            found.append((f"spec.{comp}.containers[{i}]", c))
+        containers = body.get("containers")
+        for i, c in enumerate(containers if isinstance(containers, list) else []):
+            found.append((f"spec.{comp}.containers[{i}]", _map(c)))
     return found

@@ -46,8 +46,63 @@ def _env_values(node: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
             yield from _env_values(value, f"{path}[{i}]")
 
 
+def _reviewed(obj: dict[str, Any]) -> set[str]:
+    """Env var names the object's :data:`NOT_SECRET` annotation lists."""
+    meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+    annotations: dict[str, Any] = meta["annotations"] if isinstance(meta.get("annotations"), dict) else {}
+    return {n.strip() for n in str(annotations.get(NOT_SECRET, "")).split(",") if n.strip()}
+
+
+def _env_clean(node: dict[Any, Any], obj: dict[str, Any], reviewed: list[set[str]]) -> bool:
+    """False when ``node`` has an ``env`` list with an entry :func:`secret_problems` could refuse."""
+    items = node.get("env")
+    if not isinstance(items, list):
+        return True
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), str):
+            if not reviewed:
+                reviewed.append(_reviewed(obj))
+            if item["name"] not in reviewed[0] and secret_like(item["name"], item["value"]):
+                return False
+    return True
+
+
+def _clean(obj: dict[str, Any], env: Env) -> bool:
+    """True only when :func:`secret_problems` finds nothing in ``obj``: the same checks in one walk
+    that builds no field path (most objects are clean; the paths are built only for the others)."""
+    kind = obj.get("kind")
+    if kind == "SealedSecret":
+        return False
+    check_env = not env.overlay.allow_plaintext_secrets
+    reviewed: list[set[str]] = []
+    if check_env and not _env_clean(obj, obj, reviewed):
+        return False
+    for key, value in obj.items():
+        name = str(key)  # the first part of every field path below (``_strings``)
+        exempt = kind == "ConfigMap" and (name.startswith("data.") or (name == "data" and isinstance(value, dict)))
+        stack = [value]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                if exempt and node.count("\n") > 1:
+                    continue
+                if ("\n" not in node.rstrip("\n") and control_characters(node)) or ("://" in node and uri_credentials(node)):
+                    return False
+            elif isinstance(node, dict):
+                if check_env and not _env_clean(node, obj, reviewed):
+                    return False
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return True
+
+
 def secret_problems(obj: dict[str, Any], env: Env) -> list[str]:
     """``field.path: message`` lines for one rendered object."""
+    return [] if _clean(obj, env) else _problems(obj, env)
+
+
+def _problems(obj: dict[str, Any], env: Env) -> list[str]:
     out: list[str] = []
     kind = obj.get("kind")
     for path, value in _strings(obj):
@@ -60,16 +115,15 @@ def secret_problems(obj: dict[str, Any], env: Env) -> list[str]:
             out.append(f"{path}: credentials in a URL are refused (found {uri_credentials(value)} in {redact_url(value)!r}): "
                        "use a Secret the consumer reads")
     if not env.overlay.allow_plaintext_secrets:
-        meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
-        annotations: dict[str, Any] = meta["annotations"] if isinstance(meta.get("annotations"), dict) else {}
-        reviewed = {n.strip() for n in str(annotations.get(NOT_SECRET, "")).split(",") if n.strip()}
+        reviewed = _reviewed(obj)
         for path, name, value in _env_values(obj):
             why = None if name in reviewed else secret_like(name, value)
             if why:
                 out.append(f"{path}: {name} looks like a secret ({why}); plaintext secrets are refused in env {env.name!r}: "
                            f"use valueFrom.secretKeyRef, or list {name!r} in the model's not_secret after review")
     if kind == "SealedSecret":
-        data = (obj.get("spec") or {}).get("encryptedData") or {}
+        spec = obj.get("spec")
+        data = (spec.get("encryptedData") if isinstance(spec, dict) else None) or {}
         for key, value in sorted(data.items()) if isinstance(data, dict) else []:
             if not (isinstance(value, str) and looks_sealed(value)):
                 out.append(f"spec.encryptedData.{key}: expected a value sealed by kubeseal (base64 of RSA-OAEP + AES-GCM "
