@@ -12,12 +12,12 @@ from ..cache.objects import ObjectStore
 from ..cache.validation import ValidationCache
 from ..errors import Problem
 from ..kserve.versions import features
-from ..overlay import load_envs
+from ..overlay import Env, load_envs
 from .schemas import SchemaRegistry
-from .kserve import webhook_problems
-from .tree import ValidationReport, rendered_files, validate_objects, validate_tree
+from .kserve import blobs_at, webhook_problems
+from .tree import ValidationReport, rendered_files, validate_objects, validate_tree, validate_trees
 
-__all__ = ["SchemaRegistry", "ValidationReport", "RepoReport", "validate_objects", "validate_tree", "validate_repo"]
+__all__ = ["SchemaRegistry", "ValidationReport", "RepoReport", "validate_objects", "validate_tree", "validate_trees", "validate_repo"]
 
 
 @dataclass
@@ -35,21 +35,32 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
     registry = SchemaRegistry(crds, use_cache=use_cache)
     cache = ValidationCache(root, enabled=use_cache)
     out = RepoReport()
-    for env in load_envs(root, envs).values():
+    problems: dict[str, list[Problem]] = {}
+    known: list[Env] = []
+    loaded = load_envs(root, envs)
+    for env in loaded.values():
         try:
             features(env.overlay.kserve_version)
         except ValueError as exc:
             file, line = env.where("kserveVersion")
-            out.problems.append(Problem(file, line, "kserveVersion", str(exc)))
+            problems[env.name] = [Problem(file, line, "kserveVersion", str(exc))]
             continue
-        parsed = ObjectStore(str(root.resolve()), env.name, use_cache)  # objects servespec just wrote need no YAML parsing
-        files = rendered_files(root, env.name, use_cache) if (root / "rendered" / env.name).is_dir() else {}
-        report = validate_tree(root, env, registry, cache, parsed, files)
-        report.problems.extend(webhook_problems(root, env, base, parsed, files))
+        known.append(env)
+    # objects servespec just wrote need no YAML parsing; files the last render left as they were need no reading
+    stores = {env.name: ObjectStore(str(root.resolve()), env.name, use_cache) for env in known}
+    files = {env.name: rendered_files(root, env.name, use_cache) for env in known if (root / "rendered" / env.name).is_dir()}
+    reports = validate_trees(root, known, registry, cache, stores, files)
+    before = blobs_at(root, base, [env for env in known if env.name in files])
+    for env in known:
+        report = reports[env.name]
+        if env.name in before:
+            report.problems.extend(webhook_problems(root, env, base, stores[env.name], files[env.name], before[env.name]))
         out.objects += report.objects
         for text in report.notes:
             note(text)
-        out.problems.extend(Problem(p.file, p.line, f"env {env.name}: {p.field}" if p.field else f"env {env.name}", p.message)
-                            for p in report.problems)
+        problems[env.name] = [Problem(p.file, p.line, f"env {env.name}: {p.field}" if p.field else f"env {env.name}", p.message)
+                              for p in report.problems]
+    for name in loaded:
+        out.problems.extend(problems[name])
     cache.save()
     return out

@@ -6,6 +6,7 @@ the new one). Files are compared with ``base`` by git blob id and read only wher
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from ..kserve.webhook import check_inferenceservice
 from ..overlay import Env
 from ..yamlio import load_all
 
-__all__ = ["webhook_problems"]
+__all__ = ["webhook_problems", "create_rules", "blobs_at"]
 
 V1BETA1 = "serving.kserve.io/v1beta1"
 
@@ -37,7 +38,12 @@ def _isvc(data: bytes, parsed: Mapping[bytes, bytes] | None) -> dict[str, Any] |
 
 
 def _minor(env: Env) -> tuple[str, tuple[int, int]]:
-    text = features(env.overlay.kserve_version).minor
+    return _minor_of(env.overlay.kserve_version)
+
+
+@functools.lru_cache(maxsize=16)
+def _minor_of(kserve_version: str) -> tuple[str, tuple[int, int]]:
+    text = features(kserve_version).minor
     major, minor = text.split(".")
     return text, (int(major), int(minor))
 
@@ -52,10 +58,11 @@ def create_rules(obj: dict[str, Any], env: Env) -> list[tuple[str, str]]:
 
 
 def webhook_problems(root: Path, env: Env, base: str | None = "HEAD", parsed: Mapping[bytes, bytes] | None = None,
-                     listing: Mapping[str, bytes | None] | None = None) -> list[Problem]:
+                     listing: Mapping[str, bytes | None] | None = None, before: Mapping[str, str] | None = None) -> list[Problem]:
     """One problem per update-time rule a rendered InferenceService of ``env`` breaks against the
     same file at ``base`` (only files that changed since then are read; what holds without a
-    previous object is checked per file by :func:`create_rules`)."""
+    previous object is checked per file by :func:`create_rules`). ``before``: the blob id of
+    each file of ``rendered/<env>/`` at ``base``, when already listed (:func:`blobs_at`)."""
     if env.overlay.kserve_api != V1BETA1 or not base:
         return []
     folder = root / "rendered" / env.name
@@ -64,7 +71,8 @@ def webhook_problems(root: Path, env: Env, base: str | None = "HEAD", parsed: Ma
     text, minor = _minor(env)
     if listing is None:
         listing = {p.relative_to(folder).as_posix(): None for p in folder.glob("**/inferenceservice.yaml")}
-    before = blob_ids_at(root, base, f"rendered/{env.name}") or {}
+    if before is None:
+        before = blob_ids_at(root, base, f"rendered/{env.name}") or {}
     problems: list[Problem] = []
     for rel in sorted(r for r in listing if r.rpartition("/")[2] == "inferenceservice.yaml" and r in before):
         known = listing[rel]
@@ -80,3 +88,16 @@ def webhook_problems(root: Path, env: Env, base: str | None = "HEAD", parsed: Ma
         problems.extend(Problem(f"rendered/{env.name}/{rel}", None, f"InferenceService {name}: {f.path}", f"KServe {text}: {f.message}")
                         for f in check_inferenceservice(new, old, minor) if f not in seen)
     return problems
+
+
+def blobs_at(root: Path, base: str | None, envs: list[Env]) -> dict[str, dict[str, str]]:
+    """For each env whose InferenceServices have update-time rules: the blob id of every file of
+    ``rendered/<env>/`` at ``base`` (path relative to that folder), from one ``git ls-tree``."""
+    names = {env.name for env in envs if env.overlay.kserve_api == V1BETA1}
+    found: dict[str, dict[str, str]] = {name: {} for name in names}
+    listed = blob_ids_at(root, base, "rendered") if base and names else None
+    for path, blob in (listed or {}).items():
+        name, _slash, rel = path.partition("/")
+        if name in found:
+            found[name][rel] = blob
+    return found

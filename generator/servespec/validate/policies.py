@@ -15,8 +15,8 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
-def policy_problems(obj: dict[str, Any], env: Env) -> list[str]:
-    """servespec's own rules for one rendered object."""
+def policy_problems(obj: dict[str, Any], env: Env, json: bytes | None = None) -> list[str]:
+    """servespec's own rules for one rendered object (``json``: the same object as JSON, if at hand)."""
     out = []
     kind = obj.get("kind")
     name = _map(obj.get("metadata")).get("name")
@@ -33,7 +33,7 @@ def policy_problems(obj: dict[str, Any], env: Env) -> list[str]:
             missing = [k for k in ("cpu", "memory") if k not in limits]
             if missing:
                 out.append(f"{where}.resources.limits: env {env.name!r} requires limits, missing {', '.join(missing)}")
-    out.extend(secret_problems(obj, env))
+    out.extend(secret_problems(obj, env, json))
     return out
 
 

@@ -1,17 +1,22 @@
-"""Validate a rendered tree: every file of ``rendered/<env>/`` against its schema
-(``schemas.py``) and servespec's policies (``policies.py``), and every kustomization's listing
-(``kustomization.yaml`` and the controller's ``bootstrap/kustomization.yaml``, nested ones
-followed). Large batches run in worker processes; unchanged files reuse earlier results
-(``cache/validation.py``), and files the last render left as they were (their stat as its
-manifest recorded, ``cache/manifest.py``) are not even read."""
+"""Validate rendered trees: every file of ``rendered/<env>/`` against its schema and servespec's
+policies (``checks.py``), and every kustomization's listing (``kustomization.yaml`` and the
+controller's ``bootstrap/kustomization.yaml``, nested ones followed).
+
+Only what changed is checked: a file whose digest is the one an earlier result was computed for
+(under the same settings, schemas and code) keeps that result (``cache/validation.py``), and a
+file the last render left as it was (its stat as the manifest recorded, ``cache/manifest.py``) is
+not even read: its digest is the manifest's and its object the render cache's JSON
+(``cache/objects.py``). What is left to check is checked in this process or, when it is much,
+in one worker per core, forked once for every environment (schemas compiled before forking).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import multiprocessing
 import os
-import posixpath
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,188 +26,140 @@ import yaml
 
 from ..cache.fingerprint import file_digest
 from ..cache.manifest import tree_view
-from ..cache.validation import ValidationCache
+from ..cache.objects import ObjectStore
+from ..cache.validation import CLEAN, FileResult, ValidationCache
 from ..capacity import budget_problems, tree_objects
 from ..errors import Problem
 from ..overlay import Env
 from ..yamlio import load_all
-from .kserve import create_rules
-from .policies import policy_problems
+from ..yamlwriter import dump
+from .checks import ValidationReport, check_objects, kustomize_listing, validate_objects
 from .schemas import SchemaRegistry
 
-__all__ = ["ValidationReport", "validate_objects", "validate_tree", "rendered_files", "FileResult", "PARALLEL_FROM"]
-
-
-@dataclass
-class ValidationReport:
-    """Problems found and how much was checked."""
-
-    problems: list[Problem] = field(default_factory=list)
-    objects: int = 0
-    files: int = 0
-    notes: list[str] = field(default_factory=list)
-    """Caveats worth printing, e.g. objects checked against a packaged (not upstream) schema."""
-
-
-def _path(parts: Iterable[Any]) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
-def _errors(validator: Any, instance: Any, prefix: str = "") -> list[tuple[str, str]]:
-    found = []
-    for err in sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
-        where = _path(err.absolute_path)
-        if prefix:
-            where = f"{prefix}.{where}" if where else prefix
-        found.append((where or "(top level)", err.message))
-    return found
-
-
-def validate_objects(
-    objs: Iterable[tuple[str, dict[str, Any]]], env: Env, registry: SchemaRegistry
-) -> ValidationReport:
-    """Validate ``(file, object)`` pairs of one environment."""
-    report = ValidationReport()
-    overlay = env.overlay
-    for file, obj in objs:
-        if not isinstance(obj, dict) or "kind" not in obj or "apiVersion" not in obj:
-            report.problems.append(Problem(file, None, "", "expected a Kubernetes object with apiVersion and kind"))
-            continue
-        kind, api_version = obj["kind"], obj["apiVersion"]
-        meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
-        label = f"{kind} {meta.get('name', '?')}"
-        if kind == "Kustomization" and api_version.startswith("kustomize.config.k8s.io/"):
-            continue  # kustomize's own file, not an object (its listing is checked by validate_tree)
-        report.objects += 1
-        found = registry.validator(overlay.kubernetes_version, api_version, kind, overlay.kserve_version)
-        if found is None:
-            report.problems.append(Problem(file, None, label, f"no schema for {api_version} {kind} (Kubernetes {overlay.kubernetes_version}, the CRDs shipped for KServe {overlay.kserve_version}, or a CRD in --crds)"))
-        else:
-            source, validator = found
-            errs = _errors(validator, obj)
-            if source == "packaged":
-                report.notes.append(f"{file}: {label}: checked against servespec's hand-written {api_version} schema (no upstream CRD)")
-            if source in ("crd", "shipped", "packaged"):
-                if "metadata" not in obj:
-                    errs.append(("metadata", "required field is missing"))
-                else:
-                    errs.extend(_errors(registry.object_meta(overlay.kubernetes_version), obj["metadata"], "metadata"))
-            report.problems.extend(Problem(file, None, f"{label}: {where}", msg) for where, msg in errs)
-        report.problems.extend(Problem(file, None, label, msg) for msg in policy_problems(obj, env))
-        report.problems.extend(Problem(file, None, f"{label}: {where}", msg) for where, msg in create_rules(obj, env))
-    return report
-
-
-def _kustomize_listing(display: str, kustomizations: dict[str, list[str]], on_disk: set[str]) -> list[Problem]:
-    """Every object file must be reachable from the env's kustomization (or the controller's own,
-    ``bootstrap/``), and every listed resource must exist; nested kustomizations are followed."""
-    problems: list[Problem] = []
-    reached: set[str] = set()
-
-    def walk(kfile: str) -> None:
-        base = kfile.rpartition("/")[0]
-        for entry in kustomizations.get(kfile, []):
-            rel = posixpath.normpath(posixpath.join(base, entry))
-            if rel in on_disk:
-                reached.add(rel)
-            elif f"{rel}/kustomization.yaml" in kustomizations:
-                if f"{rel}/kustomization.yaml" not in reached:
-                    reached.add(f"{rel}/kustomization.yaml")
-                    walk(f"{rel}/kustomization.yaml")
-            else:
-                problems.append(Problem(f"{display}/{kfile}", None, "resources", f"lists {entry!r}, which does not exist"))
-
-    roots = ["kustomization.yaml", *(k for k in kustomizations if k == "bootstrap/kustomization.yaml")]
-    reached.update(roots)
-    for kfile in roots:
-        walk(kfile)
-    unlisted = [Problem(f"{display}/{rel}", None, "", "not listed in any kustomization.yaml: the controller would never apply it")
-                for rel in sorted(on_disk - reached) if rel.endswith(".yaml")]
-    return unlisted + problems
-
-
-FileResult = tuple[list[Problem], list[Problem], list[str], int, "list[str] | None"]
-"""(problems reading the file, problems of its objects, notes, objects, kustomization resources)."""
-
-
-def _check_file(folder: Path, rel: str, data: bytes, env: Env, registry: SchemaRegistry,
-                parsed: Mapping[bytes, bytes] | None = None) -> FileResult:
-    """Validate one rendered file: (problems reading it, problems of its objects, notes, objects,
-    its kustomization's resources).
-
-    ``parsed`` maps file bytes servespec itself wrote to the object as JSON (the render cache):
-    such a file is read with orjson instead of parsed as YAML.
-    """
-    shown = f"rendered/{env.name}/{rel}"
-    if not rel.endswith(".yaml"):
-        return [Problem(shown, None, "", "unexpected non-YAML file in rendered output")], [], [], 0, None
-    known = parsed.get(data) if parsed else None
-    try:
-        docs = [orjson.loads(known)] if known is not None else load_all(data)
-    except yaml.YAMLError as exc:
-        return [Problem(shown, None, "", f"invalid YAML: {exc}")], [], [], 0, None
-    resources = None
-    if rel == "kustomization.yaml" or rel.endswith("/kustomization.yaml"):
-        resources = list((docs[0] if docs and isinstance(docs[0], dict) else {}).get("resources") or [])
-    report = validate_objects([(shown, d) for d in docs], env, registry)
-    return [], report.problems, report.notes, report.objects, resources
-
-
-_POOL_STATE: tuple[Path, Env, SchemaRegistry, Mapping[bytes, bytes] | None] | None = None
-
-
-def _check_chunk(chunk: list[tuple[str, bytes]]) -> list[FileResult]:
-    """Worker side of a parallel validation (state inherited through fork)."""
-    assert _POOL_STATE is not None
-    folder, env, registry, parsed = _POOL_STATE
-    return [_check_file(folder, rel, data, env, registry, parsed) for rel, data in chunk]
-
+__all__ = ["ValidationReport", "validate_objects", "validate_tree", "validate_trees", "rendered_files", "FileResult",
+           "PARALLEL_FROM"]
 
 PARALLEL_FROM = 1500
 """Validate in worker processes (one per core) when at least this many files changed."""
 
+_KUSTOMIZATION = re.compile(rb"apiVersion: ([!-~]+)\nkind: Kustomization\nresources:\n((?:- [ -~]+\n)+)\Z")
 
-def _results(folder: Path, env: Env, registry: SchemaRegistry, cache: ValidationCache | None,
-             parsed: Mapping[bytes, bytes] | None, listing: dict[str, bytes | None]) -> dict[str, FileResult]:
-    """The result of every file: earlier ones where the cache has them, the rest checked now."""
-    global _POOL_STATE
-    base = cache.env_key(env, registry) if cache else b""
-    results: dict[str, FileResult] = {}
-    pending: list[tuple[str, bytes]] = []
-    keys: dict[str, bytes] = {}
-    for rel in sorted(listing):
-        known = listing[rel]
-        data = (folder / rel).read_bytes() if known is None else None
-        if cache:
-            keys[rel] = key = hashlib.blake2b(base + (known or file_digest(data or b"")), digest_size=16).digest()
-            hit = cache.get(env.name, rel, key)
-            if hit is not None:
-                results[rel] = hit
-                continue
-        pending.append((rel, data if data is not None else (folder / rel).read_bytes()))
-    workers = os.cpu_count() or 1
-    if len(pending) >= PARALLEL_FROM and workers > 1:
-        registry.warm([env.overlay.kubernetes_version])  # compile once, before forking
-        for rel, data in {rel.rpartition("/")[2]: (rel, data) for rel, data in reversed(pending)}.values():
-            results[rel] = _check_file(folder, rel, data, env, registry, parsed)  # one file per name: its kind's schema compiled here
-        rest = [(rel, data) for rel, data in pending if rel not in results]
-        _POOL_STATE = (folder, env, registry, parsed)
+
+def _kustomization(data: bytes) -> dict[str, Any] | None:
+    """The kustomization in ``data`` when it is spelled as servespec writes one, without PyYAML:
+    read by a pattern, then trusted only if ``yamlwriter.dump`` spells it back to the same bytes
+    (``dump`` round-trips through PyYAML, property-tested)."""
+    found = _KUSTOMIZATION.match(data)
+    if found is None:
+        return None
+    obj = {"apiVersion": found.group(1).decode(), "kind": "Kustomization",
+           "resources": [line[2:] for line in found.group(2).decode().splitlines()]}
+    return obj if dump(obj).encode() == data else None
+
+
+def _check_file(shown: str, data: bytes | None, json: bytes | None, env: Env, registry: SchemaRegistry,
+                read: Any = None) -> FileResult:
+    """Validate one rendered file: its objects from ``json`` (the render cache's, for bytes
+    servespec wrote) or else parsed from ``data`` (``read()`` gives the bytes when not at hand)."""
+    if not shown.endswith(".yaml"):
+        return (Problem(shown, None, "", "unexpected non-YAML file in rendered output"),), (), (), 0, None
+    docs: list[Any] = []
+    if json is not None:
         try:
-            chunks = [rest[i::workers] for i in range(workers)]
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for chunk, out in zip(chunks, pool.map(_check_chunk, chunks), strict=True):
-                    results.update((rel, res) for (rel, _), res in zip(chunk, out, strict=True))
-        finally:
-            _POOL_STATE = None
-    else:
-        for rel, data in pending:
-            results[rel] = _check_file(folder, rel, data, env, registry, parsed)
-    if cache:
-        cache.put(env.name, {rel: (keys[rel], results[rel]) for rel in listing})
-    return results
+            docs = [orjson.loads(json)]
+        except orjson.JSONDecodeError:
+            json = None
+    if json is None:
+        data = data if data is not None else read()
+        known = _kustomization(data)
+        try:
+            docs = [known] if known is not None else load_all(data)
+        except yaml.YAMLError as exc:
+            return (Problem(shown, None, "", f"invalid YAML: {exc}"),), (), (), 0, None
+    resources = None
+    if shown.endswith("/kustomization.yaml"):
+        listed = (docs[0] if docs and isinstance(docs[0], dict) else {}).get("resources")
+        resources = tuple(str(entry) for entry in listed) if isinstance(listed, list) else ()
+    report = check_objects(((shown, d, json) for d in docs), env, registry)
+    return (), tuple(report.problems), tuple(report.notes), report.objects, resources
+
+
+@dataclass
+class _Tree:
+    """One environment's rendered tree while it is validated."""
+
+    env: Env
+    folder: Path
+    store: ObjectStore | None
+    digests: dict[str, bytes] = field(default_factory=dict)
+    """Every file -> its digest (the manifest's, or of the bytes read now)."""
+    data: dict[str, bytes] = field(default_factory=dict)
+    """Files read while looking for their digest."""
+    results: dict[str, FileResult] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+
+    def check(self, rel: str, registry: SchemaRegistry) -> FileResult:
+        json = self.store.by_digest(self.digests[rel]) if self.store is not None else None
+        return _check_file(f"rendered/{self.env.name}/{rel}", self.data.get(rel), json, self.env, registry,
+                           lambda: (self.folder / rel).read_bytes())
+
+
+def _plan(tree: _Tree, files: dict[str, bytes | None], cache: ValidationCache | None, key: bytes) -> None:
+    """Each file's earlier result where it still holds, else the file is pending."""
+    earlier = cache.earlier(tree.env.name, key) if cache is not None else None
+    for rel in sorted(files):
+        digest = files[rel]
+        if digest is None:
+            tree.data[rel] = data = (tree.folder / rel).read_bytes()
+            digest = file_digest(data)
+        tree.digests[rel] = digest
+        hit = earlier.get(rel, digest) if earlier is not None else None
+        if hit is not None:
+            tree.results[rel] = hit
+        else:
+            tree.pending.append(rel)
+
+
+_POOL_STATE: tuple[list[_Tree], SchemaRegistry] | None = None
+
+
+def _check_chunk(chunk: list[tuple[int, str]]) -> list[FileResult]:
+    """Worker side of a parallel validation (state inherited through fork)."""
+    assert _POOL_STATE is not None
+    trees, registry = _POOL_STATE
+    return [trees[index].check(rel, registry) for index, rel in chunk]
+
+
+def _check_pending(trees: list[_Tree], registry: SchemaRegistry) -> None:
+    """Check every pending file of every tree: here, or in one worker per core when there are many."""
+    global _POOL_STATE
+    work = [(index, rel) for index, tree in enumerate(trees) for rel in tree.pending]
+    workers = os.cpu_count() or 1
+    if len(work) < PARALLEL_FROM or workers < 2:
+        for index, rel in work:
+            trees[index].results[rel] = trees[index].check(rel, registry)
+        return
+    registry.warm({tree.env.overlay.kubernetes_version for tree in trees})  # compile once, before forking
+    first: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for index, rel in work:  # one file of each name per version pair, checked here: its kind's schema compiled here
+        overlay = trees[index].env.overlay
+        first.setdefault((overlay.kubernetes_version, overlay.kserve_version, rel.rpartition("/")[2]), (index, rel))
+    for index, rel in first.values():
+        trees[index].results[rel] = trees[index].check(rel, registry)
+    done = set(first.values())
+    # by digest, so that each worker loads only its own part of the render cache's objects
+    chunks: list[list[tuple[int, str]]] = [[] for _ in range(workers)]
+    for index, rel in work:
+        if (index, rel) not in done:
+            chunks[trees[index].digests[rel][0] % workers].append((index, rel))
+    _POOL_STATE = (trees, registry)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for chunk, out in zip(chunks, pool.map(_check_chunk, chunks), strict=True):
+                for (index, rel), result in zip(chunk, out, strict=True):
+                    trees[index].results[rel] = result
+    finally:
+        _POOL_STATE = None
 
 
 def rendered_files(root: Path, env: str, use_cache: bool = True) -> dict[str, bytes | None]:
@@ -215,40 +172,81 @@ def rendered_files(root: Path, env: str, use_cache: bool = True) -> dict[str, by
     return {rel: digest for rel, (_st, digest) in view.files.items()}
 
 
-def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: ValidationCache | None = None,
-                  parsed: Mapping[bytes, bytes] | None = None, files: dict[str, bytes | None] | None = None) -> ValidationReport:
-    """Validate every file of ``rendered/<env>/`` and its kustomizations' resource lists.
+def _listing_key(tree: _Tree, rels: list[str], kustomizations: Iterable[str]) -> bytes:
+    h = hashlib.blake2b("\0".join(rels).encode(), digest_size=16)
+    for rel in kustomizations:
+        h.update(tree.digests[rel])
+    return h.digest()
 
-    With a ``cache``, a file whose bytes, environment settings, schemas and code are unchanged
-    since it was last validated is not parsed again: its earlier result is reused (files known
-    by digest, ``files`` or :func:`rendered_files`, are not even read). Large batches are
-    validated in worker processes, one per core.
-    """
-    folder = root / "rendered" / env.name
-    display = f"rendered/{env.name}"
-    if not folder.is_dir():
-        return ValidationReport([Problem(display, None, "", "not rendered: run `servespec render`")])
-    if files is None:
-        files = rendered_files(root, env.name, cache is not None and cache.enabled)
-    rels = sorted(files)
-    results = _results(folder, env, registry, cache, parsed, files)
+
+def _report(tree: _Tree, cache: ValidationCache | None, key: bytes) -> ValidationReport:
+    """The tree's report from its files' results, its kustomization listing and its budget."""
+    display = f"rendered/{tree.env.name}"
+    rels = sorted(tree.digests)
     report = ValidationReport()
     kustomizations: dict[str, list[str]] = {}
     unreadable: list[Problem] = []
     for rel in rels:
-        file_problems, problems, notes, objects, resources = results[rel]
+        result = tree.results[rel]
+        if result == CLEAN:
+            report.objects += 1
+            continue
+        file_problems, problems, notes, objects, resources = result
         unreadable.extend(file_problems)
         report.problems.extend(problems)
         report.notes.extend(notes)
         report.objects += objects
         if resources is not None:
-            kustomizations[rel] = resources
-    listing: list[Problem] = []
-    if "kustomization.yaml" not in kustomizations:
-        listing.append(Problem(f"{display}/kustomization.yaml", None, "", "missing: kustomize cannot build this environment"))
+            kustomizations[rel] = list(resources)
+    listing_key = _listing_key(tree, rels, kustomizations)
+    earlier = cache.earlier(tree.env.name, key).listing(listing_key) if cache is not None else None
+    if earlier is not None:
+        listing = list(earlier)
+    elif "kustomization.yaml" not in kustomizations:
+        listing = [Problem(f"{display}/kustomization.yaml", None, "", "missing: kustomize cannot build this environment")]
     else:
-        listing.extend(_kustomize_listing(display, kustomizations, set(rels)))
+        listing = kustomize_listing(display, kustomizations, set(rels))
+    if cache is not None:
+        cache.put(tree.env.name, key, tree.digests, tree.results, (listing_key, tuple(listing)))
     report.problems = [*unreadable, *listing, *report.problems]
-    report.problems.extend(budget_problems(env.name, env.overlay, tree_objects(folder, parsed), env.where))
+    report.problems.extend(budget_problems(tree.env.name, tree.env.overlay, tree_objects(tree.folder, tree.store), tree.env.where))
     report.files = len(rels)
     return report
+
+
+def validate_trees(root: Path, envs: list[Env], registry: SchemaRegistry, cache: ValidationCache | None = None,
+                   stores: dict[str, ObjectStore] | None = None,
+                   files: dict[str, dict[str, bytes | None]] | None = None) -> dict[str, ValidationReport]:
+    """:func:`validate_tree` of several environments at once (their changed files checked in one
+    batch). ``stores`` and ``files`` are per environment name."""
+    out: dict[str, ValidationReport] = {}
+    trees: list[_Tree] = []
+    keys: dict[str, bytes] = {}
+    use_cache = cache is not None and cache.enabled
+    for env in envs:
+        folder = root / "rendered" / env.name
+        if not folder.is_dir():
+            out[env.name] = ValidationReport([Problem(f"rendered/{env.name}", None, "", "not rendered: run `servespec render`")])
+            continue
+        tree = _Tree(env, folder, (stores or {}).get(env.name))
+        keys[env.name] = cache.env_key(env, registry) if cache is not None else b""
+        found = (files or {}).get(env.name)
+        _plan(tree, found if found is not None else rendered_files(root, env.name, use_cache), cache, keys[env.name])
+        trees.append(tree)
+    _check_pending(trees, registry)
+    for tree in trees:
+        out[tree.env.name] = _report(tree, cache, keys[tree.env.name])
+    return {env.name: out[env.name] for env in envs}
+
+
+def validate_tree(root: Path, env: Env, registry: SchemaRegistry, cache: ValidationCache | None = None,
+                  parsed: ObjectStore | None = None, files: dict[str, bytes | None] | None = None) -> ValidationReport:
+    """Validate every file of ``rendered/<env>/`` and its kustomizations' resource lists.
+
+    With a ``cache``, a file whose bytes, environment settings, schemas and code are unchanged
+    since it was last validated is not parsed again: its earlier result is reused (files known
+    by digest, ``files`` or :func:`rendered_files`, are not even read). ``parsed``: the render
+    cache's objects of the env. Large batches are validated in worker processes, one per core.
+    """
+    return validate_trees(root, [env], registry, cache, {env.name: parsed} if parsed is not None else None,
+                          {env.name: files} if files is not None else None)[env.name]
