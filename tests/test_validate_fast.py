@@ -69,3 +69,34 @@ def test_each_check_still_finds_its_problem_through_the_walk() -> None:
     assert secret_problems(dashboard, env) == []  # multi-line documents under data are exempt
     tab = {"kind": "ConfigMap", "metadata": {"name": "d"}, "data": {"k": "a\tb"}}
     assert secret_problems(tab, env) == ["data.k: expected no control characters, found U+0009 (tab) at position 1"]
+
+
+_NAMES = st.one_of(st.sampled_from(["common", "models/model-00001", "inferenceservice.yaml", "../x", "yes", "null", "1", "1.5", "~", "",
+                                    "-", "- x", "#x", "a #b", "a: b", " lead", "trail ", "'q'", '"q"', "a\nb", "[x]", "{x}", "*x", "&x",
+                                    "!x", "%x", "@x", "`x", "?", ":x", "0o7", "0x1f", "2024-01-01", "é", "on", "Off", "NO"]),
+                   st.text(max_size=6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(api=st.sampled_from(["kustomize.config.k8s.io/v1beta1", "kustomize.config.k8s.io/v1", "v1", "yes", "1.0"]),
+       resources=st.lists(_NAMES, min_size=1, max_size=5), cut=st.integers(0, 200), insert=st.sampled_from(["", " ", "\n", "- x\n", "#", "'"]))
+def test_the_kustomization_reader_reads_what_pyyaml_reads(api: str, resources: list[str], cut: int, insert: str) -> None:
+    from servespec.validate.tree import _kustomization
+    from servespec.yamlio import load_all
+    from servespec.yamlwriter import dump
+
+    data = dump({"apiVersion": api, "kind": "Kustomization", "resources": resources}).encode()
+    for variant in (data, data[:cut] + insert.encode() + data[cut:]):
+        fast = _kustomization(variant)
+        if fast is not None:
+            assert [fast] == load_all(variant)
+
+
+def test_kustomizations_as_servespec_writes_them_are_read_without_pyyaml() -> None:
+    from servespec.validate.tree import _kustomization
+
+    data = b"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- common\n- models/model-00001\n"
+    assert _kustomization(data) == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                    "resources": ["common", "models/model-00001"]}
+    assert _kustomization(data.replace(b"- common", b"- 'yes'")) is None  # spelled otherwise than dump would: PyYAML reads it
+    assert _kustomization(data + b"namePrefix: x-\n") is None

@@ -25,7 +25,7 @@ import orjson
 import yaml
 
 from ..cache.fingerprint import file_digest
-from ..cache.manifest import tree_view
+from ..cache.manifest import load_manifest, manifest_path, tree_view
 from ..cache.objects import ObjectStore
 from ..cache.validation import CLEAN, FileResult, ValidationCache
 from ..capacity import budget_problems, tree_objects
@@ -164,12 +164,17 @@ def _check_pending(trees: list[_Tree], registry: SchemaRegistry) -> None:
 
 def rendered_files(root: Path, env: str, use_cache: bool = True) -> dict[str, bytes | None]:
     """Every file of ``rendered/<env>/`` with its digest where known without reading it: the
-    last render's manifest, when the tree still has the stats it recorded (else None)."""
-    view = tree_view(str(root.resolve()), env) if use_cache else None
-    if view is None or view.links or not view.dirs or view.read:
+    last render's manifest's, for each file that still has the stat it recorded (else None)."""
+    resolved = str(root.resolve())
+    view = tree_view(resolved, env) if use_cache else None
+    if view is None or view.links or not view.dirs:
         folder = root / "rendered" / env
         return {p.relative_to(folder).as_posix(): None for p in folder.rglob("*") if p.is_file()}
-    return {rel: digest for rel, (_st, digest) in view.files.items()}
+    if not view.read:
+        return {rel: digest for rel, (_st, digest) in view.files.items()}
+    known = load_manifest(manifest_path(resolved, env))  # which files kept their stat (the others were read)
+    recorded = known.files if known is not None else {}
+    return {rel: digest if recorded.get(rel, (None,))[0] == st else None for rel, (st, digest) in view.files.items()}
 
 
 def _listing_key(tree: _Tree, rels: list[str], kustomizations: Iterable[str]) -> bytes:
