@@ -150,3 +150,25 @@ def test_the_kustomization_listing_is_checked_again_when_files_or_listings_chang
         (example_repo / "rendered/prod/models/fraud-detector/inferenceservice.yaml").read_bytes())
     assert _validate(example_repo)[1] == ["servespec: error: rendered/prod/models/fraud-detector/extra.yaml: env prod: "
                                           "not listed in any kustomization.yaml: the controller would never apply it"]
+
+
+def test_every_env_checked_in_one_pool_gives_the_serial_report(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import servespec.validate.tree as tree
+    from servespec.cache.objects import ObjectStore
+    from servespec.overlay import load_envs
+    from servespec.validate import SchemaRegistry
+
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    _plant(example_repo)
+    envs = list(load_envs(example_repo, None).values())
+
+    def reports() -> dict[str, list[str]]:
+        stores = {env.name: ObjectStore(str(example_repo.resolve()), env.name) for env in envs}
+        found = tree.validate_trees(example_repo, envs, SchemaRegistry(CRDS), None, stores)
+        return {name: [str(p) for p in report.problems] + [f"{report.objects} objects"] for name, report in found.items()}
+
+    serial = reports()
+    monkeypatch.setattr(tree, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(tree.os, "cpu_count", lambda: 2)
+    assert reports() == serial
+    assert list(serial) == ["dev", "prod", "staging"] and len(serial["prod"]) == 2 and PLANTED in serial["prod"][0]

@@ -56,6 +56,11 @@ class ObjectStore(Mapping[bytes, bytes]):
     def __iter__(self) -> Iterator[bytes]:
         return iter(())
 
+    def release(self) -> None:
+        """Forget the buckets loaded so far (they are read again if asked for): memory back after
+        an environment's files are checked."""
+        self._buckets = {}
+
     def put(self, digest: bytes, json: bytes) -> None:
         """Remember the object of a freshly rendered file."""
         if self.enabled:

@@ -123,11 +123,22 @@ def _plan(tree: _Tree, files: dict[str, bytes | None], cache: ValidationCache | 
 _POOL_STATE: tuple[list[_Tree], SchemaRegistry] | None = None
 
 
+def _check_all(trees: list[_Tree], work: list[tuple[int, str]], registry: SchemaRegistry) -> list[FileResult]:
+    """Check ``(tree, file)`` pairs in order, forgetting a tree's loaded objects once past it."""
+    out: list[FileResult] = []
+    for at, (index, rel) in enumerate(work):
+        out.append(trees[index].check(rel, registry))
+        store = trees[index].store
+        if store is not None and (at + 1 == len(work) or work[at + 1][0] != index):
+            store.release()
+    return out
+
+
 def _check_chunk(chunk: list[tuple[int, str]]) -> list[FileResult]:
     """Worker side of a parallel validation (state inherited through fork)."""
     assert _POOL_STATE is not None
     trees, registry = _POOL_STATE
-    return [trees[index].check(rel, registry) for index, rel in chunk]
+    return _check_all(trees, chunk, registry)
 
 
 def _check_pending(trees: list[_Tree], registry: SchemaRegistry) -> None:
@@ -136,8 +147,8 @@ def _check_pending(trees: list[_Tree], registry: SchemaRegistry) -> None:
     work = [(index, rel) for index, tree in enumerate(trees) for rel in tree.pending]
     workers = os.cpu_count() or 1
     if len(work) < PARALLEL_FROM or workers < 2:
-        for index, rel in work:
-            trees[index].results[rel] = trees[index].check(rel, registry)
+        for (index, rel), result in zip(work, _check_all(trees, work, registry), strict=True):
+            trees[index].results[rel] = result
         return
     registry.warm({tree.env.overlay.kubernetes_version for tree in trees})  # compile once, before forking
     first: dict[tuple[str, str, str], tuple[int, str]] = {}
