@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import CRDS, run_cli
 from servespec.cache.fingerprint import file_digest, read_framed, repo_dir, write_framed
@@ -172,3 +174,74 @@ def test_every_env_checked_in_one_pool_gives_the_serial_report(example_repo: Pat
     monkeypatch.setattr(tree.os, "cpu_count", lambda: 2)
     assert reports() == serial
     assert list(serial) == ["dev", "prod", "staging"] and len(serial["prod"]) == 2 and PLANTED in serial["prod"][0]
+
+
+_RESULTS = {"clean": None, "bad": "a problem", "kustomization": "resources"}
+
+
+def _result(kind: str, rel: str) -> object:
+    from servespec.cache.validation import CLEAN
+    from servespec.errors import Problem
+
+    if kind == "clean":
+        return CLEAN
+    if kind == "bad":
+        return (), (Problem(f"rendered/dev/{rel}", None, "X x", "bad"),), ("a note",), 1, None
+    return (), (), (), 0, ("a.yaml", "b")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.dictionaries(st.sampled_from([f"f{i}.yaml" for i in range(8)]),
+                                                st.tuples(st.integers(0, 2), st.sampled_from(sorted(_RESULTS))), max_size=8),
+                                st.integers(0, 1), st.integers(1, 20)), min_size=1, max_size=6))
+def test_tables_and_deltas_read_back_as_the_last_results_put(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             steps: list[tuple[dict[str, tuple[int, str]], int, int]]) -> None:
+    """Whatever sequence of changes (files added, changed, removed; keys changed), a new cache
+    reads back exactly the last results put, through whole tables and deltas alike."""
+    import servespec.cache.validation as validation
+    from servespec.cache.validation import ValidationCache
+
+    root = tmp_path / f"repo-{len(list(tmp_path.iterdir()))}"
+    root.mkdir()
+    last: dict[str, tuple[bytes, object]] | None = None
+    last_key = b""
+    for files, key_no, delta_max in steps:
+        monkeypatch.setattr(validation, "DELTA_MAX", delta_max)
+        key = b"key%d" % key_no
+        cache = ValidationCache(root)
+        earlier = cache.earlier("dev", key)
+        if last is not None and key == last_key:
+            assert {rel: (digest, earlier.result(rel)) for rel, digest in earlier.digests.items()} == last
+        else:
+            assert earlier.digests == {}
+        digests = {rel: bytes([n]) * 20 for rel, (n, _kind) in files.items()}
+        results = {rel: _result(kind, rel) for rel, (_n, kind) in files.items()}
+        checked = [rel for rel in files if earlier.get(rel, digests[rel]) != results[rel]]
+        results.update({rel: earlier.result(rel) for rel in files if rel not in checked})
+        cache.put("dev", key, digests, results, checked, (b"listing", ()))  # type: ignore[arg-type]
+        cache.save()
+        last, last_key = {rel: (digests[rel], results[rel]) for rel in files}, key
+
+
+def test_the_base_listing_is_kept_by_the_tree_id_of_rendered_at_base(example_git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Update-time rules compare with ``rendered/`` at ``--base``: its InferenceServices' blob ids
+    are listed once per git tree of ``rendered/`` there, and listed again when that tree moves."""
+    import servespec.validate.kserve as kserve
+    from conftest import git
+
+    repo = example_git_repo
+    path = repo / "rendered/dev/models/fraud-detector/inferenceservice.yaml"
+    path.write_text(path.read_text().replace("deploymentMode: RawDeployment", "deploymentMode: Standard"))
+    git(repo, "commit", "-qam", "what servespec rendered before it knew KServe versions")
+    assert run_cli("render", "--root", repo).exit_code == 0
+    listed: list[str] = []
+    real = kserve.blob_ids_at
+    monkeypatch.setattr(kserve, "blob_ids_at", lambda *args: listed.append("ls-tree") or real(*args))
+    rejected = "an update to 'RawDeployment' is rejected"
+    for expected_listings in (1, 1):  # the second validate lists nothing
+        res = run_cli("validate", "--env", "dev", "--root", repo)
+        assert res.exit_code == 1 and rejected in res.stderr and len(listed) == expected_listings
+    (Path(repo_dir(str(repo.resolve()))) / "validate-base").write_bytes(b"damaged")
+    assert rejected in run_cli("validate", "--env", "dev", "--root", repo).stderr and len(listed) == 2
+    git(repo, "commit", "-qam", "render")  # rendered/ at HEAD moves: listed again, nothing to reject
+    assert run_cli("validate", "--env", "dev", "--root", repo).exit_code == 0 and len(listed) == 3

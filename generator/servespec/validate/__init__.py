@@ -50,7 +50,7 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
     stores = {env.name: ObjectStore(str(root.resolve()), env.name, use_cache) for env in known}
     files = {env.name: rendered_files(root, env.name, use_cache) for env in known if (root / "rendered" / env.name).is_dir()}
     reports = validate_trees(root, known, registry, cache, stores, files)
-    before = blobs_at(root, base, [env for env in known if env.name in files])
+    before = blobs_at(root, base, [env for env in known if env.name in files], cache)
     for env in known:
         report = reports[env.name]
         if env.name in before:

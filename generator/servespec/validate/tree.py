@@ -27,7 +27,7 @@ import yaml
 from ..cache.fingerprint import file_digest
 from ..cache.manifest import load_manifest, manifest_path, tree_view
 from ..cache.objects import ObjectStore
-from ..cache.validation import CLEAN, FileResult, ValidationCache
+from ..cache.validation import CLEAN, EnvResults, FileResult, ValidationCache
 from ..capacity import budget_problems, tree_objects
 from ..errors import Problem
 from ..overlay import Env
@@ -106,18 +106,17 @@ class _Tree:
 
 def _plan(tree: _Tree, files: dict[str, bytes | None], cache: ValidationCache | None, key: bytes) -> None:
     """Each file's earlier result where it still holds, else the file is pending."""
-    earlier = cache.earlier(tree.env.name, key) if cache is not None else None
-    for rel in sorted(files):
-        digest = files[rel]
+    earlier = cache.earlier(tree.env.name, key) if cache is not None else EnvResults()
+    known, digests, results, pending = earlier.digests, tree.digests, tree.results, tree.pending
+    for rel, digest in files.items():
         if digest is None:
             tree.data[rel] = data = (tree.folder / rel).read_bytes()
             digest = file_digest(data)
-        tree.digests[rel] = digest
-        hit = earlier.get(rel, digest) if earlier is not None else None
-        if hit is not None:
-            tree.results[rel] = hit
+        digests[rel] = digest
+        if known.get(rel) == digest:
+            results[rel] = earlier.result(rel)
         else:
-            tree.pending.append(rel)
+            pending.append(rel)
 
 
 _POOL_STATE: tuple[list[_Tree], SchemaRegistry] | None = None
@@ -223,7 +222,7 @@ def _report(tree: _Tree, cache: ValidationCache | None, key: bytes) -> Validatio
     else:
         listing = kustomize_listing(display, kustomizations, set(rels))
     if cache is not None:
-        cache.put(tree.env.name, key, tree.digests, tree.results, (listing_key, tuple(listing)))
+        cache.put(tree.env.name, key, tree.digests, tree.results, tree.pending, (listing_key, tuple(listing)))
     report.problems = [*unreadable, *listing, *report.problems]
     report.problems.extend(budget_problems(tree.env.name, tree.env.overlay, tree_objects(tree.folder, tree.store), tree.env.where))
     report.files = len(rels)
