@@ -96,7 +96,7 @@ def test_every_file_of_an_env_is_checked_again_when_what_decides_its_results_cha
     elif change == "code":
         import servespec.cache.validation as validation
 
-        monkeypatch.setattr(validation, "code_fingerprint", lambda: "another servespec")
+        monkeypatch.setattr(validation, "code_digest", lambda: "another servespec")
     else:
         crd = next(crds.rglob("*.yaml"))
         crd.write_bytes(crd.read_bytes())  # a CRD file changed: every schema may have

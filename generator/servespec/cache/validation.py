@@ -23,8 +23,7 @@ from typing import Any, Protocol
 
 from ..errors import Problem
 from ..overlay import Env
-from .fingerprint import read_framed, repo_dir, write_framed
-from .store import code_fingerprint
+from .fingerprint import code_digest, read_framed, repo_dir, write_framed
 
 __all__ = ["ValidationCache", "EnvResults", "FileResult", "CLEAN"]
 
@@ -115,7 +114,7 @@ class ValidationCache:
 
     def env_key(self, env: Env, registry: _Fingerprinted) -> bytes:
         """What decides a file's result besides its bytes."""
-        h = hashlib.sha256(code_fingerprint().encode())
+        h = hashlib.sha256(code_digest().encode())
         h.update(env.name.encode())
         h.update(env.overlay.model_dump_json().encode())
         h.update(registry.fingerprint().encode())

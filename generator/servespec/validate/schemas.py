@@ -33,8 +33,7 @@ import jsonschema_rs
 import orjson
 import yaml
 
-from ..cache.store import cache_dir
-from ..fsutil import atomic_write
+from ..cache.fingerprint import cache_dir
 from ..kserve.schemas import crd_schemas, schema_id
 from .legacy import PACKAGED_SCHEMAS
 
@@ -152,6 +151,17 @@ def _fast(schema: dict[str, Any], draft7: bool, **kw: Any) -> Any | None:
         return None
 
 
+def _keep(path: Path, text: str) -> None:
+    """Write a converted schema to the cache atomically (a failure only means converting again next time)."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 @functools.cache
 def _k8s_schemas() -> Path:
     """kubernetes-validate's folder of schemas, found without importing the package (its
@@ -205,7 +215,7 @@ class SchemaRegistry:
         blob = schema_id(api_version, kind, kserve_version)
         if blob is None:
             return None
-        cache = cache_dir() / f"shipped-{blob}-{_CONVERTER_VERSION}.json"
+        cache = Path(cache_dir()) / f"shipped-{blob}-{_CONVERTER_VERSION}.json"
         if self.use_cache and cache.is_file():
             try:
                 cached: dict[str, Any] = orjson.loads(cache.read_bytes())
@@ -214,16 +224,13 @@ class SchemaRegistry:
                 pass
         converted: dict[str, Any] = to_jsonschema(crd_schemas(kserve_version)[(api_version, kind)])
         if self.use_cache:
-            try:
-                atomic_write(cache, json.dumps(converted).encode(), mkdir=True)
-            except OSError:
-                pass
+            _keep(cache, json.dumps(converted))
         return converted
 
     def _crd_file(self, path: Path) -> dict[tuple[str, str], dict[str, Any]]:
         raw = path.read_bytes()
         digest = hashlib.sha256(raw + _CONVERTER_VERSION.encode()).hexdigest()[:20]
-        cache = cache_dir() / f"crd-{digest}.json"
+        cache = Path(cache_dir()) / f"crd-{digest}.json"
         if self.use_cache and cache.is_file():
             try:
                 return {(k.split("|", 1)[0], k.split("|", 1)[1]): v for k, v in orjson.loads(cache.read_bytes()).items()}
@@ -239,13 +246,7 @@ class SchemaRegistry:
                 if schema and version.get("served", True):
                     out[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = to_jsonschema(schema)
         if self.use_cache:
-            try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(json.dumps({f"{a}|{k}": v for (a, k), v in out.items()}))
-                os.replace(tmp, cache)
-            except OSError:
-                pass
+            _keep(cache, json.dumps({f"{a}|{k}": v for (a, k), v in out.items()}))
         return out
 
     # -- built-in kinds ---------------------------------------------------------------------
