@@ -1,6 +1,7 @@
-"""Validation of rendered trees: ``schemas.py`` (what each kind may contain), ``policies.py``
-(servespec's own rules), ``tree.py`` (a whole ``rendered/<env>/``). :func:`validate_repo` is
-what ``servespec validate`` calls."""
+"""Validation of rendered trees: ``schemas.py`` (what each kind may contain), ``policies.py`` and
+``secrets.py`` (servespec's own rules), ``kserve.py`` (what the env's KServe refuses),
+``checks.py`` (one object), ``tree.py`` (whole ``rendered/<env>/`` trees, only what changed).
+:func:`validate_repo` is what ``servespec validate`` calls."""
 
 from __future__ import annotations
 

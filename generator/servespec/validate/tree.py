@@ -144,8 +144,8 @@ def _check_pending(trees: list[_Tree], registry: SchemaRegistry) -> None:
     """Check every pending file of every tree: here, or in one worker per core when there are many."""
     global _POOL_STATE
     work = [(index, rel) for index, tree in enumerate(trees) for rel in tree.pending]
-    workers = os.cpu_count() or 1
-    if len(work) < PARALLEL_FROM or workers < 2:
+    cores = os.cpu_count() or 1
+    if len(work) < PARALLEL_FROM or cores < 2:
         for (index, rel), result in zip(work, _check_all(trees, work, registry), strict=True):
             trees[index].results[rel] = result
         return
@@ -158,6 +158,7 @@ def _check_pending(trees: list[_Tree], registry: SchemaRegistry) -> None:
         trees[index].results[rel] = trees[index].check(rel, registry)
     done = set(first.values())
     # by digest, so that each worker loads only its own part of the render cache's objects
+    workers = min(cores, max(2, 2 * len(work) // PARALLEL_FROM))  # half a batch each at least
     chunks: list[list[tuple[int, str]]] = [[] for _ in range(workers)]
     for index, rel in work:
         if (index, rel) not in done:
