@@ -16,7 +16,7 @@ import hashlib
 import multiprocessing
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ def _kustomization(data: bytes) -> dict[str, Any] | None:
 
 
 def _check_file(shown: str, data: bytes | None, json: bytes | None, env: Env, registry: SchemaRegistry,
-                read: Any = None) -> FileResult:
+                read: Callable[[], bytes]) -> FileResult:
     """Validate one rendered file: its objects from ``json`` (the render cache's, for bytes
     servespec wrote) or else parsed from ``data`` (``read()`` gives the bytes when not at hand)."""
     if not shown.endswith(".yaml"):
