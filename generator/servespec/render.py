@@ -261,21 +261,24 @@ def _write_repo(root: Path, project: Project, cache: RenderCache, out: RepoRende
 def write_model_change(root: Path, ctx: EnvContext, model: str) -> RenderResult:
     """Re-render ``ctx``'s environment after one model's rollout state changed (``rollout/``):
     that model's files and the environment-wide ones are written; when the set of files stays
-    the same, every other file stays exactly as it is on disk (a rollout commit never carries
-    unrelated drift), else the whole environment is written. Unchanged models are not emitted
-    (the render cache) and the env is replaced through its spare tree (``envtree.py``)."""
+    the same, every other model's files (its unit's kustomization too) stay exactly as they are
+    on disk (a rollout commit never carries unrelated drift), else the whole environment is
+    written. Unchanged models are not emitted (the render cache) and the env is replaced through
+    its spare tree (``envtree.py``)."""
     env = ctx.env.name
     cache = RenderCache(root)
     tree = EnvTree(root, env)
     on_disk = tree.digests()
     fresh: set[str] = set()
+    own = f"models/{model}/"
     while True:
         outputs = emit_env(ctx, cache.refs(ctx, fresh))
         cache.record(env, outputs)
         keep = set(on_disk) == {o.path for o in outputs}
         wanted: Wanted = {}
         for out in outputs:
-            if keep and out.model not in (model, None):
+            other = out.model not in (model, None) or (out.model is None and out.path.startswith("models/") and not out.path.startswith(own))
+            if keep and other:
                 wanted[out.path] = (on_disk[out.path], None)
             elif isinstance(out.data, DigestRef):
                 wanted[out.path] = (out.data.digest, None)
