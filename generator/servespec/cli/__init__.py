@@ -13,6 +13,7 @@ when a command really runs (``commands.py``; ``cli`` is that group, built on fir
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from .fastpath import fast_render
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> None:
     done = fast_render(args)
     if done is not None:
         sys.exit(done)
+    # A compiler's heap: tens of thousands of long-lived objects (specs, outputs, manifests) and
+    # almost no cycles. With the default thresholds the collector walks that heap again and again
+    # (20% of a one-model render at 10,000 models); collect young objects rarely instead.
+    gc.set_threshold(50_000, 20, 100)
     import traceback
 
     import click
