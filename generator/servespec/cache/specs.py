@@ -18,7 +18,6 @@ clock or files they read: ``render --no-cache`` imports every module.
 
 from __future__ import annotations
 
-import gc
 import os
 import pickle
 from hashlib import blake2b
@@ -98,18 +97,7 @@ class SpecCache:
         return list(data["groups"]) if ok and isinstance(data, dict) and isinstance(data.get("groups"), list) else []
 
     def _reuse(self, groups: list[Group]) -> tuple[dict[Path, Outcome], dict[str, str]]:
-        """The outcomes of every group whose modules all still exist with their key (unpickled
-        with the cyclic garbage collector paused: it would walk every object of the process
-        over and over while thousands of declarations are created, 2-4x the unpickling)."""
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return self._unpickle(groups)
-        finally:
-            if enabled:
-                gc.enable()
-
-    def _unpickle(self, groups: list[Group]) -> tuple[dict[Path, Outcome], dict[str, str]]:
+        """The outcomes of every group whose modules all still exist with their key."""
         kept: dict[Path, Outcome] = {}
         digests: dict[str, str] = {}
         for keys, blob, models in groups:
