@@ -152,3 +152,21 @@ def test_an_exception_that_cannot_travel_travels_as_text() -> None:
 
     with pytest.raises(RuntimeError, match="only text survives"):
         run_two_phase([1], Phases(compute, lambda n: n))
+
+
+def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
+    """``servespec render | head -0``: no traceback from the no-op path or the full one."""
+    import subprocess
+    import sys
+
+    repo = copy_example(tmp_path / "repo")
+    env = {**os.environ, "SERVESPEC_CACHE_DIR": str(tmp_path / "cache")}
+    for _ in range(2):  # the first render runs the full path, the second the fast no-op path
+        proc = subprocess.Popen([sys.executable, "-m", "servespec", "render", "--root", str(repo)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        # 141 (as if killed by SIGPIPE) from the fast path; click ends its commands with 1 (its EPIPE handling)
+        assert proc.wait(timeout=60) in (1, 141), err
+        assert err == ""
