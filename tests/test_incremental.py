@@ -215,31 +215,28 @@ def test_validate_reads_only_files_whose_stat_moved_and_reuses_webhook_findings(
 
 # -- rollouts -------------------------------------------------------------------------------------------------------
 def test_a_rollout_change_writes_one_model_and_keeps_unrelated_drift(example_repo: Path, tmp_path: Path) -> None:
-    """``render.write_model_change`` (what ``rollout/apply._rerender`` can call) writes what
-    ``_rerender`` writes today: the model's files, the env-wide ones, every other file as on disk."""
+    """``render.write_model_change`` (what a rollout commit writes: ``rollout/apply.commit_transition``)
+    writes the model's files and the env-wide ones, every other file as on disk: the tree a full
+    render with the new state gives before the drift."""
     import dataclasses
-    from types import SimpleNamespace
 
     from conftest import copy_example
     from servespec.project import Project
     from servespec.render import read_tree, write_model_change
     from servespec.resolve import build_context
-    from servespec.rollout.apply import _rerender
+    from servespec.rollout.state import write_state
     from servespec.spec.rollout import ModelState
 
     other = copy_example(tmp_path / "other")
     state = ModelState(phase="canary", stable="s3://census-income/serving_model", candidate="s3://census-income/v2", step=1,
                        traffic=10, since="2026-01-01T00:00:00Z")
-    for repo in (example_repo, other):
-        assert run_cli("render", "--root", repo).exit_code == 0
-        _bump(repo)  # drift: a spec changed, not rendered
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    _bump(example_repo)  # drift: a spec changed, not rendered
     stale = (example_repo / "rendered/prod/models/fraud-detector/inferenceservice.yaml").read_bytes()
-    for repo in (example_repo, other):
-        ctx = build_context(Project.load(repo, ["prod"]), "prod")
-        if repo == example_repo:
-            result = write_model_change(repo, dataclasses.replace(ctx, rollout={**ctx.rollout, "census-income": state}), "census-income")
-        else:
-            _rerender(repo, ctx, SimpleNamespace(env="prod", model="census-income", after=state))  # type: ignore[arg-type]
+    ctx = build_context(Project.load(example_repo, ["prod"]), "prod")
+    result = write_model_change(example_repo, dataclasses.replace(ctx, rollout={**ctx.rollout, "census-income": state}), "census-income")
+    write_state(other, "prod", "census-income", state)  # the same state, rendered whole without the drift
+    assert run_cli("render", "--root", other).exit_code == 0
     assert read_tree(example_repo / "rendered") == read_tree(other / "rendered")
     assert (example_repo / "rendered/prod/models/fraud-detector/inferenceservice.yaml").read_bytes() == stale
     assert result.changed == ["models/census-income/inferenceservice.yaml"]

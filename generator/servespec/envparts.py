@@ -9,15 +9,15 @@ servespec wrote it, so re-emitting it is byte-exact. It disappears (is pruned) o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
-from importlib import resources
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes_validate import utils as kv
 
 from .errors import Problem
 from .kserve.schemas import schema_id
@@ -167,14 +167,34 @@ def _graph_problems(g: InferenceGraph, declared: dict[str, Model], env: Env, mod
 
 # -- extra manifests ------------------------------------------------------------------------------------
 def _builtin_schema(k8s_version: str, api_version: str, kind: str) -> bool:
-    """Whether kubernetes-validate has a schema for the kind at (or below) the env's Kubernetes version."""
-    want = tuple(int(p) for p in kv.major_minor(k8s_version).split("."))
-    versions = [v for v in kv.all_versions() if tuple(int(p) for p in kv.major_minor(v).split(".")) <= want]
+    """Whether kubernetes-validate has a schema for the kind at (or below) the env's Kubernetes
+    version. Its schema folders are listed without importing the package (which imports
+    jsonschema: 0.1 s that every render and rollout command would pay)."""
+    want = _minor(k8s_version)
+    versions = sorted((_minor(v), name) for v, name in _builtin_versions() if _minor(v) <= want)
     if not versions:
         return False
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    folder = resources.files("kubernetes_validate") / "kubernetes-json-schema" / f"v{versions[-1]}-local-strict"
-    return (folder / f"{kind.lower()}-{group_version}.json").is_file()
+    return (_builtin_root() / versions[-1][1] / f"{kind.lower()}-{group_version}.json").is_file()
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = re.match(r"^v?(\d+)\.(\d+)", version).groups()  # type: ignore[union-attr]  # versions are checked on load
+    return int(major), int(minor)
+
+
+@functools.cache
+def _builtin_root() -> Path:
+    spec = importlib.util.find_spec("kubernetes_validate")
+    assert spec is not None and spec.submodule_search_locations, "kubernetes-validate is a dependency"
+    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
+
+
+@functools.cache
+def _builtin_versions() -> list[tuple[str, str]]:
+    """(version, folder) of every strict schema set kubernetes-validate ships."""
+    return [(p.name[1:].split("-")[0], p.name) for p in _builtin_root().iterdir()
+            if p.name.startswith("v") and p.name.endswith("-local-strict")]
 
 
 def has_schema(k8s_version: str, kserve_version: str, api_version: str, kind: str) -> bool:

@@ -34,6 +34,7 @@ from .resolve import build_context, spec_ahead
 from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
+from .render_workers import located, parallel_envs, render_forked
 from .yamlwriter import dump
 
 __all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "write_model_change", "check_env",
@@ -99,7 +100,7 @@ def render_project(project: Project, cache: RenderCache | None = None, warnings:
         try:
             out[env] = render_env(project, env, cache, warnings)
         except RenderError as exc:
-            problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
+            problems.extend(located(env, exc.problems))
     if problems:
         raise RenderError(list(dict.fromkeys(problems)))
     return out
@@ -241,41 +242,58 @@ def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = Fals
 
 def _write_repo(root: Path, project: Project, cache: RenderCache, out: RepoRender, warnings: list[Problem]) -> dict[str, tuple[str, int]]:
     """Render every env of ``project`` incrementally and write what changed; per env the token
-    of the manifest now describing its tree ("" when none was kept) and its file count."""
+    of the manifest now describing its tree ("" when none was kept) and its file count. Large
+    renders run one forked worker per env (``render_workers.py``), with the same result."""
+    if parallel_envs(project, cache):
+        written = render_forked(list(project.envs), lambda env, found: _render_env_refs(project, env, cache, warnings=found),
+                                lambda env, wanted: _write_one(root, project, cache, env, wanted, save=True), warnings)
+    else:
+        written = [_write_one(root, project, cache, env, wanted) for env, wanted in _render_incremental(project, cache, warnings).items()]
     tokens: dict[str, tuple[str, int]] = {}
-    for env, wanted in _render_incremental(project, cache, warnings).items():
-        out.files[env] = len(wanted)
-        tree = EnvTree(root, env, use_cache=cache.enabled)
-        try:
-            change = tree.write(wanted)
-        except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
-            owners = {_owner(path) for path in need.paths}
-            change = tree.write(_render_env_refs(project, env, cache, owners))
-        result = RenderResult(env, change.added, change.changed, change.removed)
+    for result, token, count in written:
+        out.files[result.env] = count
         out.warnings.extend(_renamed_units(result))
         out.results.append(result)
-        tokens[env] = (tree.token, len(wanted))
+        tokens[result.env] = (token, count)
     return tokens
+
+
+def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wanted: Wanted,
+               save: bool = False) -> tuple[RenderResult, str, int]:
+    """Write one env's tree (and with ``save`` its render cache: a worker's own): what changed,
+    the token of its manifest, its file count."""
+    tree = EnvTree(root, env, use_cache=cache.enabled)
+    try:
+        change = tree.write(wanted)
+    except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
+        owners = {_owner(path) for path in need.paths}
+        change = tree.write(_render_env_refs(project, env, cache, owners))
+    if save:
+        cache.save()
+    return RenderResult(env, change.added, change.changed, change.removed), tree.token, len(wanted)
 
 
 def write_model_change(root: Path, ctx: EnvContext, model: str) -> RenderResult:
     """Re-render ``ctx``'s environment after one model's rollout state changed (``rollout/``):
     that model's files and the environment-wide ones are written; when the set of files stays
-    the same, every other file stays exactly as it is on disk (a rollout commit never carries
-    unrelated drift), else the whole environment is written. Unchanged models are not emitted
-    (the render cache) and the env is replaced through its spare tree (``envtree.py``)."""
+    the same, every other model's files (its unit's kustomization too) stay exactly as they are
+    on disk (a rollout commit never carries unrelated drift), else the whole environment is
+    written. Unchanged models are not emitted (the render cache) and the env is replaced through
+    its spare tree (``envtree.py``)."""
     env = ctx.env.name
     cache = RenderCache(root)
     tree = EnvTree(root, env)
     on_disk = tree.digests()
     fresh: set[str] = set()
+    own = f"models/{model}/"
     while True:
         outputs = emit_env(ctx, cache.refs(ctx, fresh))
         cache.record(env, outputs)
         keep = set(on_disk) == {o.path for o in outputs}
         wanted: Wanted = {}
         for out in outputs:
-            if keep and out.model not in (model, None):
+            other = out.model not in (model, None) or (out.model is None and out.path.startswith("models/") and not out.path.startswith(own))
+            if keep and other:
                 wanted[out.path] = (on_disk[out.path], None)
             elif isinstance(out.data, DigestRef):
                 wanted[out.path] = (out.data.digest, None)
@@ -301,7 +319,7 @@ def _render_incremental(project: Project, cache: RenderCache, warnings: list[Pro
         try:
             out[env] = _render_env_refs(project, env, cache, warnings=warnings)
         except RenderError as exc:
-            problems.extend(p if p.file else Problem(f"env {env}", None, p.field, p.message) for p in exc.problems)
+            problems.extend(located(env, exc.problems))
     if problems:
         raise RenderError(list(dict.fromkeys(problems)))
     return out

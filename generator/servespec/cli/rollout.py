@@ -87,14 +87,15 @@ def release(ctx: click.Context, model: str, env: str, storage_uri: str | None, f
     from ..rollout import apply, llm_apply
 
     root = resolve_root(ctx, cmd_root)
-    if llm_apply.is_llm(root, env, model):  # LLMs (rollout/llm_apply.py): --storage-uri only
+    project = apply.load_project(root, [env])  # once per command
+    if llm_apply.is_llm(project, model):  # LLMs (rollout/llm_apply.py): --storage-uri only
         if storage_uri is None or from_env is not None:
             raise click.UsageError("an LLM is released with --storage-uri URI (--from is not supported for LLMs)")
         _report(llm_apply.release(root, env, model, storage_uri, author=author, push=_push(push, remote, branch), log=_log,
-                                  break_glass=break_glass), f"{env}/{model}: {storage_uri} is already stable; nothing to commit")
+                                  break_glass=break_glass, project=project), f"{env}/{model}: {storage_uri} is already stable; nothing to commit")
         return
-    out = apply.release(resolve_root(ctx, cmd_root), env, model, storage_uri, author=author, push=_push(push, remote, branch), log=_log,
-                        from_env=from_env, break_glass=break_glass)
+    out = apply.release(root, env, model, storage_uri, author=author, push=_push(push, remote, branch), log=_log,
+                        from_env=from_env, break_glass=break_glass, project=project)
     _report(out, f"{env}/{model}: {storage_uri or 'the version ' + str(from_env) + ' serves'} is already stable; nothing to commit")
 
 
@@ -136,17 +137,19 @@ def promote(ctx: click.Context, model: str | None, env: str, all_: bool, prometh
         raise click.UsageError("--output json goes with --all")
     root = resolve_root(ctx, cmd_root)
     options = apply.PromoteOptions(prometheus, to, ignore_bake_time, skip_gates)
-    if model and llm_apply.is_llm(root, env, model):  # LLMs: rollout/llm_apply.py
+    project = apply.load_project(root, [env])  # once per command
+    if model and llm_apply.is_llm(project, model):  # LLMs: rollout/llm_apply.py
         _report(llm_apply.promote(root, env, model, options, author=author, push=_push(push, remote, branch), log=_log,
-                                  break_glass=break_glass), "nothing to do")
+                                  break_glass=break_glass, project=project), "nothing to do")
         return
     if model:
         _report(apply.promote(root, env, model, options, author=author, push=_push(push, remote, branch), log=_log,
-                              break_glass=break_glass), "nothing to do")
+                              break_glass=break_glass, project=project), "nothing to do")
         return
-    report = batch.promote_all(root, env, options, author=author, push=_push(push, remote, branch), log=_log, break_glass=break_glass)
+    report = batch.promote_all(root, env, options, author=author, push=_push(push, remote, branch), log=_log, break_glass=break_glass,
+                               project=project)
     report = llm_apply.promote_all(root, env, options, author=author, push=_push(push, remote, branch), log=_log,
-                                   break_glass=break_glass, report=report)  # the LLMs under canary
+                                   break_glass=break_glass, report=report, project=None if push else project)  # the LLMs under canary
     if output == "json":
         click.echo(json.dumps(report.as_json(), indent=2, sort_keys=True))
     else:
@@ -173,7 +176,9 @@ def rollback(ctx: click.Context, model: str, env: str, author: str | None, push:
     from ..rollout import apply, llm_apply
 
     root = resolve_root(ctx, cmd_root)
-    if llm_apply.is_llm(root, env, model):  # LLMs: rollout/llm_apply.py
-        _report(llm_apply.rollback(root, env, model, author=author, push=_push(push, remote, branch), log=_log), "nothing to do")
+    project = apply.load_project(root, [env])  # once per command
+    if llm_apply.is_llm(project, model):  # LLMs: rollout/llm_apply.py
+        _report(llm_apply.rollback(root, env, model, author=author, push=_push(push, remote, branch), log=_log, project=project),
+                "nothing to do")
         return
-    _report(apply.rollback(root, env, model, author=author, push=_push(push, remote, branch), log=_log), "nothing to do")
+    _report(apply.rollback(root, env, model, author=author, push=_push(push, remote, branch), log=_log, project=project), "nothing to do")

@@ -19,8 +19,9 @@ themselves (TOOLCHAIN.md §2: the transformers break references and double the b
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .context import COMMON, EnvContext, Output, kustomization
 
@@ -37,6 +38,7 @@ class Layout:
     """The models of each unit (sorted; none for ``common``)."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def shard_of(model: str, shards: int) -> str:
     """The shard folder name of a model: a stable hash of its name, zero-padded (``07``)."""
     width = len(str(shards - 1))
@@ -62,7 +64,7 @@ def layout(ctx: EnvContext, outputs: list[Output]) -> Layout:
     units: dict[str, list[Output]] = {}
     for out in outputs:
         unit, inner = _unit_of(ctx, out)
-        units.setdefault(unit, []).append(replace(out, path=f"{unit}/{inner}"))
+        units.setdefault(unit, []).append(Output(f"{unit}/{inner}", out.obj, out.model, out.data))  # not replace(): 3x faster
     order = sorted(units, key=lambda u: (u != COMMON, u))
     result: list[Output] = []
     for unit in order:

@@ -13,36 +13,33 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from git import Repo
 
-from ..cache.render import RenderCache
+from ..cache.specs import SpecCache
 from ..clock import now_utc, pinned
-from ..emit import Output, emit_env
 from ..errors import CheckFailed, GitError, Problem, PromoteError, PushFailed, RaceLost, ServespecError
 from ..fsutil import atomic_write
 from ..gitrepo import (Author, behind, commit_paths, drop_branch, ensure_clean, ensure_no_branch, open_repo, propose_branch,
                        push_branch, push_with_retry, resolve_author)
 from ..overlay import Env
 from ..project import Project
-from ..render import RENDERED, write_env
+from ..render import write_model_change
 from ..resolve import EnvContext, build_context
 from ..spec import Gate, Model, RolloutPlan
 from ..spec.base import parse_duration
 from ..spec.rollout import ModelState
-from ..yamlwriter import dump
 from . import transitions
 from .gates import Evidence, Target, collect_evidence
 from .promotion import Policy, Proposal, proposal, upstream_uri
 from .state import state_path, write_state
 from .transitions import Evaluate, Transition, describe
 
-__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "prepare", "run", "commit_transition", "release", "promote", "rollback",
-           "gate_evaluator"]
+__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "load_project", "prepare", "run", "commit_transition", "release",
+           "promote", "rollback", "gate_evaluator"]
 
 Compute = Callable[[Env, Model, "ModelState | None", dt.datetime], "Transition | None"]
 """A transition of one model given its environment, spec, state and the time."""
@@ -73,8 +70,16 @@ class Outcome:
     """What the user should know (a break-glass override)."""
 
 
-def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model, ModelState | None]:
-    project = Project.load(root, [env_name])
+def load_project(root: Path, envs: list[str] | None) -> Project:
+    """The project as a rollout command sees it: ``envs`` (None: all), its specs through the spec
+    cache (``cache/specs.py``: only spec modules that changed are imported) as ``render`` loads
+    them, so that the render cache's keys are render's and unchanged models are not emitted
+    again. A command loads it once and passes it on (a rejected push loads it again: upstream moved)."""
+    specs = SpecCache(root)
+    return Project.load(root, envs, lambda _root: specs.load())
+
+
+def _load(project: Project, env_name: str, model_name: str) -> tuple[EnvContext, Model, ModelState | None]:
     ctx = build_context(project, env_name)
     if model_name not in ctx.models:
         what = "is disabled in" if model_name in project.specs.models else "is not a model of"
@@ -83,12 +88,16 @@ def _load(root: Path, env_name: str, model_name: str) -> tuple[EnvContext, Model
 
 
 def commit_transition(root: Path, ctx: EnvContext, t: Transition, repo: Repo, author: Author) -> str | None:
-    """Write the state, re-render what it changes (restoring the state on any error), commit both."""
+    """Write the state, re-render what it changes (restoring the state on any error), commit both.
+
+    Only the model's files and the environment-wide ones are written (``render.write_model_change``):
+    when the set of files stays the same, every other model's files stay exactly as committed,
+    so a rollout commit never carries unrelated drift; unchanged models come from the render cache."""
     path = state_path(root, t.env)
     before = path.read_bytes() if path.is_file() else None
     write_state(root, t.env, t.model, t.after)
     try:
-        _rerender(root, ctx, t)
+        write_model_change(root, dataclasses.replace(ctx, rollout={**ctx.rollout, t.model: t.after}), t.model)
     except BaseException:
         if before is None:
             path.unlink()
@@ -97,28 +106,6 @@ def commit_transition(root: Path, ctx: EnvContext, t: Transition, repo: Repo, au
         raise
     rel_state = path.relative_to(root).as_posix()
     return commit_paths(repo, root, [rel_state, f"rendered/{t.env}"], t.message(), author)
-
-
-def _data(out: Output) -> bytes:
-    return out.data if out.data is not None else dump(out.obj).encode("utf-8")
-
-
-def _rerender(root: Path, ctx: EnvContext, t: Transition) -> None:
-    """Re-render the environment with the new state. Every emitter runs, but only the objects of
-    this model and the environment-wide ones are serialized and compared: a rollout commit never
-    carries unrelated drift, and a promote stays fast on a thousand models. When the set of files
-    would change, the whole environment is rendered and swapped instead."""
-    new_ctx = dataclasses.replace(ctx, rollout={**ctx.rollout, t.model: t.after})
-    cache = RenderCache(root)
-    outputs = emit_env(new_ctx, cache.per_model(new_ctx))  # unchanged models come from the cache
-    target = root / RENDERED / t.env
-    on_disk = {(Path(d) / n).relative_to(target).as_posix() for d, _s, names in os.walk(target) for n in names}
-    if on_disk == {o.path for o in outputs}:  # other models' files stay exactly as committed
-        files = {o.path: _data(o) if o.model in (t.model, None) else (target / o.path).read_bytes() for o in outputs}
-    else:
-        files = {o.path: _data(o) for o in outputs}
-    write_env(root, t.env, files, cache)  # the env swapped in whole
-    cache.save()
 
 
 def prepare(root: Path, env_name: str, author: str | None, push: Push | None) -> tuple[Repo, str, Author]:
@@ -143,13 +130,15 @@ def _stale_hint(repo: Repo, push: Push | None) -> str | None:
 
 
 def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author: str | None = None,
-        push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet, policy: Policy | None = None) -> Outcome:
+        push: Push | None = None, now: dt.datetime | None = None, log: Log = _quiet, policy: Policy | None = None,
+        project: Project | None = None) -> Outcome:
     """Apply one transition as one commit; with ``push=(remote, branch)`` push it, retrying
     rejected pushes by re-applying the same transition on the new upstream. With ``policy``
     the environment's promotion policy is applied first (``promotion.py``): freezes, windows and
-    requirements refuse (nothing committed), approvals send the commit to a review branch."""
+    requirements refuse (nothing committed), approvals send the commit to a review branch.
+    ``project``: the repo as loaded by :func:`load_project` (None: loaded here)."""
     repo, start, who = prepare(root, env_name, author, push)
-    ctx, model, state = _load(root, env_name, model_name)
+    ctx, model, state = _load(project or load_project(root, [env_name]), env_name, model_name)
     now = now or now_utc()
     notes: list[str] = []
     trailers = policy.before(ctx.env, model_name, now, notes) if policy else []
@@ -197,7 +186,7 @@ def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push
     remote, branch = push[0], push[1] or repo.active_branch.name
 
     def reapply() -> str | None:
-        ctx2, model2, state2 = _load(root, t.env, t.model)
+        ctx2, model2, state2 = _load(load_project(root, [t.env]), t.env, t.model)
         if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
             raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, model2.predictor.storage_uri)}, "
                            f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
@@ -248,7 +237,7 @@ class PromoteOptions:
 
 
 def release(root: Path, env: str, model: str, storage_uri: str | None, *, author: str | None = None, push: Push | None = None,
-            log: Log = _quiet, from_env: str | None = None, break_glass: str | None = None) -> Outcome:
+            log: Log = _quiet, from_env: str | None = None, break_glass: str | None = None, project: Project | None = None) -> Outcome:
     """``servespec release``: start a canary of ``storage_uri``, or with ``from_env`` of the
     version that environment serves as stable, at the plan's first step, if the promotion
     policy allows it (``promotion.Policy``)."""
@@ -259,16 +248,18 @@ def release(root: Path, env: str, model: str, storage_uri: str | None, *, author
     def compute(e: Env, m: Model, s: ModelState | None, now: dt.datetime) -> Transition | None:
         uri = storage_uri if storage_uri is not None else upstream_uri(root, from_env or "", m, e.name)
         return transitions.release(e, m, s, uri, now)
-    return run(root, env, model, compute, author=author, push=push, log=log, policy=Policy("release", break_glass))
+    return run(root, env, model, compute, author=author, push=push, log=log, policy=Policy("release", break_glass), project=project)
 
 
 def promote(root: Path, env: str, model: str, options: PromoteOptions = PromoteOptions(), *, author: str | None = None,
-            push: Push | None = None, log: Log = _quiet, break_glass: str | None = None) -> Outcome:
+            push: Push | None = None, log: Log = _quiet, break_glass: str | None = None, project: Project | None = None) -> Outcome:
     """``servespec promote MODEL``: the promotion policy's freezes and windows, bake time and
     gates, then the next step."""
-    return run(root, env, model, options.compute(model), author=author, push=push, log=log, policy=Policy("promote", break_glass))
+    return run(root, env, model, options.compute(model), author=author, push=push, log=log, policy=Policy("promote", break_glass),
+               project=project)
 
 
-def rollback(root: Path, env: str, model: str, *, author: str | None = None, push: Push | None = None, log: Log = _quiet) -> Outcome:
+def rollback(root: Path, env: str, model: str, *, author: str | None = None, push: Push | None = None, log: Log = _quiet,
+             project: Project | None = None) -> Outcome:
     """``servespec rollback``: all traffic back to stable at once."""
-    return run(root, env, model, transitions.rollback, author=author, push=push, log=log)
+    return run(root, env, model, transitions.rollback, author=author, push=push, log=log, project=project)

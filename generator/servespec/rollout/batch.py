@@ -23,7 +23,7 @@ from typing import Literal
 from ..errors import CheckFailed, Closed, NotDecided, ServespecError
 from ..project import Project
 from ..resolve import build_context
-from .apply import Log, Outcome, PromoteOptions, Push, promote
+from .apply import Log, Outcome, PromoteOptions, Push, load_project, promote
 from .transitions import Transition
 
 __all__ = ["ModelResult", "BatchReport", "promote_all", "committed_result", "Result"]
@@ -115,16 +115,19 @@ _DEFAULT_OPTIONS = PromoteOptions()
 
 
 def promote_all(root: Path, env_name: str, options: PromoteOptions = _DEFAULT_OPTIONS, *, author: str | None = None,
-                push: Push | None = None, log: Log = _quiet, break_glass: str | None = None) -> BatchReport:
+                push: Push | None = None, log: Log = _quiet, break_glass: str | None = None, project: Project | None = None) -> BatchReport:
     """``servespec promote --all``: promote every model of ``env_name`` under canary, each on its
-    own; one :class:`ModelResult` per model, never stopping at the first problem."""
-    ctx = build_context(Project.load(root, [env_name]), env_name)
+    own; one :class:`ModelResult` per model, never stopping at the first problem. ``project``
+    (``apply.load_project``, None: loaded here) serves every model when nothing is pushed (a
+    rejected push brings upstream's specs: with ``push`` each model loads the repo again)."""
+    project = project or load_project(root, [env_name])
+    ctx = build_context(project, env_name)
     report = BatchReport(env_name)
     for name in [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.models]:
         where = f"{env_name}/{name}"
         try:
             report.models.append(committed_result(name, promote(root, env_name, name, options, author=author, push=push, log=log,
-                                                          break_glass=break_glass)))
+                                                          break_glass=break_glass, project=None if push else project)))
         except Closed as exc:
             report.models.append(ModelResult(name, "skipped", "; ".join(p.message.removeprefix(f"{where}: ") for p in exc.problems)))
         except NotDecided as exc:

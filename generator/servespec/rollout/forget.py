@@ -15,15 +15,14 @@ from pathlib import Path
 
 from git import Repo
 
-from ..cache.render import RenderCache
 from ..errors import Problem, PromoteError, PushFailed, RaceLost
 from ..fsutil import atomic_write
 from ..gitrepo import Author, commit_paths, push_with_retry
 from ..project import Project
-from ..render import render_env, write_env
-from ..resolve import resolve_model
+from ..render import write_model_change
+from ..resolve import build_context, resolve_model
 from ..spec.rollout import ModelState
-from .apply import Log, Push, prepare
+from .apply import Log, Push, load_project, prepare
 from .state import load_state, remove_entry, state_path
 from .transitions import describe
 
@@ -54,7 +53,7 @@ class Forgotten:
 
 def _entry(root: Path, env: str, model: str) -> tuple[Project, ModelState]:
     """The project and the entry to forget; refused when there is none or the model is rendered."""
-    project = Project.load(root, [env])
+    project = load_project(root, [env])
     state, lines = load_state(root, env)
     display = f"overlays/{env}.rollout.yaml"
     if model not in state:
@@ -69,14 +68,14 @@ def _entry(root: Path, env: str, model: str) -> tuple[Project, ModelState]:
 
 
 def _apply(root: Path, f: Forgotten, project: Project, repo: Repo, who: Author) -> str | None:
-    """Remove the entry and re-render the env (restoring the state file on any error), commit both."""
+    """Remove the entry and re-render the env (restoring the state file on any error), commit both:
+    the model's files leave it, the environment-wide ones are written again; unchanged models
+    come from the render cache (``render.write_model_change``)."""
     path = state_path(root, f.env)
     before = path.read_bytes()
     remove_entry(root, f.env, f.model)
     try:
-        cache = RenderCache(root)
-        write_env(root, f.env, render_env(project, f.env, cache), cache)
-        cache.save()
+        write_model_change(root, build_context(project, f.env), f.model)
     except BaseException:
         atomic_write(path, before)
         raise
@@ -103,7 +102,7 @@ def forget(root: Path, env: str, model: str, *, author: str | None = None, push:
         if state[model] != before:
             raise RaceLost(f"{env}/{model} changed upstream while this forget ran: now {describe(state[model], '')}, "
                            f"expected {describe(before, '')}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
-        f.commit = _apply(root, f, Project.load(root, [env]), repo, who)
+        f.commit = _apply(root, f, load_project(root, [env]), repo, who)
         return f.commit
 
     try:

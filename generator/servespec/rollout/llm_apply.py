@@ -27,7 +27,7 @@ from ..resolve_llm import llm_plan
 from ..spec import LLM, Gate, RolloutPlan
 from ..spec.base import parse_duration
 from ..spec.rollout import ModelState
-from .apply import Log, Outcome, PromoteOptions, Push, commit_transition, prepare
+from .apply import Log, Outcome, PromoteOptions, Push, commit_transition, load_project, prepare
 from .batch import BatchReport, ModelResult, committed_result
 from .gates import Evidence, Target, collect_evidence
 from .llm import LLMEvaluate, promote_llm, release_llm, rollback_llm
@@ -44,14 +44,13 @@ def _quiet(_message: str) -> None:
     pass
 
 
-def is_llm(root: Path, env_name: str, name: str) -> bool:
-    """Whether ``name`` is declared as an LLM (what the commands dispatch on; an LLM disabled in
-    ``env_name`` is then refused by name)."""
-    return name in Project.load(root, [env_name]).specs.llms
+def is_llm(project: Project, name: str) -> bool:
+    """Whether ``name`` is declared as an LLM in ``project`` (``apply.load_project``: what the
+    commands dispatch on, then pass on; an LLM disabled in the env is then refused by name)."""
+    return name in project.specs.llms
 
 
-def _load(root: Path, env_name: str, name: str) -> tuple[EnvContext, LLM, ModelState | None]:
-    project = Project.load(root, [env_name])
+def _load(project: Project, env_name: str, name: str) -> tuple[EnvContext, LLM, ModelState | None]:
     ctx = build_context(project, env_name)
     if name not in ctx.llms:
         what = "is disabled in" if name in project.specs.llms else "is not an LLM of"
@@ -60,12 +59,13 @@ def _load(root: Path, env_name: str, name: str) -> tuple[EnvContext, LLM, ModelS
 
 
 def run_llm(root: Path, env_name: str, name: str, compute: LLMCompute, *, author: str | None = None, push: Push | None = None,
-            now: dt.datetime | None = None, log: Log = _quiet, policy: Policy | None = None) -> Outcome:
+            now: dt.datetime | None = None, log: Log = _quiet, policy: Policy | None = None, project: Project | None = None) -> Outcome:
     """Apply one LLM transition as one commit (``apply.run`` for LLMs: the policy's freezes,
     windows and requirements first; with ``push`` pushed, rejected pushes re-applied on the new
-    upstream). Approval branches (``rollout.approval``) are not supported for LLMs: refused."""
+    upstream). Approval branches (``rollout.approval``) are not supported for LLMs: refused.
+    ``project``: as ``apply.load_project`` loads it (None: loaded here)."""
     repo, start, who = prepare(root, env_name, author, push)
-    ctx, llm, state = _load(root, env_name, name)
+    ctx, llm, state = _load(project or load_project(root, [env_name]), env_name, name)
     if ctx.env.overlay.rollout.approval.required:
         raise PromoteError(f"{env_name}/{name}: env {env_name} requires approval, which servespec does not support for LLMs yet; nothing committed")
     now = now or now_utc()
@@ -89,7 +89,7 @@ def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push
     remote, branch = push[0], push[1] or repo.active_branch.name
 
     def reapply() -> str | None:
-        ctx2, llm2, state2 = _load(root, t.env, t.model)
+        ctx2, llm2, state2 = _load(load_project(root, [t.env]), t.env, t.model)
         if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
             raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, llm2.model_uri)}, "
                            f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
@@ -124,42 +124,46 @@ _DEFAULT_OPTIONS = PromoteOptions()
 
 
 def release(root: Path, env: str, name: str, uri: str, *, author: str | None = None, push: Push | None = None,
-            log: Log = _quiet, break_glass: str | None = None) -> Outcome:
+            log: Log = _quiet, break_glass: str | None = None, project: Project | None = None) -> Outcome:
     """``servespec release LLM --storage-uri URI``: cache the candidate (step 0) or start its canary."""
     def compute(ctx: EnvContext, llm: LLM, s: ModelState | None, now: dt.datetime) -> Transition | None:
         return release_llm(ctx.env, llm, ctx.kserve, s, uri, now)
-    return run_llm(root, env, name, compute, author=author, push=push, log=log, policy=Policy("release", break_glass))
+    return run_llm(root, env, name, compute, author=author, push=push, log=log, policy=Policy("release", break_glass), project=project)
 
 
 def promote(root: Path, env: str, name: str, options: PromoteOptions = _DEFAULT_OPTIONS, *, author: str | None = None,
-            push: Push | None = None, log: Log = _quiet, break_glass: str | None = None) -> Outcome:
+            push: Push | None = None, log: Log = _quiet, break_glass: str | None = None, project: Project | None = None) -> Outcome:
     """``servespec promote LLM``: bake time and gates (the cache's from step 0), then the next step."""
     def compute(ctx: EnvContext, llm: LLM, s: ModelState | None, now: dt.datetime) -> Transition:
         url = options.prometheus or ctx.env.overlay.rollout.prometheus_url
         return promote_llm(ctx.env, llm, ctx.kserve, s, now, to=options.to, ignore_bake_time=options.ignore_bake_time,
                            skip_gates=options.skip_gates, evaluate=llm_evaluator(url, ctx, llm))
-    return run_llm(root, env, name, compute, author=author, push=push, log=log, policy=Policy("promote", break_glass))
+    return run_llm(root, env, name, compute, author=author, push=push, log=log, policy=Policy("promote", break_glass), project=project)
 
 
-def rollback(root: Path, env: str, name: str, *, author: str | None = None, push: Push | None = None, log: Log = _quiet) -> Outcome:
+def rollback(root: Path, env: str, name: str, *, author: str | None = None, push: Push | None = None, log: Log = _quiet,
+             project: Project | None = None) -> Outcome:
     """``servespec rollback LLM``: all traffic back to the stable service at once."""
     def compute(ctx: EnvContext, llm: LLM, s: ModelState | None, now: dt.datetime) -> Transition:
         return rollback_llm(ctx.env, llm, s, now)
-    return run_llm(root, env, name, compute, author=author, push=push, log=log)
+    return run_llm(root, env, name, compute, author=author, push=push, log=log, project=project)
 
 
 def promote_all(root: Path, env_name: str, options: PromoteOptions = _DEFAULT_OPTIONS, *, author: str | None = None,
                 push: Push | None = None, log: Log = _quiet, break_glass: str | None = None,
-                report: BatchReport | None = None) -> BatchReport:
+                report: BatchReport | None = None, project: Project | None = None) -> BatchReport:
     """``promote --all`` for the LLMs of ``env_name`` under canary: one ``ModelResult`` each,
-    appended to ``report`` (the models' report from ``batch.promote_all``) or a new one."""
-    ctx = build_context(Project.load(root, [env_name]), env_name)
+    appended to ``report`` (the models' report from ``batch.promote_all``) or a new one.
+    ``project`` (``apply.load_project``) serves every LLM when nothing is pushed (a rejected push
+    brings upstream's specs: with ``push`` each LLM loads the repo again)."""
+    project = project or load_project(root, [env_name])
+    ctx = build_context(project, env_name)
     out = report if report is not None else BatchReport(env_name)
     for name in [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.llms]:
         where = f"{env_name}/{name}"
         try:
             out.models.append(committed_result(name, promote(root, env_name, name, options, author=author, push=push, log=log,
-                                                       break_glass=break_glass)))
+                                                       break_glass=break_glass, project=None if push else project)))
         except Closed as exc:
             out.models.append(ModelResult(name, "skipped", "; ".join(p.message.removeprefix(f"{where}: ") for p in exc.problems)))
         except NotDecided as exc:

@@ -1,7 +1,9 @@
 """The rollout state file ``overlays/<env>.rollout.yaml``: read with locations, written by round trip.
 
 Only ``release``/``promote``/``rollback``/``forget`` write it (ruamel round trip, so comments and order
-survive; env discovery ignores names with a dot)::
+survive; env discovery ignores names with a dot). It has an entry per managed model: laid out as
+servespec writes it, it is read and edited by lines (``statetext.py``: one entry round-tripped
+instead of the whole file), anything else by ruamel::
 
     models:
       census-income:
@@ -31,6 +33,7 @@ from ..fsutil import atomic_write
 from ..spec.rollout import ModelState
 from ..validation_messages import describe_pydantic_error
 from ..yamlio import new_map, read_text, roundtrip_dump, roundtrip_load
+from . import statetext
 
 __all__ = ["state_path", "load_state", "write_state", "remove_entry"]
 
@@ -81,10 +84,6 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _read_doc(path: Path, display: str) -> Any:
-    return roundtrip_load(read_text(path, display, PromoteError), display, PromoteError)
-
-
 def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, int | None]]:
     """The state of every managed model of ``env`` (empty when there is no state file), and the
     line of each model's entry. Syntax and field types only; :func:`check_state` checks meaning."""
@@ -92,7 +91,15 @@ def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, i
     display = f"overlays/{env}.rollout.yaml"
     if not path.is_file():
         return {}, {}
-    doc = _read_doc(path, display)
+    text = read_text(path, display, PromoteError)
+    fast = statetext.parse(text)
+    if fast is not None:
+        try:
+            return ({e.name: ModelState.model_validate(e.value, by_alias=True, by_name=False) for e in fast.entries},
+                    {e.name: e.start + 1 for e in fast.entries})
+        except ValidationError:
+            pass  # reported below, located by ruamel
+    doc = roundtrip_load(text, display, PromoteError)
     if doc is None:
         return {}, {}
     if not isinstance(doc, dict) or set(doc) - {"models"}:
@@ -127,6 +134,18 @@ def write_state(root: Path, env: str, model: str, after: ModelState) -> None:
     path = state_path(root, env)
     display = f"overlays/{env}.rollout.yaml"
     text = read_text(path, display, PromoteError) if path.is_file() else _HEADER.format(env=env)
+    fast = statetext.parse(text)
+    if fast is not None and fast.canonical:  # only the entry's lines are round-tripped
+        entry = fast.get(model)
+        edited = _edit("models:\n" + ("".join(fast.lines[entry.start:entry.end]) if entry else ""), model, after)
+        if edited.startswith("models:\n"):
+            atomic_write(path, statetext.splice(fast, model, edited.removeprefix("models:\n")).encode("utf-8"))
+            return
+    atomic_write(path, _edit(text, model, after).encode("utf-8"))
+
+
+def _edit(text: str, model: str, after: ModelState) -> str:
+    """``text`` with ``model``'s entry set to ``after`` (ruamel round trip)."""
     doc = roundtrip_load(text)
     if doc is None:
         doc = roundtrip_load(text + "models: {}\n")
@@ -155,13 +174,18 @@ def write_state(root: Path, env: str, model: str, after: ModelState) -> None:
             entry[key] = sub
         elif entry.get(key) != value:
             entry[key] = value
-    atomic_write(path, roundtrip_dump(doc).encode("utf-8"))
+    return roundtrip_dump(doc)
 
 
 def remove_entry(root: Path, env: str, model: str) -> None:
     """Delete one model's entry (round trip: comments, order and other entries untouched)."""
     path = state_path(root, env)
-    doc = roundtrip_load(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    fast = statetext.parse(text)
+    if fast is not None and fast.get(model) is not None and len(fast.entries) > 1:  # the last one: "models: {}", by ruamel
+        atomic_write(path, statetext.splice(fast, model, "").encode("utf-8"))
+        return
+    doc = roundtrip_load(text)
     del doc["models"][model]
     atomic_write(path, roundtrip_dump(doc).encode("utf-8"))
 

@@ -19,10 +19,10 @@ from typing import Any
 from ..clock import now_utc
 from ..metrics import version_id
 from ..overlay import Env
-from ..project import Project
 from ..resolve import EnvContext, build_context, plan_for, spec_ahead
 from ..spec import Model
 from ..spec.rollout import ModelState
+from .apply import load_project
 from .llm_apply import llm_status_rows
 from .policy import closure
 from .promotion import promotion_entries
@@ -33,7 +33,7 @@ __all__ = ["status_rows", "context_rows", "repo_status"]
 
 def repo_status(root: Path, envs: list[str] | None = None) -> list[dict[str, Any]]:
     """``servespec status``: one row per rendered model of every environment (or ``envs``)."""
-    project = Project.load(root, envs)
+    project = load_project(root, envs)
     rows: list[dict[str, Any]] = []
     now = now_utc()
     histories: dict[str, History] = {}

@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from ..quantity import QuantityError, canonical
 
-__all__ = ["SpecModel", "Name", "EnvName", "Quantity", "LabelMap", "PositiveInt", "NonNegativeInt", "SubdomainName",
+__all__ = ["SpecModel", "build_all", "Name", "EnvName", "Quantity", "LabelMap", "PositiveInt", "NonNegativeInt", "SubdomainName",
            "PromDuration", "GoDuration", "parse_duration"]
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -39,6 +39,17 @@ class SpecModel(BaseModel):
         defer_build=True,
         validate_default=False,
     )
+
+
+def build_all() -> None:
+    """Build the validator and serializer of every spec class now, not on first use: before
+    forking workers, so that each does not build them again (``render_workers.py``)."""
+    todo: list[type[BaseModel]] = [SpecModel]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if not cls.__pydantic_complete__:
+            cls.model_rebuild()
 
 
 def _dns_label(value: str) -> str:
