@@ -18,6 +18,7 @@ import os
 import pickle
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -83,7 +84,9 @@ def _spawn(item: T, phases: Phases[T, C, R]) -> tuple[int, int, int]:
     go_r, go_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    with warnings.catch_warnings():  # 3.12+ warns when forking a threaded process; a worker only computes and writes
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, tested through its effects
         os.close(report_r)
         os.close(go_w)
