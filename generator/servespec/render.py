@@ -31,6 +31,7 @@ from .fsutil import symlinks_under
 from .overlay import discover_envs
 from .project import Project
 from .resolve import build_context, spec_ahead
+from .sharding import oversized_shards
 from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
@@ -62,7 +63,8 @@ def render_env(project: Project, env: str, cache: RenderCache | None = None, war
 
     With a ``cache``, models whose inputs did not change since the last render reuse their
     serialized files instead of being emitted again. ``warnings`` receives what is rendered but
-    deserves a word (a spec ahead of the env's rollout state: ``resolve.spec_ahead``).
+    deserves a word (a spec ahead of the env's rollout state: ``resolve.spec_ahead``; shards
+    over ``delivery.maxShardObjects``: ``sharding.oversized_shards``).
     """
     ctx = build_context(project, env)
     if warnings is not None:
@@ -77,6 +79,8 @@ def render_env(project: Project, env: str, cache: RenderCache | None = None, war
             problems.extend(webhook_problems(ctx, out))
     if problems:
         raise RenderError(problems)
+    if warnings is not None:
+        warnings.extend(oversized_shards(ctx.env, files))
     return dict(sorted(files.items()))
 
 
@@ -348,6 +352,8 @@ def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[
             problems.extend(webhook_problems(ctx, out))
     if problems:
         raise RenderError(problems)
+    if warnings is not None:
+        warnings.extend(oversized_shards(ctx.env, wanted))
     return dict(sorted(wanted.items()))
 
 

@@ -20,9 +20,9 @@ themselves (TOOLCHAIN.md §2: the transformers break references and double the b
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 
+from ..sharding import shard_hash
 from .context import COMMON, EnvContext, Output, kustomization
 
 __all__ = ["Layout", "layout", "shard_of"]
@@ -42,8 +42,7 @@ class Layout:
 def shard_of(model: str, shards: int) -> str:
     """The shard folder name of a model: a stable hash of its name, zero-padded (``07``)."""
     width = len(str(shards - 1))
-    index = int.from_bytes(hashlib.sha256(model.encode()).digest()[:8], "big") % shards
-    return f"{index:0{width}d}"
+    return f"{shard_hash(model) % shards:0{width}d}"
 
 
 def _unit_of(ctx: EnvContext, out: Output) -> tuple[str, str]:

@@ -14,8 +14,12 @@ from pydantic import model_validator
 
 from .base import GoDuration, Name, PositiveInt, SpecModel
 
-__all__ = ["EnvDelivery", "SyncPolicy"]
+__all__ = ["EnvDelivery", "MAX_SHARD_OBJECTS", "SyncPolicy"]
 
+MAX_SHARD_OBJECTS = 40
+"""The most objects a shard should hold: kustomize builds a unit of this many in under 0.1 s
+(``bench/delivery_kustomize.py --sweep`` on a shared 2-core machine, kubectl's own start included;
+README "Thousands of models"). A typical model renders 4 objects, an LLM up to 8."""
 
 
 class SyncPolicy(SpecModel):
@@ -47,7 +51,11 @@ class EnvDelivery(SpecModel):
     sync: SyncPolicy = SyncPolicy()
     """Sync policy."""
     shards: PositiveInt | None = None
-    """Spread the models over this many folders (by a stable hash of the name); default: one folder per model."""
+    """Spread the models over this many folders (by a stable hash of the name); default: one folder per model.
+    A new count renames the units, which restarts their models (README "Delivery"): choose it with room to grow."""
+    max_shard_objects: PositiveInt = MAX_SHARD_OBJECTS
+    """With ``shards``: the most objects a shard should hold; ``render`` and ``validate`` warn above it, naming a
+    count that fits (default: what kustomize builds in under 0.1 s, README "Thousands of models")."""
     interval: GoDuration = "5m"
     """Flux: how often to fetch and reconcile."""
     timeout: GoDuration = "10m"

@@ -14,6 +14,7 @@ from ..cache.validation import ValidationCache
 from ..errors import Problem
 from ..kserve.versions import features
 from ..overlay import Env, load_envs
+from ..sharding import oversized_shards
 from .schemas import SchemaRegistry
 from .kserve import blobs_at, webhook_problems
 from .tree import ValidationReport, rendered_files, validate_objects, validate_tree, validate_trees
@@ -32,7 +33,8 @@ class RepoReport:
 def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None = None, use_cache: bool = True,
                   note: Callable[[str], None] = lambda _m: None, base: str | None = "HEAD") -> RepoReport:
     """Validate ``rendered/<env>/`` of each environment (default: all) against schemas, policies
-    and the rules of the env's KServe version (update-time rules against ``base``)."""
+    and the rules of the env's KServe version (update-time rules against ``base``); shards over
+    ``delivery.maxShardObjects`` are a ``note`` (``sharding.oversized_shards``)."""
     registry = SchemaRegistry(crds, use_cache=use_cache)
     cache = ValidationCache(root, enabled=use_cache)
     out = RepoReport()
@@ -57,7 +59,7 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
         if env.name in before:
             report.problems.extend(webhook_problems(root, env, base, stores[env.name], files[env.name], before[env.name]))
         out.objects += report.objects
-        for text in report.notes:
+        for text in [*report.notes, *map(str, oversized_shards(env, files.get(env.name, {})))]:
             note(text)
         problems[env.name] = [Problem(p.file, p.line, f"env {env.name}: {p.field}" if p.field else f"env {env.name}", p.message)
                               for p in report.problems]
