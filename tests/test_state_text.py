@@ -177,3 +177,25 @@ def test_a_bad_entry_is_reported_as_before(tmp_path: Path) -> None:
     text = ENTRY + "  bad:\n    phase: canary\n    stable: s3://b/v1\n    step: two\n    since: '2026-11-24T18:00:00Z'\n"
     assert statetext.parse(text) is not None  # read by lines, then located by ruamel
     assert _same_reading(tmp_path, text) == ("error", "overlays/prod.rollout.yaml:9: models.bad.step: expected an integer, found 'two'")
+
+
+def test_a_state_file_of_ten_thousand_models_is_read_and_written(tmp_path: Path) -> None:
+    """10,000 managed models in one env (~1.7 MB) are past the 1 MiB cap of hand-written YAML:
+    read and edited by lines; a file past ``STATE_MAX_BYTES`` is refused with its size."""
+    (tmp_path / "overlays").mkdir()
+    entry = "  model-{i:05d}:\n    phase: stable\n    stable: s3://models/model-{i:05d}/v1\n    since: '2026-11-24T18:00:00Z'\n"
+    text = "models:\n" + "".join(entry.format(i=i) for i in range(10_000))
+    path = state_path(tmp_path, "prod")
+    path.write_text(text)
+    assert len(text) > 1 << 20
+    states, lines = load_state(tmp_path, "prod")
+    assert len(states) == 10_000 and lines["model-09999"] == 1 + 4 * 9_999 + 1
+    assert states["model-09999"].stable == "s3://models/model-09999/v1"
+    write_state(tmp_path, "prod", "model-00042", ModelState(phase="stable", stable="s3://models/model-00042/v2", since="2026-11-25T09:00:00Z"))
+    assert load_state(tmp_path, "prod")[0]["model-00042"].stable == "s3://models/model-00042/v2"
+    assert path.read_text().replace("model-00042/v2", "model-00042/v1").replace("2026-11-25T09:00:00Z", "2026-11-24T18:00:00Z") == text
+    path.write_text("models:\n" + "#" * state.STATE_MAX_BYTES + "\n")
+    with pytest.raises(PromoteError) as err:
+        load_state(tmp_path, "prod")
+    assert str(err.value) == (f"overlays/prod.rollout.yaml: expected a file of at most 16 MiB ({state.STATE_MAX_BYTES} bytes), "
+                              f"found {state.STATE_MAX_BYTES + 9} bytes")

@@ -84,6 +84,13 @@ def _plain(node: Any) -> Any:
     return node
 
 
+STATE_MAX_BYTES = 16 << 20
+"""The most a state file may hold. It grows by one entry (150–330 bytes) per managed model, so
+the 1 MiB cap of hand-written YAML would refuse an environment of a few thousand models; files
+laid out as servespec writes them are read by lines (``statetext.py``), fast at any size, and a
+hand-edited one over 1 MiB is still refused by the round-trip reader's own cap."""
+
+
 def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, int | None]]:
     """The state of every managed model of ``env`` (empty when there is no state file), and the
     line of each model's entry. Syntax and field types only; :func:`check_state` checks meaning."""
@@ -91,7 +98,7 @@ def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, i
     display = f"overlays/{env}.rollout.yaml"
     if not path.is_file():
         return {}, {}
-    text = read_text(path, display, PromoteError)
+    text = read_text(path, display, PromoteError, STATE_MAX_BYTES)
     fast = statetext.parse(text)
     if fast is not None:
         try:
@@ -133,7 +140,7 @@ def write_state(root: Path, env: str, model: str, after: ModelState) -> None:
     """Set one model's entry (round trip: comments, order and other entries untouched)."""
     path = state_path(root, env)
     display = f"overlays/{env}.rollout.yaml"
-    text = read_text(path, display, PromoteError) if path.is_file() else _HEADER.format(env=env)
+    text = read_text(path, display, PromoteError, STATE_MAX_BYTES) if path.is_file() else _HEADER.format(env=env)
     fast = statetext.parse(text)
     if fast is not None and fast.canonical:  # only the entry's lines are round-tripped
         entry = fast.get(model)
