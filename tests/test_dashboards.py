@@ -246,3 +246,45 @@ def test_overview_queries_give_one_series_per_model(tmp_path: Path) -> None:
     (tmp_path / "overview.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = promtool("test", "rules", "overview.test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_overview_names_models_up_to_the_list_limit() -> None:
+    from servespec.promql import LIST_LIMIT, GroupQueries
+
+    few = GroupQueries(("census-income", "fraud-detector"), "Knative", "ml-prod", MetricNames())
+    assert 'service_name=~"census-income-predictor|fraud-detector-predictor"' in few.request_rate("5m")
+    many = GroupQueries(tuple(f"model-{i:05d}" for i in range(LIST_LIMIT + 1)), "Knative", "ml-prod", MetricNames())
+    for expr in (many.request_rate("5m"), many.error_ratio("5m") or "", many.latency_p99_seconds("5m"), many.replicas()):
+        assert "model-00000" not in expr and ".+" in expr, expr
+    assert len(many.request_rate("5m")) == len(GroupQueries(("x",) * (LIST_LIMIT + 5000), "Knative", "ml-prod", MetricNames()).request_rate("5m"))
+
+
+@pytest.mark.slow
+@needs_promtool
+def test_overview_queries_past_the_list_limit_give_one_series_per_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the limit the selector is the namespace's every model: still one series per model,
+    other namespaces left out (promtool on made-up series)."""
+    import servespec.promql as promql
+
+    monkeypatch.setattr(promql, "LIST_LIMIT", 1)
+    knative = promql.GroupQueries(("census-income", "sklearn-iris"), "Knative", "ml-prod", MetricNames())
+    standard = promql.GroupQueries(("fraud-detector", "text-embedder"), "Standard", "ml-prod", MetricNames())
+    qp = 'revision_app_request_count{namespace="%s",service_name="%s-predictor",revision_name="%s-predictor-00001",response_code_class="2xx"}'
+    series = [
+        {"series": qp % ("ml-prod", "census-income", "census-income"), "values": "0+60x10"},
+        {"series": qp % ("ml-prod", "sklearn-iris", "sklearn-iris"), "values": "0+120x10"},
+        {"series": qp % ("ml-dev", "census-income", "census-income"), "values": "0+600x10"},
+        {"series": 'request_predict_seconds_count{namespace="ml-prod",model_name="fraud-detector"}', "values": "0+120x10"},
+        {"series": 'request_predict_seconds_count{namespace="ml-dev",model_name="text-embedder"}', "values": "0+120x10"},
+    ]
+    checks = [
+        {"expr": knative.request_rate("5m"), "eval_time": "10m", "exp_samples": [
+            {"labels": '{model="census-income",service_name="census-income-predictor"}', "value": 1},
+            {"labels": '{model="sklearn-iris",service_name="sklearn-iris-predictor"}', "value": 2}]},
+        {"expr": standard.request_rate("5m"), "eval_time": "10m", "exp_samples": [
+            {"labels": '{model="fraud-detector",model_name="fraud-detector"}', "value": 2}]},
+    ]
+    tests = {"rule_files": [], "evaluation_interval": "1m", "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}]}
+    (tmp_path / "overview.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = promtool("test", "rules", "overview.test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr

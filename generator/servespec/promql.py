@@ -18,7 +18,7 @@ from string import Template
 
 from .metrics import DEFAULT_LLM_METRICS, DEFAULT_METRICS, LLMMetricNames, MetricNames, version_id
 
-__all__ = ["Queries", "GroupQueries", "PLACEHOLDERS", "DefaultGate", "default_gate_queries", "fill", "num", "TrafficQueries",
+__all__ = ["Queries", "GroupQueries", "LIST_LIMIT", "PLACEHOLDERS", "DefaultGate", "default_gate_queries", "fill", "num", "TrafficQueries",
            "traffic_queries", "stable_matcher",
            "LLMQueries", "LLM_PLACEHOLDERS", "default_llm_gate_queries", "cache_gate_query", "llm_fill"]
 
@@ -116,6 +116,10 @@ class Queries:
         return _agg("count", by, per_pod)
 
 
+LIST_LIMIT = 200
+"""The most models an overview query names; past it, it selects every model of the namespace."""
+
+
 @dataclass(frozen=True)
 class GroupQueries:
     """PromQL over several models of one namespace and one deployment mode, one series per
@@ -134,6 +138,11 @@ class GroupQueries:
         return self.deployment_mode == "Knative"
 
     def _names(self, suffix: str = "") -> str:
+        """The models as a regex alternation; every name of the namespace (``.+``) past
+        :data:`LIST_LIMIT` models, so that the overview's size does not grow with the models
+        (listed, 10,400 models would push its ConfigMap past Kubernetes' 1 MiB)."""
+        if len(self.models) > LIST_LIMIT:
+            return f".+{suffix}"
         return "|".join(f"{model}{suffix}" for model in self.models)
 
     def _by_model(self, expr: str) -> str:
