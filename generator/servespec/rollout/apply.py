@@ -38,7 +38,7 @@ from .promotion import Policy, Proposal, proposal, upstream_uri
 from .state import state_path, write_state
 from .transitions import Evaluate, Transition, describe
 
-__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "load_project", "prepare", "run", "commit_transition", "release",
+__all__ = ["Outcome", "Compute", "Push", "Log", "PromoteOptions", "load_project", "prepare", "run", "commit_transition", "finish", "release",
            "promote", "rollback", "gate_evaluator"]
 
 Compute = Callable[[Env, Model, "ModelState | None", dt.datetime], "Transition | None"]
@@ -174,21 +174,38 @@ def run(root: Path, env_name: str, model_name: str, compute: Compute, *, author:
                 raise
             out.pushes = 1
         return out
+    return finish(root, repo, who, t, out, push, start, log, _reload_model)
+
+
+def _reload_model(root: Path, t: Transition) -> tuple[EnvContext, str, ModelState | None]:
+    ctx, model, state = _load(load_project(root, [t.env]), t.env, t.model)
+    return ctx, model.predictor.storage_uri, state
+
+
+Reload = Callable[[Path, Transition], tuple[EnvContext, str, ModelState | None]]
+"""The env, the spec's URI and the state of a transition's model as upstream now has them."""
+
+
+def finish(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push: Push | None, start: str, log: Log,
+           reload: Reload) -> Outcome:
+    """After the commit of ``t`` (models and LLMs alike): push it when asked, re-applied on a
+    new upstream (``reload`` reads what upstream has), and a rollback made by a failed gate
+    becomes ``out.error``."""
     if push and out.commit:
-        _push(root, repo, who, t, out, push, start, log)
+        _push(root, repo, who, t, out, push, start, log, reload)
     if t.failures:
         done = f"rollback committed as {out.commit[:10]}" if out.commit else "the rollback changed nothing"
         out.error = CheckFailed([*t.failures, f"{t.env}/{t.model}: {done}" + (", pushed" if out.pushes else "")])
     return out
 
 
-def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push: Push, start: str, log: Log) -> None:
+def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push: Push, start: str, log: Log, reload: Reload) -> None:
     remote, branch = push[0], push[1] or repo.active_branch.name
 
     def reapply() -> str | None:
-        ctx2, model2, state2 = _load(load_project(root, [t.env]), t.env, t.model)
+        ctx2, uri2, state2 = reload(root, t)
         if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
-            raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, model2.predictor.storage_uri)}, "
+            raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, uri2)}, "
                            f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
         out.commit = commit_transition(root, ctx2, t, repo, who)
         return out.commit

@@ -16,6 +16,7 @@ skipped, or nothing due: waiting for bake time or a window is what a scheduled j
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,7 +27,7 @@ from ..resolve import build_context
 from .apply import Log, Outcome, PromoteOptions, Push, load_project, promote
 from .transitions import Transition
 
-__all__ = ["ModelResult", "BatchReport", "promote_all", "committed_result", "Result"]
+__all__ = ["ModelResult", "BatchReport", "promote_all", "batch_result", "committed_result", "Result"]
 
 Result = Literal["promoted", "waiting", "skipped", "failed", "rolled-back", "error"]
 
@@ -92,6 +93,22 @@ class BatchReport:
         return {"env": self.env, "exit_code": self.exit_code, "models": [m.as_json(self.env) for m in self.models]}
 
 
+def batch_result(env_name: str, name: str, attempt: Callable[[str], Outcome]) -> ModelResult:
+    """One model's (or LLM's) line of ``promote --all``: ``attempt(name)`` run, what it raised told
+    apart (skipped by a freeze or window, waiting, failed, error)."""
+    where = f"{env_name}/{name}"
+    try:
+        return committed_result(name, attempt(name))
+    except Closed as exc:
+        return ModelResult(name, "skipped", "; ".join(p.message.removeprefix(f"{where}: ") for p in exc.problems))
+    except NotDecided as exc:
+        return ModelResult(name, "waiting", exc.waiting or _unprefixed(exc, where), exc.reason)
+    except CheckFailed as exc:
+        return ModelResult(name, "failed", _unprefixed(exc, where))
+    except ServespecError as exc:
+        return ModelResult(name, "error", _unprefixed(exc, where))
+
+
 def committed_result(name: str, out: Outcome) -> ModelResult:
     t: Transition | None = out.transition
     if t is None or out.commit is None:
@@ -124,16 +141,6 @@ def promote_all(root: Path, env_name: str, options: PromoteOptions = _DEFAULT_OP
     ctx = build_context(project, env_name)
     report = BatchReport(env_name)
     for name in [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.models]:
-        where = f"{env_name}/{name}"
-        try:
-            report.models.append(committed_result(name, promote(root, env_name, name, options, author=author, push=push, log=log,
-                                                          break_glass=break_glass, project=None if push else project)))
-        except Closed as exc:
-            report.models.append(ModelResult(name, "skipped", "; ".join(p.message.removeprefix(f"{where}: ") for p in exc.problems)))
-        except NotDecided as exc:
-            report.models.append(ModelResult(name, "waiting", exc.waiting or _unprefixed(exc, where), exc.reason))
-        except CheckFailed as exc:
-            report.models.append(ModelResult(name, "failed", _unprefixed(exc, where)))
-        except ServespecError as exc:
-            report.models.append(ModelResult(name, "error", _unprefixed(exc, where)))
+        report.models.append(batch_result(env_name, name, lambda n: promote(
+            root, env_name, n, options, author=author, push=push, log=log, break_glass=break_glass, project=None if push else project)))
     return report

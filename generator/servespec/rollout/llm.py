@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from ..clock import format_seconds, iso, parse_time
-from ..errors import CheckFailed, NotDue, Problem, PromoteError
+from ..clock import iso
+from ..errors import CheckFailed, Problem, PromoteError
 from ..kserve.versions import Features
 from ..overlay import Env
 from ..promql import DefaultGate, cache_gate_query, default_llm_gate_queries, llm_fill
@@ -26,7 +26,7 @@ from ..spec import LLM, Gate, RolloutPlan
 from ..spec.llm import LLM_URI_PREFIXES
 from ..spec.rollout import LastGate, ModelState
 from .gates import Evidence, GateResult, summarize
-from .transitions import Transition, describe, judge
+from .transitions import Transition, check_bake_time, describe, judge, target_index
 
 __all__ = ["LLMEvaluate", "llm_gates", "cache_gates", "fill_gates", "release_llm", "promote_llm", "rollback_llm"]
 
@@ -111,12 +111,12 @@ def promote_llm(env: Env, llm: LLM, kserve: Features, state: ModelState | None, 
         return Transition("promote", env.name, llm.name, state, after, subject, describe(state, ""), describe(after, ""))
     assert state.step is not None and state.traffic is not None and state.candidate is not None
     plan = llm_plan(llm, env, kserve)
-    index = _target_index(plan.traffic, state.step, state.traffic, to)
+    index = target_index(plan.traffic, state.step, state.traffic, to)
     flags = [f for f, on in (("ignore-bake-time", ignore_bake_time), ("skip-gates", skip_gates)) if on]
     if skip_gates:
         return _advance(env, llm, state, plan, index, now, LastGate(result="skipped", at=iso(now), summary="--skip-gates"), [], flags)
     if state.step > 0 and not ignore_bake_time:
-        _check_bake_time(name, plan, state, now)
+        check_bake_time(name, plan, state, now)
     gates = cache_gates(llm) if state.step == 0 else llm_gates(llm, plan)
     if not gates:
         return _advance(env, llm, state, plan, index, now, LastGate(result="passed", at=iso(now), summary="no gates"), [], flags)
@@ -146,27 +146,6 @@ def _failed(env: Env, llm: LLM, state: ModelState, plan: RolloutPlan, now: dt.da
         return t
     what = "the candidate's cache is not ready, staying at step 0 (0%)" if state.step == 0 else f"gate failed, staying at {state.traffic}%"
     raise CheckFailed([f"{name}: {what}: {r}" for r in failed])
-
-
-def _target_index(steps: list[int], step: int, traffic: int, to: int | None) -> int:
-    """0-based index of the step to move to: the next one (step 0 moves to the first), or ``to``."""
-    if to is None:
-        return step
-    if to not in steps:
-        raise PromoteError(Problem("--to", None, "", f"{to}% is a step outside the plan {steps}"))
-    index = steps.index(to)
-    if index < step:
-        raise PromoteError(Problem("--to", None, "", f"{to}% is not after the current step {traffic}% (plan {steps})"))
-    return index
-
-
-def _check_bake_time(name: str, plan: RolloutPlan, state: ModelState, now: dt.datetime) -> None:
-    assert state.step is not None
-    bake = plan.bake_seconds(state.step - 1)
-    waited = (now - parse_time(state.since)).total_seconds()
-    if waited < bake:
-        waiting = f"at {state.traffic}% since {state.since}, {format_seconds(bake)} required, {format_seconds(bake - waited)} left"
-        raise NotDue(f"{name}: bake time not over: {waiting} (--ignore-bake-time to skip)", waiting=waiting)
 
 
 def _advance(env: Env, llm: LLM, state: ModelState, plan: RolloutPlan, index: int, now: dt.datetime, last_gate: LastGate,

@@ -15,11 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from git import Repo
 
 from ..clock import now_utc, pinned
-from ..errors import CheckFailed, Closed, NotDecided, Problem, PromoteError, PushFailed, RaceLost, ServespecError
-from ..gitrepo import Author, push_with_retry
+from ..errors import Problem, PromoteError
 from ..metrics import version_id
 from ..project import Project
 from ..resolve import EnvContext, build_context
@@ -27,12 +25,12 @@ from ..resolve_llm import llm_plan
 from ..spec import LLM, Gate, RolloutPlan
 from ..spec.base import parse_duration
 from ..spec.rollout import ModelState
-from .apply import Log, Outcome, PromoteOptions, Push, commit_transition, load_project, prepare
-from .batch import BatchReport, ModelResult, committed_result
+from .apply import Log, Outcome, PromoteOptions, Push, commit_transition, finish, load_project, prepare
+from .batch import BatchReport, batch_result
 from .gates import Evidence, Target, collect_evidence
 from .llm import LLMEvaluate, promote_llm, release_llm, rollback_llm
 from .promotion import Policy
-from .transitions import Transition, describe
+from .transitions import Transition
 
 __all__ = ["LLMCompute", "is_llm", "run_llm", "release", "promote", "rollback", "promote_all", "llm_evaluator", "llm_status_rows"]
 
@@ -77,30 +75,12 @@ def run_llm(root: Path, env_name: str, name: str, compute: LLMCompute, *, author
     if policy:
         t.trailers = trailers + policy.after(root, ctx.env, t, now)
     out = Outcome(t, commit_transition(root, ctx, t, repo, who), notes=notes)
-    if push and out.commit:
-        _push(root, repo, who, t, out, push, start, log)
-    if t.failures:
-        done = f"rollback committed as {out.commit[:10]}" if out.commit else "the rollback changed nothing"
-        out.error = CheckFailed([*t.failures, f"{t.env}/{t.model}: {done}" + (", pushed" if out.pushes else "")])
-    return out
+    return finish(root, repo, who, t, out, push, start, log, _reload_llm)
 
 
-def _push(root: Path, repo: Repo, who: Author, t: Transition, out: Outcome, push: Push, start: str, log: Log) -> None:
-    remote, branch = push[0], push[1] or repo.active_branch.name
-
-    def reapply() -> str | None:
-        ctx2, llm2, state2 = _load(load_project(root, [t.env]), t.env, t.model)
-        if (state2.model_dump() if state2 else None) != (t.before.model_dump() if t.before else None):
-            raise RaceLost(f"{t.env}/{t.model} changed upstream while this {t.action} ran: now {describe(state2, llm2.model_uri)}, "
-                           f"expected {t.from_desc}; nothing pushed, the branch is at {remote}/{branch}: re-run the command")
-        out.commit = commit_transition(root, ctx2, t, repo, who)
-        return out.commit
-
-    try:
-        out.pushes = push_with_retry(repo, remote, branch, reapply, log=log, author=who)
-    except PushFailed as exc:
-        repo.git.reset("-q", "--hard", start)
-        raise PushFailed([*exc.problems, Problem(message=f"the local commit was undone (HEAD is back at {start[:10]}): fix the cause and re-run the command")]) from None
+def _reload_llm(root: Path, t: Transition) -> tuple[EnvContext, str, ModelState | None]:
+    ctx, llm, state = _load(load_project(root, [t.env]), t.env, t.model)
+    return ctx, llm.model_uri, state
 
 
 def llm_evaluator(url: str | None, ctx: EnvContext, llm: LLM) -> LLMEvaluate | None:
@@ -160,23 +140,9 @@ def promote_all(root: Path, env_name: str, options: PromoteOptions = _DEFAULT_OP
     ctx = build_context(project, env_name)
     out = report if report is not None else BatchReport(env_name)
     for name in [n for n, s in sorted(ctx.rollout.items()) if s.phase == "canary" and n in ctx.llms]:
-        where = f"{env_name}/{name}"
-        try:
-            out.models.append(committed_result(name, promote(root, env_name, name, options, author=author, push=push, log=log,
-                                                       break_glass=break_glass, project=None if push else project)))
-        except Closed as exc:
-            out.models.append(ModelResult(name, "skipped", "; ".join(p.message.removeprefix(f"{where}: ") for p in exc.problems)))
-        except NotDecided as exc:
-            out.models.append(ModelResult(name, "waiting", exc.waiting or _unprefixed(exc, where), exc.reason))
-        except CheckFailed as exc:
-            out.models.append(ModelResult(name, "failed", _unprefixed(exc, where)))
-        except ServespecError as exc:
-            out.models.append(ModelResult(name, "error", _unprefixed(exc, where)))
+        out.models.append(batch_result(env_name, name, lambda n: promote(
+            root, env_name, n, options, author=author, push=push, log=log, break_glass=break_glass, project=None if push else project)))
     return out
-
-
-def _unprefixed(exc: ServespecError, where: str) -> str:
-    return "; ".join(str(p).removeprefix(f"{where}: ") for p in exc.problems)
 
 
 def llm_status_rows(ctx: EnvContext) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from ..spec.rollout import LastGate, ModelState
 from .gates import Evidence, GateResult, effective_gates, summarize
 from .runtime_pins import describe_runtime, pin_promote, pin_release, pin_rollback, runtime_changed, spec_runtime, stable_runtime
 
-__all__ = ["Transition", "Evaluate", "release", "promote", "rollback", "judge", "describe"]
+__all__ = ["Transition", "Evaluate", "release", "promote", "rollback", "judge", "describe", "target_index", "check_bake_time"]
 
 Evaluate = Callable[[list[Gate], RolloutPlan, ModelState], Evidence]
 """Asks Prometheus about a candidate: its traffic (when the plan checks it) and one result per gate."""
@@ -140,11 +140,11 @@ def promote(env: Env, model: Model, state: ModelState | None, now: dt.datetime, 
         return Transition("promote", env.name, model.name, state, after, subject, describe(state, ""), describe(after, ""))
     assert state.step is not None and state.traffic is not None and state.candidate is not None
     plan = plan_for(model, env)
-    index = _target_index(plan.traffic, state.step, state.traffic, to)
+    index = target_index(plan.traffic, state.step, state.traffic, to)
     _check_mode(env, model, plan.traffic[index])
     flags = ["skip-gates"] if skip_gates else ["ignore-bake-time"] if ignore_bake_time else []
     if not (skip_gates or ignore_bake_time):
-        _check_bake_time(name, plan, state, now)
+        check_bake_time(name, plan, state, now)
     gates = effective_gates(plan, model, env.overlay.monitoring.metrics)
     if skip_gates:
         return _advance(env, model, state, plan, index, now, LastGate(result="skipped", at=iso(now), summary="--skip-gates"), [], flags)
@@ -194,8 +194,8 @@ def judge(name: str, plan: RolloutPlan, state: ModelState, evidence: Evidence) -
     return evidence.results
 
 
-def _target_index(steps: list[int], step: int, traffic: int, to: int | None) -> int:
-    """0-based index of the step to move to: the next one, or ``to``."""
+def target_index(steps: list[int], step: int, traffic: int, to: int | None) -> int:
+    """0-based index of the step to move to: the next one (step 0 moves to the first), or ``to``."""
     if to is None:
         return step
     if to not in steps:
@@ -206,7 +206,8 @@ def _target_index(steps: list[int], step: int, traffic: int, to: int | None) -> 
     return index
 
 
-def _check_bake_time(name: str, plan: RolloutPlan, state: ModelState, now: dt.datetime) -> None:
+def check_bake_time(name: str, plan: RolloutPlan, state: ModelState, now: dt.datetime) -> None:
+    """``NotDue`` while the current step's bake time is not over (models and LLMs alike)."""
     assert state.step is not None
     bake = plan.bake_seconds(state.step - 1)
     waited = (now - parse_time(state.since)).total_seconds()
