@@ -9,8 +9,9 @@ and manifest (both are per environment). The result is byte-identical to a seque
 (tested); only the time differs.
 
 Used when it pays: a fork per environment costs a few milliseconds, so small or mostly cached
-renders stay in one process. ``SERVESPEC_JOBS=1`` turns it off; ``SERVESPEC_JOBS=N`` caps the
-workers (default: the number of cores).
+renders stay in one process. All workers run at once (they meet at a barrier), so it is used
+only for at most 4 × ``SERVESPEC_JOBS`` environments (default: the number of cores);
+``SERVESPEC_JOBS=1`` turns it off.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ W = TypeVar("W")
 
 
 def jobs() -> int:
-    """How many workers may run at once (``SERVESPEC_JOBS``, default the number of cores)."""
+    """The cores servespec may use (``SERVESPEC_JOBS``, default the number of cores)."""
     raw = os.environ.get(JOBS_VAR, "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
