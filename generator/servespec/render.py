@@ -66,22 +66,36 @@ def render_env(project: Project, env: str, cache: RenderCache | None = None, war
     deserves a word (a spec ahead of the env's rollout state: ``resolve.spec_ahead``; shards
     over ``delivery.maxShardObjects``: ``sharding.oversized_shards``).
     """
+    ctx = _context(project, env, warnings)
+    outputs = emit_env(ctx, cache.per_model(ctx) if cache else None)
+    _refuse(ctx, outputs)
+    files = {out.path: out.data if out.data is not None else dump(out.obj).encode("utf-8") for out in outputs}
+    if warnings is not None:
+        warnings.extend(oversized_shards(ctx.env, files))
+    return dict(sorted(files.items()))
+
+
+def _context(project: Project, env: str, warnings: list[Problem] | None) -> EnvContext:
+    """The env resolved; a spec ahead of its rollout state noted in ``warnings``."""
     ctx = build_context(project, env)
     if warnings is not None:
         warnings.extend(a.warning for a in spec_ahead(ctx))
-    files: dict[str, bytes] = {}
+    return ctx
+
+
+def _refuse(ctx: EnvContext, outputs: list[Output]) -> None:
+    """``RenderError`` when two objects render to one file or KServe would refuse a freshly
+    emitted InferenceService (a cache hit was checked when it was emitted)."""
     problems: list[Problem] = []
-    for out in emit_env(ctx, cache.per_model(ctx) if cache else None):
-        if out.path in files:
-            problems.append(Problem(f"rendered/{env}/{out.path}", None, "", "two objects render to the same file"))
-        files[out.path] = out.data if out.data is not None else dump(out.obj).encode("utf-8")
+    seen: set[str] = set()
+    for out in outputs:
+        if out.path in seen:
+            problems.append(Problem(f"rendered/{ctx.env.name}/{out.path}", None, "", "two objects render to the same file"))
+        seen.add(out.path)
         if out.model and out.kind == "InferenceService" and "spec" in out.obj:  # emitted now, not a cache hit
             problems.extend(webhook_problems(ctx, out))
     if problems:
         raise RenderError(problems)
-    if warnings is not None:
-        warnings.extend(oversized_shards(ctx.env, files))
-    return dict(sorted(files.items()))
 
 
 def webhook_problems(ctx: EnvContext, out: Output) -> list[Problem]:
@@ -333,25 +347,17 @@ def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[
                      warnings: list[Problem] | None = None) -> Wanted:
     """One environment as ``path -> (digest, bytes)``, files of unchanged models by digest only
     (their bytes are on disk); ``fresh`` models are emitted again; ``warnings`` as ``render_env``."""
-    ctx = build_context(project, env)
-    if warnings is not None:
-        warnings.extend(a.warning for a in spec_ahead(ctx))
+    ctx = _context(project, env, warnings)
     outputs = emit_env(ctx, cache.refs(ctx, fresh))
     cache.record(env, outputs)
+    _refuse(ctx, outputs)
     wanted: Wanted = {}
-    problems: list[Problem] = []
     for out in outputs:
-        if out.path in wanted:
-            problems.append(Problem(f"rendered/{env}/{out.path}", None, "", "two objects render to the same file"))
         if isinstance(out.data, DigestRef):
             wanted[out.path] = (out.data.digest, None)
-            continue
-        data = out.data if out.data is not None else dump(out.obj).encode("utf-8")
-        wanted[out.path] = (digest(data), data)
-        if out.model and out.kind == "InferenceService" and "spec" in out.obj:  # emitted now, not a cache hit
-            problems.extend(webhook_problems(ctx, out))
-    if problems:
-        raise RenderError(problems)
+        else:
+            data = out.data if out.data is not None else dump(out.obj).encode("utf-8")
+            wanted[out.path] = (digest(data), data)
     if warnings is not None:
         warnings.extend(oversized_shards(ctx.env, wanted))
     return dict(sorted(wanted.items()))
