@@ -6,6 +6,7 @@ every memo off)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,20 @@ def test_an_overlay_edit_resolves_every_model_of_that_env_again(example_repo: Pa
     assert set(resolved) == {"prod"} and len(resolved) == len(Project.load(example_repo).specs.models)
     cold = render_project(Project.load(example_repo), cache=None)
     assert read_tree(example_repo / "rendered/prod") == cold["prod"]
+
+
+def test_a_kept_manifest_is_the_one_its_file_holds(tmp_path: Path) -> None:
+    from servespec.cache.manifest import Manifest, load_manifest, save_manifest
+
+    path = str(tmp_path / "manifest-dev")
+    assert save_manifest(path, Manifest({"": (1, 2, 3, 4, 5)}, {"a.yaml": ((1, 2, 3, 4, 6), b"x")}, "t1"))
+    first = load_manifest(path)
+    assert first is not None and first.token == "t1"
+    first.dirs["b"] = (0, 0, 0, 0, 0)  # a caller's change never reaches the kept copy
+    assert set(load_manifest(path).dirs) == {""}  # type: ignore[union-attr]
+    assert save_manifest(path, Manifest({"": (1, 2, 3, 4, 5)}, {}, "t2"))
+    assert load_manifest(path).token == "t2"  # type: ignore[union-attr]
+    os.rename(path, path + "-moved")  # servespec moves the live manifest to the spare's
+    assert load_manifest(path + "-moved").token == "t2"  # type: ignore[union-attr]
+    Path(path + "-moved").write_bytes(b"damaged")
+    assert load_manifest(path + "-moved") is None
