@@ -13,8 +13,9 @@ import os
 import stat as statmod
 
 from .fingerprint import file_digest, read_framed, repo_dir, write_framed
+from .warm import TreeWatch, tree_watch
 
-__all__ = ["Stat", "Manifest", "Scan", "stat_of", "scan", "load_manifest", "save_manifest", "manifest_path", "tree_view"]
+__all__ = ["Stat", "Manifest", "Scan", "stat_of", "scan", "load_manifest", "save_manifest", "manifest_path", "tree_view", "still_holds"]
 
 _FORMAT = 2
 """Changes with the layout or the digest (``fingerprint.file_digest``): an older manifest is not read."""
@@ -184,12 +185,27 @@ def manifest_path(root: str, env: str) -> str:
     return os.path.join(repo_dir(root), f"manifest-{env}")
 
 
+def still_holds(top: str, manifest: Manifest, watch: TreeWatch | None = None) -> bool:
+    """``manifest.unchanged(top)``; in a process that watches its trees (``cache/treewatch.py``),
+    answered by the watch when it trusts the tree, and the watch armed when ``lstat`` proved it."""
+    watch = watch if watch is not None else tree_watch(top)
+    if watch is None:
+        return manifest.unchanged(top)
+    if watch.trusted(manifest.token):
+        return True
+    watch.reset()
+    if not manifest.unchanged(top):
+        return False
+    watch.arm(top, list(manifest.dirs), manifest.token, set())
+    return True
+
+
 def tree_view(root: str, env: str, use_cache: bool = True) -> Scan:
     """``rendered/<env>/`` as it is: taken from the last render's manifest when every entry still
     has its recorded stat (nothing read), else walked, reading only files whose stat moved
     (everything without ``use_cache``)."""
     top = os.path.join(root, "rendered", env)
     known = load_manifest(manifest_path(root, env)) if use_cache else None
-    if known is not None and known.unchanged(top):
+    if known is not None and still_holds(top, known):
         return Scan(dict(known.dirs), dict(known.files))
     return scan(top, known)

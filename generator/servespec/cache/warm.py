@@ -16,9 +16,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Scope", "scope", "clear", "off"]
+__all__ = ["Scope", "scope", "clear", "off", "TreeWatch", "Trees", "trees", "tree_watch"]
+
+
+class TreeWatch(Protocol):
+    """What ``envtree.py`` and the no-op check ask a tree's watch (``cache/treewatch.py``)."""
+
+    def trusted(self, token: str) -> bool: ...
+    def reset(self) -> None: ...
+    def arm(self, top: str, dirs: list[str], token: str, ours: set[str]) -> None: ...
+
+
+class Trees(Protocol):
+    def tree(self, top: str) -> TreeWatch | None: ...
+
+
+trees: Trees | None = None
+"""The process's watches of rendered trees (``cache/treewatch.Watcher``) when it keeps them (a
+daemon sets it); None: every tree is proven by ``lstat``."""
+
+
+def tree_watch(top: str) -> TreeWatch | None:
+    """The watch of the tree at ``top``, or None (no watches in this process, or inotify missing)."""
+    return trees.tree(top) if trees is not None and not _OFF else None
 
 _SCOPES: dict[tuple[Any, ...], Scope] = {}
 _MOST = 64
