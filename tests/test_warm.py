@@ -103,3 +103,17 @@ def test_a_kept_manifest_is_the_one_its_file_holds(tmp_path: Path) -> None:
     assert load_manifest(path + "-moved").token == "t2"  # type: ignore[union-attr]
     Path(path + "-moved").write_bytes(b"damaged")
     assert load_manifest(path + "-moved") is None
+
+
+def test_schemas_compiled_once_are_used_again_while_the_crds_are_the_same(tmp_path: Path) -> None:
+    from servespec.validate import _registry
+
+    warm.clear()
+    assert _registry(None, True) is _registry(None, True)
+    crds = tmp_path / "crds"
+    crds.mkdir()
+    (crds / "a.yaml").write_text("kind: CustomResourceDefinition\n")
+    first = _registry(crds, True)
+    assert _registry(crds, True) is first and _registry(crds, False) is not first
+    (crds / "a.yaml").write_text("kind: CustomResourceDefinition\n# changed\n")
+    assert _registry(crds, True) is not first
