@@ -26,7 +26,7 @@ from .cache.render import DigestRef, RenderCache, digest
 from .cache.specs import SpecCache
 from .cache import warm
 from .codeowners import CodeownersSync, sync_codeowners
-from .emit import emit_env
+from .emit import emit_env, emit_units
 from .envtree import EnvTree, NeedBytes, Wanted
 from .errors import Problem, RenderError
 from .fsutil import symlinks_under
@@ -359,24 +359,38 @@ def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[
     """One environment as ``path -> (digest, bytes)``, files of unchanged models by digest only
     (their bytes are on disk); ``fresh`` models are emitted again; ``warnings`` as ``render_env``."""
     ctx = _context(project, env, warnings)
-    outputs = emit_env(ctx, cache.refs(ctx, fresh))
-    cache.record(env, outputs)
-    _refuse(ctx, outputs)
-    wanted: Wanted = {}
+    units, controllers = emit_units(ctx, cache.refs(ctx, fresh))
+    # a unit laid out again (the same lists as the last render in this process) was recorded,
+    # checked and serialized then; unit folders are disjoint, so no path of it can clash with another's
+    new = [out for unit in units.units if unit not in units.again for out in units.laid[unit]]
+    new += [units.outputs[-1], *controllers]  # the env's kustomization, bootstrap/
+    cache.record(env, new)
+    _refuse(ctx, new)
     memo = warm.scope(("serialized", str(project.root), env), None)
-    for out in outputs:
-        if isinstance(out.data, DigestRef):
-            wanted[out.path] = (out.data.digest, None)
-            continue
-        hit = memo.hit(out.path)
-        if hit is None or hit[0] is not out:  # an output laid out again in this process is not dumped again
-            data = out.data if out.data is not None else dump(out.obj).encode("utf-8")
-            hit = (out, (digest(data), data))
-            memo.put(out.path, hit)
-        wanted[out.path] = hit[1]
+    wanted: Wanted = {}
+    for unit in units.units:
+        laid = units.laid[unit]
+        hit = memo.hit(unit)
+        if hit is None or hit[0] is not laid:
+            hit = (laid, _serialized(laid))
+            memo.put(unit, hit)
+        wanted.update(hit[1])
+    wanted.update(_serialized([units.outputs[-1], *controllers]))
     if warnings is not None:
         warnings.extend(oversized_shards(ctx.env, wanted))
     return dict(sorted(wanted.items()))
+
+
+def _serialized(outputs: list[Output]) -> Wanted:
+    """``path -> (digest, bytes)`` of ``outputs``; a cached file by its digest only (on disk)."""
+    out: Wanted = {}
+    for o in outputs:
+        if isinstance(o.data, DigestRef):
+            out[o.path] = (o.data.digest, None)
+        else:
+            data = o.data if o.data is not None else dump(o.obj).encode("utf-8")
+            out[o.path] = (digest(data), data)
+    return out
 
 
 def _owner(path: str) -> str:

@@ -23,7 +23,7 @@ from . import (dashboards, delivery, extra, graph, isvc, layout, llm, llm_dashbo
                logging_sink, monitoring, namespace, runtime, storage)
 from .context import EnvContext, Output
 
-__all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "LLM_EMITTERS", "Output", "emit_env", "emit_model", "emit_llm"]
+__all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "LLM_EMITTERS", "Output", "emit_env", "emit_units", "emit_model", "emit_llm"]
 
 MODEL_EMITTERS: list[Callable[[EnvContext, Model], list[Output]]] = [
     isvc.emit_model,
@@ -70,9 +70,16 @@ def emit_env(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None 
     ``per_model`` replaces :func:`emit_model` (the render cache passes one that reuses earlier
     output).
     """
+    units, controllers = emit_units(ctx, per_model)
+    return [*units.outputs, *controllers]
+
+
+def emit_units(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None = None) -> tuple[layout.Layout, list[Output]]:
+    """:func:`emit_env` as its layout (every unit's outputs, the env's kustomization last) and the
+    controller objects."""
     one = per_model or (lambda m: emit_model(ctx, m))
     groups = [[out for emitter in ENV_EMITTERS for out in emitter(ctx)]]
     groups.extend(one(model) for model in ctx.models.values())
     groups.extend(emit_llm(ctx, each) for each in ctx.llms.values())
     units = layout.layout(ctx, groups)  # units: common/, models/<name>/ or shards/<k>/
-    return [*units.outputs, *delivery.emit(ctx, units.units, units.members)]  # bootstrap/: the controller objects
+    return units, delivery.emit(ctx, units.units, units.members)  # bootstrap/: the controller objects

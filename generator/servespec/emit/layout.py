@@ -37,6 +37,10 @@ class Layout:
     """Unit folders as the env's kustomization lists them: ``common`` first, then sorted."""
     members: dict[str, list[str]]
     """The models of each unit (sorted; none for ``common``)."""
+    laid: dict[str, list[Output]]
+    """Each unit's outputs at their final paths, its kustomization last."""
+    again: set[str]
+    """Units laid out exactly as in the last render of this process (the very same lists)."""
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -74,19 +78,23 @@ def layout(ctx: EnvContext, groups: list[list[Output]]) -> Layout:
     order = sorted(parts, key=lambda u: (u != COMMON, u))
     result: list[Output] = []
     members: dict[str, list[str]] = {}
+    laid: dict[str, list[Output]] = {}
+    again: set[str] = set()
     for unit in order:
         hit = memo.hit(unit)
         if hit is None or len(hit[0]) != len(parts[unit]) or not all(a is b for a, b in zip(hit[0], parts[unit], strict=True)):
             hit = (parts[unit], *_lay(ctx, unit, parts[unit]))
             memo.put(unit, hit)
+        else:
+            again.add(unit)
         result.extend(hit[1])
-        members[unit] = hit[2]
+        laid[unit], members[unit] = hit[1], hit[2]
     result.append(Output("kustomization.yaml", {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": order,
     }))
-    return Layout(result, order, members)
+    return Layout(result, order, members, laid, again)
 
 
 def _split(ctx: EnvContext, group: list[Output]) -> list[tuple[str, list[Output]]]:
