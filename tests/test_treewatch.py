@@ -65,7 +65,7 @@ def test_a_tree_servespec_proved_or_wrote_is_trusted_without_stat(example_repo: 
     _as_cold(example_repo)
 
 
-@pytest.mark.parametrize("change", ["edit", "same-size-edit", "through-spare", "new-file", "deleted-file"])
+@pytest.mark.parametrize("change", ["edit", "same-size-edit", "through-spare", "stray-in-spare", "new-file", "deleted-file"])
 def test_a_change_servespec_did_not_make_is_found_and_put_right(example_repo: Path, watched: list[str], change: str) -> None:
     _warmed(example_repo, watched)
     fraud = example_repo / "specs/fraud_detector.py"
@@ -84,6 +84,9 @@ def test_a_change_servespec_did_not_make_is_found_and_put_right(example_repo: Pa
         assert spare.stat().st_ino == target.stat().st_ino
         with open(spare, "r+b") as f:
             f.write(b"#")
+    elif change == "stray-in-spare":  # the spare becomes the live tree with the next change
+        spare = Path(RenderCache(example_repo).folder) / "spare/prod/models/census-income"
+        (spare / "stray.yaml").write_text("kind: Stray\n")
     elif change == "new-file":
         (example_repo / "rendered/prod/models/census-income/stray.yaml").write_text("kind: Stray\n")
     else:
@@ -91,6 +94,9 @@ def test_a_change_servespec_did_not_make_is_found_and_put_right(example_repo: Pa
     watched.clear()
     _render(example_repo)
     assert "prod" in watched  # proved by lstat, not trusted
+    _as_cold(example_repo)
+    fraud.write_text(fraud.read_text().replace("max_replicas=7", "max_replicas=8", 1))
+    _render(example_repo)  # through the spare tree, if it can still be trusted
     _as_cold(example_repo)
 
 

@@ -128,6 +128,8 @@ class EnvTree:
         self._from_known = False
         self.watch = tree_watch(self.top) if use_cache else None
         """The tree's inotify watch in a process that keeps them (``cache/treewatch.py``), else None."""
+        self._mark = -1
+        """The watch's count of foreign events when the live tree was last proven (``found``)."""
         self._ours: set[str] = set()
         """Paths this process wrote in the tree it swapped in (for the watch)."""
         self.token = ""
@@ -147,6 +149,7 @@ class EnvTree:
                 self._from_known = True
             else:
                 self._found = scan(self.top, known)
+            self._mark = self.watch.seen if self.watch is not None else -1  # the tree proven as of here
             if self._found.links:
                 shown = [f"{RENDERED}/{self.env}" + (f"/{rel}" if rel else "") for rel in self._found.links]
                 raise RenderError([Problem(p, None, "", f"is a symbolic link (to {os.readlink(os.path.join(self.root, p))}): servespec "
@@ -300,13 +303,20 @@ class EnvTree:
             spare.dirs[""] = top["stat"]
             try:
                 same_fs = os.lstat(self.spare_path).st_dev == os.lstat(self.top).st_dev
-                if same_fs and all(stat_of(os.lstat(os.path.join(self.spare_path, rel) if rel else self.spare_path)) == st
-                                   for rel, st in spare.dirs.items()):
+                if same_fs and (self._watched(spare, str(top.get("token"))) or all(stat_of(os.lstat(os.path.join(self.spare_path, rel) if rel else self.spare_path)) == st
+                                                            for rel, st in spare.dirs.items())):
                     return spare
             except OSError:
                 pass
         self._drop_spare()
         return None
+
+    def _watched(self, spare: Manifest, token: str) -> bool:
+        """True when the watch vouches for the spare: this process made it (from a tree proven
+        then), no event it did not cause has arrived since, and every folder of it is watched."""
+        watch, known = self.watch, self._known
+        return (watch is not None and known is not None and watch.trusted(known.token) and watch.spares.get(self.spare_path) == (token, watch.seen)
+                and stat_of(os.lstat(self.spare_path)) == spare.dirs[""] and watch.covers(self.spare_path, list(spare.dirs)))
 
     def _drop_spare(self) -> None:
         for path in (self.state_path + ".top", self.state_path):
@@ -361,6 +371,8 @@ class EnvTree:
             token = os.urandom(8).hex()
             save_manifest(self.state_path, found.manifest(token))
         write_framed(self.state_path + ".top", {"format": 2, "top": self.top, "stat": stat_of(os.lstat(self.spare_path)), "token": token})
+        if self.watch is not None:
+            self.watch.spares[self.spare_path] = (token, self._mark)
 
 def _clean_leftovers(folder: str, env: str) -> None:
     """Remove the temp trees (``.<env>.*``) a crashed render left beside ``rendered/<env>``."""

@@ -44,6 +44,14 @@ class TreeWatch:
         """Per tree (its top's device and inode): folder -> watch descriptor."""
         self.token: str | None = None
         """The manifest the tree is trusted to hold; None: not trusted."""
+        self.foreign = False
+        """An event not of this process's writes arrived since :meth:`reset` (sticky: only a proof
+        by ``lstat`` after a reset clears it)."""
+        self.seen = 0
+        """How many times events not of this process's writes were found: a tree proven when it
+        was N is untouched while it still is N (the spare copy, :attr:`spares`)."""
+        self.spares: dict[str, tuple[str, int]] = {}
+        """Spare copy (its path) -> (its state's token, :attr:`seen` when it was proven, as the live tree)."""
         self.broken = False
 
     def trusted(self, token: str) -> bool:
@@ -51,20 +59,30 @@ class TreeWatch:
         if self.broken or not token or self.token != token:
             return False
         if self._foreign(self._drain(), frozenset()):
-            self.token = None
+            self.foreign, self.token = True, None
         return self.token == token
+
+    def covers(self, top: str, dirs: list[str]) -> bool:
+        """True when every folder ``dirs`` of the tree at ``top`` is watched (the spare copy: its
+        folders were watched while it was live)."""
+        try:
+            st = os.lstat(top)
+        except OSError:
+            return False
+        have = self.watched.get((st.st_dev, st.st_ino), {})
+        return all(rel in have for rel in dirs)
 
     def reset(self) -> None:
         """Forget trust; events from now on count (call before proving the tree by ``lstat``)."""
         self._foreign(self._drain(), frozenset())  # drops the watches of folders that are gone
-        self.token = None
+        self.token, self.foreign = None, False
 
     def arm(self, top: str, dirs: list[str], token: str, ours: set[str]) -> None:
         """The tree at ``top`` (folders ``dirs``) was just proven, or written by this process, to
         hold the manifest ``token``; events since :meth:`reset` at paths in ``ours`` (and their
         temp names) were this process's writes. Trust it if nothing else happened and every
         folder was watched already or created by this process."""
-        foreign = self._foreign(self._drain(), ours)
+        self.foreign = self._foreign(self._drain(), ours) or self.foreign
         try:
             st = os.lstat(top)
         except OSError:
@@ -81,7 +99,7 @@ class TreeWatch:
                 return
             have[rel] = wd
             self.where[wd] = (tree, rel)
-        self.token = None if foreign or any(rel not in ours for rel in new) else token
+        self.token = None if self.foreign or any(rel not in ours for rel in new) else token
 
     def close(self) -> None:
         self.inotify.close()
@@ -116,6 +134,7 @@ class TreeWatch:
                 path = path[: -len(suffix)]
             if path not in ours:
                 foreign = True
+        self.seen += foreign
         return foreign
 
 
