@@ -126,6 +126,10 @@ def daemon_steps(runner: Runner, repo: Path, cache: Path) -> dict[str, Any]:
         out["daemon_promote"] = runner.through(repo, cache, pid, "promote", "model-00003", "--env", "prod", "--skip-gates")
         with open(f"/proc/{pid}/status") as f:
             out["daemon_peak_mb"] = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+        status = subprocess.run([sys.executable, "-m", "servespec", "daemon", "status", "--output", "json", "--root", str(repo)],
+                                capture_output=True, text=True, check=True, env=runner.env(cache))
+        if json.loads(status.stdout).get("requests") != 7:  # a refusal (servespec's code or a package changed): ran in-process
+            raise SystemExit(f"the daemon did not run every step (see its log): {status.stdout}")
     finally:
         runner.servespec(repo, cache, "daemon", "stop")
     return out

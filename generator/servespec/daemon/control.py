@@ -153,6 +153,8 @@ def start(root: str, idle_timeout: float, wait: float = START_WAIT) -> tuple[dic
         ServespecError: it cannot listen (no socket path short enough, a folder that is not
             this user's) or did not answer within ``wait`` seconds (with the log's last line).
     """
+    if not wire.SUPPORTED:
+        raise ServespecError("servespec daemon needs Unix sockets with SO_PEERCRED (Linux); commands run in-process here")
     current = status(root)
     if current["running"]:
         return current, False

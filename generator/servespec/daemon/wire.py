@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 
-__all__ = ["PROTOCOL", "INTERRUPT", "PACKAGE", "MAX_MESSAGE", "identity", "send", "recv", "peer_creds", "creds_uid"]
+__all__ = ["PROTOCOL", "INTERRUPT", "PACKAGE", "SUPPORTED", "MAX_MESSAGE", "identity", "send", "recv", "peer_creds", "creds_uid"]
 
 PROTOCOL = 1
 INTERRUPT = b"\x03"
@@ -32,6 +32,8 @@ MAX_MESSAGE = 64 << 20
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The folder of the servespec package this process imported."""
 _CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
+SUPPORTED = hasattr(socket, "AF_UNIX") and hasattr(socket, "SO_PEERCRED")
+"""Whether this system has what the daemon needs: Unix sockets and ``SO_PEERCRED`` (Linux)."""
 
 
 def identity() -> dict[str, object]:
@@ -97,7 +99,10 @@ def recv(sock: socket.socket, maxfds: int = 0) -> tuple[object, list[int]]:
 
 
 def peer_creds(sock: socket.socket) -> bytes:
-    """The peer's ``struct ucred`` (pid, uid, gid) as the kernel recorded it when it connected."""
+    """The peer's ``struct ucred`` (pid, uid, gid) as the kernel recorded it when it connected
+    (empty where there is no ``SO_PEERCRED``: nobody is trusted)."""
+    if not SUPPORTED:
+        return b""
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
 
 
