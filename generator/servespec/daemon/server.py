@@ -258,6 +258,7 @@ class Server:
             return
         wire.send(conn, {"ack": True})
         conn.settimeout(None)
+        self.pending = False  # an interrupt from the previous client, come after its command ended, is not this one's
         t0, cpu0 = time.monotonic(), _cpu()
         with _Watch(conn, self._interrupt), client_state(req):
             code, trace = self._guarded(req.argv)
