@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 import servespec
-from servespec.daemon import client, locate, request, server
-from conftest import GIT_ENV, copy_example, git
+from servespec.daemon import client, control, locate, request, server, wire
+from conftest import GIT_ENV, copy_example, git, run_cli
 
 GENERATOR = str(Path(servespec.__file__).resolve().parent.parent)
 WAIT = 30.0
@@ -46,6 +46,8 @@ def probe(argv):
     if what == "sleep":
         print("started", flush=True)
         time.sleep(60)
+    if what == "die":
+        os._exit(3)
     mask = os.umask(0o022)
     os.umask(mask)
     print(json.dumps({"argv": argv, "isatty": [os.isatty(n) for n in range(3)], "stdout_tty": sys.stdout.isatty(),
@@ -66,6 +68,8 @@ sys.exit(serve(sys.argv[1], float(sys.argv[2]), probe))
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The environment of every process of a test: its own cache folder, this servespec, buffered output."""
     monkeypatch.setenv("SERVESPEC_CACHE_DIR", str(tmp_path / "cache"))
+    if len(str(tmp_path)) <= 60:  # a socket path too long for the cache folder goes to TMPDIR: tmp_path, when short enough
+        monkeypatch.setenv("TMPDIR", str(tmp_path))
     base = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", locate.DISABLE_VAR)}
     return {**base, **GIT_ENV, "PYTHONPATH": GENERATOR}
 
@@ -247,7 +251,40 @@ def test_a_socket_nobody_listens_on_is_removed_unless_a_server_is_starting(tmp_p
         os.close(lock)
     assert client.forward(root, ["render"]) is None
     assert locate.live_socket(root) is None and not os.path.lexists(path)
+    assert os.path.isdir(os.path.dirname(path)) == (os.path.dirname(path) == locate.state_dir(root))  # a temp folder: removed
     assert client.request(root, {"kind": "status"}, 1.0) is None
+
+
+def test_start_and_stop_say_why_they_cannot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = copy_example(tmp_path / "repo")
+    monkeypatch.setattr(wire, "SUPPORTED", False)
+    out = run_cli("daemon", "start", "--root", root)
+    assert (out.exit_code, out.stderr) == (2, "servespec: error: servespec daemon needs Unix sockets with SO_PEERCRED (Linux); "
+                                              "commands run in-process here\n")
+    monkeypatch.setattr(wire, "SUPPORTED", True)
+    long_tmp = tmp_path / "t" / ("u" * 100)
+    long_tmp.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(long_tmp))
+    monkeypatch.setenv("SERVESPEC_CACHE_DIR", str(tmp_path / ("c" * 100)))
+    out = run_cli("daemon", "start", "--root", root)
+    assert (out.exit_code, out.stderr) == (2, "servespec: error: no socket path short enough for the daemon (at most 100 bytes) in the "
+                                              "cache folder or the temporary folder: set SERVESPEC_CACHE_DIR or TMPDIR to a shorter path\n")
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("SERVESPEC_CACHE_DIR", str(tmp_path / "file"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    out = run_cli("daemon", "start", "--root", root)
+    state = locate.state_dir(str(root))
+    assert (out.exit_code, out.stderr) == (2, f"servespec: error: {state}: cannot keep the daemon's files there: Not a directory\n")
+
+    monkeypatch.setattr(client, "request", lambda *a: None)
+    monkeypatch.setattr(control, "_server_pid", lambda root: 4242)
+    monkeypatch.setattr(control, "_ended", lambda pid, wait: False)
+    killed: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    out = run_cli("daemon", "stop", "--root", root)
+    assert (out.exit_code, out.stderr) == (2, f"servespec: error: the daemon (pid 4242) did not end within 10 s of SIGTERM; "
+                                              f"its log: {locate.log_path(str(root))}\n")
+    assert killed == [(4242, signal.SIGTERM)]
 
 
 # -- the probe: what a forwarded command is given ----------------------------------------------------
@@ -326,6 +363,34 @@ def test_ctrl_c_interrupts_the_command_and_a_vanished_client_does_not_end_the_se
             assert proc.returncode == 2 and err == "servespec: aborted\n"
         after = servespec_run(["probe"], env, probe)
         assert after.returncode == 0, after.stderr  # the server lived through it, and is free again
+
+    busy = subprocess.Popen([sys.executable, "-m", "servespec", "probe", "sleep"], cwd=probe, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert busy.stdout is not None and busy.stdout.readline() == "started\n"
+        queued = subprocess.Popen([sys.executable, "-m", "servespec", "probe", "exit", "9"], cwd=probe, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # connected, waiting for the busy server to take it
+        queued.send_signal(signal.SIGINT)
+        out, err = queued.communicate(timeout=WAIT)
+        assert (queued.returncode, out, err) == (2, "", "servespec: aborted\n")  # before the server took it: nothing ran
+        busy.send_signal(signal.SIGINT)
+        busy.communicate(timeout=WAIT)
+    finally:
+        busy.kill()
+        busy.wait(WAIT)
+    log = (probe.parent / "probe.log").read_text()
+    assert "-> exit 9" not in log and "dropped a connection" in log  # the queued command never ran
+
+
+@pytest.mark.slow
+def test_a_server_that_dies_during_a_command_is_reported_not_run_again(probe: Path, env: dict[str, str]) -> None:
+    out = servespec_run(["probe", "die"], env, probe)
+    assert (out.returncode, out.stdout) == (1, "")
+    assert out.stderr == f"servespec: error: the daemon ended during the command (its log: {locate.log_path(str(probe))})\n"
+    gone = servespec_run(["probe"], env, probe)
+    assert gone.returncode == 2 and "No such command 'probe'" in gone.stderr  # the socket was stale: removed, ran here
+    assert locate.live_socket(str(probe)) is None
 
 
 # -- the real daemon -------------------------------------------------------------------------------
@@ -443,6 +508,18 @@ def test_start_stop_status_and_the_idle_timeout(repo: Path, env: dict[str, str])
         _wait_for(lambda: not _alive(pid), "the idle timeout")
         assert not socket_file.exists() and "exiting: idle for 6 s" in Path(locate.log_path(str(repo))).read_text()
         assert socket_file.parent.is_dir() == (socket_file.parent == Path(locate.state_dir(str(repo))))  # a temp folder: removed
+
+        import fcntl
+
+        lock = os.open(locate.lock_path(str(repo)), os.O_RDWR)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # as another server would: the one launched cannot start
+            refused = servespec_run(["daemon", "start"], env, repo)
+        finally:
+            os.close(lock)
+        assert refused.returncode == 2
+        assert refused.stderr.startswith(f"servespec: error: the daemon did not start (its log: {locate.log_path(str(repo))}; last line: ")
+        assert refused.stderr.endswith("not started: another daemon of this repo is running)\n")
 
         again = servespec_run(["daemon", "start"], env, repo)
         pid = int(json.loads(servespec_run(["daemon", "status", "--output", "json"], env, repo).stdout)["pid"])

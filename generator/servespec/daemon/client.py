@@ -26,7 +26,8 @@ __all__ = ["connect", "forward", "request"]
 
 
 def _remove_stale(root: str, path: str) -> None:
-    """Remove the socket file at ``path`` unless a server of ``root`` holds its lock (starting up)."""
+    """Remove the socket file at ``path`` (and its folder of the temporary folder, when empty)
+    unless a server of ``root`` holds its lock (starting up)."""
     try:
         fd = os.open(locate.lock_path(root), os.O_RDWR)
     except OSError:
@@ -36,6 +37,8 @@ def _remove_stale(root: str, path: str) -> None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if stat.S_ISSOCK(os.lstat(path).st_mode):
             os.unlink(path)
+        if os.path.dirname(path) != locate.state_dir(root):
+            os.rmdir(os.path.dirname(path))  # its folder of the temporary folder, when empty
     except OSError:
         pass
     finally:
@@ -87,19 +90,35 @@ def _settings(stream: object) -> tuple[str, str, bool, bool]:
             bool(getattr(stream, "line_buffering", False)), bool(getattr(stream, "write_through", False)))
 
 
+def _answer(sock: socket.socket, key: str) -> bool:
+    """The server's next answer is ``{key: True}`` (anything else: a refusal, or no server)."""
+    try:
+        answer, _fds = wire.recv(sock)
+    except (OSError, EOFError, ValueError):
+        return False
+    return isinstance(answer, dict) and answer.get(key) is True
+
+
 def _send_run(sock: socket.socket, args: list[str]) -> bool:
+    """Send the command; once the server is ready to run it, fds 0/1/2 and the working folder."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    run = {**wire.identity(), "kind": "run", "argv": list(args), "env": dict(os.environb), "umask": umask,
+           "streams": [_settings(s) for s in (sys.stdin, sys.stdout, sys.stderr)]}
+    try:
+        wire.send(sock, run)
+    except (OSError, ValueError):
+        return False
+    if not _answer(sock, "fds"):
+        return False
     try:
         cwd = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
     except OSError:
         return False
     try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        run = {**wire.identity(), "kind": "run", "argv": list(args), "env": dict(os.environb), "umask": umask,
-               "streams": [_settings(s) for s in (sys.stdin, sys.stdout, sys.stderr)]}
-        wire.send(sock, run, (0, 1, 2, cwd))
+        wire.send(sock, "fds", (0, 1, 2, cwd))
         return True
-    except (OSError, ValueError):
+    except OSError:
         return False
     finally:
         os.close(cwd)
@@ -139,13 +158,7 @@ def forward(root: str, args: list[str]) -> int | None:
         if sock is None:
             return None
         with sock:
-            if not _send_run(sock, args):
-                return None
-            try:
-                answer, _fds = wire.recv(sock)
-            except (OSError, EOFError, ValueError):
-                return None
-            if not isinstance(answer, dict) or answer.get("ack") is not True:
+            if not _send_run(sock, args) or not _answer(sock, "ack"):
                 return None
             return _exit_code(sock, root)
     except KeyboardInterrupt:  # before the server took the command (it was busy): nothing ran

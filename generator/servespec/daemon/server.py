@@ -222,7 +222,7 @@ class Server:
                 if not peer_allowed(wire.peer_creds(conn), os.getuid()):
                     self.log("refused a connection from another user")
                     return
-                value, fds = wire.recv(conn, maxfds=4)
+                value, _none = wire.recv(conn)
                 kind = value.get("kind") if isinstance(value, dict) else None
                 if kind == "status":
                     wire.send(conn, self.info())
@@ -230,7 +230,7 @@ class Server:
                     self.stopping, self.reason = True, "stopped on request"
                     wire.send(conn, {"stopping": True, "pid": os.getpid()})
                 elif kind == "run" and isinstance(value, dict):
-                    self._run(conn, value, fds)
+                    self._run(conn, value, fds)  # fills fds
                 else:
                     self.log(f"ignored a message of kind {kind!r}")
             except (OSError, EOFError, ValueError) as exc:
@@ -248,12 +248,19 @@ class Server:
         return None
 
     def _run(self, conn: socket.socket, value: dict[object, object], fds: list[int]) -> None:
+        """Run a client's command (``fds``: the list its fds are received into; the caller closes what is left)."""
         why = self.refusal(value)
-        req = why if why is not None else parse_request(value, fds)
+        if why is not None:
+            self.log(f"refused a command: {why}")
+            self.stopping, self.reason = True, f"ending: {why}"
+            wire.send(conn, {"refused": why})
+            return
+        wire.send(conn, {"fds": True})
+        marker, received = wire.recv(conn, maxfds=4)
+        fds.extend(received)
+        req = parse_request(value, fds) if marker == "fds" else "expected the client's fds"
         if isinstance(req, str):
             self.log(f"refused a command: {req}")
-            if why is not None:
-                self.stopping, self.reason = True, f"ending: {why}"
             wire.send(conn, {"refused": req})
             return
         wire.send(conn, {"ack": True})

@@ -6,10 +6,13 @@ check the other's credentials (``SO_PEERCRED``): a server talks only to processe
 user, a client only to a server of its own user (the socket's 0700 folder keeps others out; the
 check also covers a folder someone else made in the temporary folder).
 
-A ``run`` request carries the client's fds 0, 1, 2 and its working folder (``SCM_RIGHTS``, with
-the message's first bytes). The server answers ``{"ack": True}`` when it runs the command, then
-``{"exit": code}``; or ``{"refused": why}``, and the client runs the command itself. Between
-the two, the client sends :data:`INTERRUPT` for each Ctrl-C; closing its end means it is gone.
+A ``run`` request is answered ``{"refused": why}`` (the client runs the command itself) or
+``{"fds": True}`` when the server is ready to run it: only then does the client send its fds 0,
+1, 2 and its working folder (``SCM_RIGHTS``, with the first bytes of a message ``"fds"``), so a
+client waiting behind another command holds nothing of its own in the socket (a pipe it writes
+to ends when it does). The server answers ``{"ack": True}`` and runs the command, then
+``{"exit": code}``. Meanwhile the client sends :data:`INTERRUPT` for each Ctrl-C; closing its
+end means it is gone.
 """
 
 from __future__ import annotations
