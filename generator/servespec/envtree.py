@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache.fingerprint import repo_dir
-from .cache.manifest import Manifest, Scan, load_manifest, manifest_path, save_manifest, scan, stat_of
+from .cache.manifest import Manifest, Scan, load_manifest, manifest_path, save_manifest, scan, stat_of, still_holds
 from .cache.fingerprint import read_framed, write_framed
+from .cache.warm import tree_watch
 from .errors import Problem, RenderError
 from .fsutil import exchange
 
@@ -125,6 +126,10 @@ class EnvTree:
         self._known: Manifest | None = load_manifest(self.manifest_path) if use_cache else None
         self._found: Scan | None = None
         self._from_known = False
+        self.watch = tree_watch(self.top) if use_cache else None
+        """The tree's inotify watch in a process that keeps them (``cache/treewatch.py``), else None."""
+        self._ours: set[str] = set()
+        """Paths this process wrote in the tree it swapped in (for the watch)."""
         self.token = ""
         """The token of the manifest describing the live tree after :meth:`write` ("" when none was kept)."""
 
@@ -135,7 +140,9 @@ class EnvTree:
         if self._found is None:
             self._refuse_links_above()
             known = self._known
-            if known is not None and known.unchanged(self.top):  # every entry as recorded: nothing to read
+            if known is None and self.watch is not None:
+                self.watch.reset()  # events from here on count: the scan below sees what came before
+            if known is not None and still_holds(self.top, known, self.watch):
                 self._found = Scan(dict(known.dirs), dict(known.files))
                 self._from_known = True
             else:
@@ -172,6 +179,7 @@ class EnvTree:
                 self._save(found.manifest(os.urandom(8).hex()))
             elif self._known is not None:
                 self.token = self._known.token
+            self._arm(list(found.dirs), set())
             return change
         missing = sorted(rel for rel, (digest, data) in wanted.items() if data is None and old.get(rel) != digest)
         if missing:
@@ -185,7 +193,16 @@ class EnvTree:
         self._found = None
         if self.use_cache:
             self._save(after)
+            self._arm(list(after.dirs), self._ours)
         return change
+
+    def _arm(self, dirs: list[str], ours: set[str]) -> None:
+        """Tell the watch (if any) the tree now holds the manifest just recorded."""
+        if self.watch is not None:
+            if self.token:
+                self.watch.arm(self.top, dirs, self.token, ours)
+            else:
+                self.watch.reset()
 
     def _save(self, manifest: Manifest) -> None:
         self._known = manifest
@@ -320,6 +337,7 @@ class EnvTree:
             _put(os.path.join(top, rel), data, source)
             touched.add(rel)
         changed = [*touched, *gone, *(had_dirs ^ need_dirs)]
+        self._ours = {"", *changed}  # "": the tree's own folder, moved by the exchange
         return touched, (_dirs_of(changed) | (need_dirs - had_dirs)) & need_dirs
 
     def _adopt(self, old_tree: str) -> bool:

@@ -14,6 +14,7 @@ render`` with the same inputs and an untouched tree ends before importing anythi
 from __future__ import annotations
 
 import difflib
+from contextlib import nullcontext
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from .cache.fingerprint import base_digest, inputs_digest
 from .cache.lastrender import codeowners_state, save_record
 from .cache.render import DigestRef, RenderCache, digest
 from .cache.specs import SpecCache
+from .cache import warm
 from .codeowners import CodeownersSync, sync_codeowners
 from .emit import emit_env
 from .envtree import EnvTree, NeedBytes, Wanted
@@ -30,7 +32,8 @@ from .errors import Problem, RenderError
 from .fsutil import symlinks_under
 from .overlay import discover_envs
 from .project import Project
-from .resolve import build_context, spec_ahead
+from .resolve import build_context
+from .resolve_ahead import spec_ahead
 from .sharding import oversized_shards
 from .emit import Output
 from .kserve.webhook import check_inferenceservice
@@ -116,7 +119,8 @@ def render_project(project: Project, cache: RenderCache | None = None, warnings:
     problems: list[Problem] = []
     for env in project.envs:
         try:
-            out[env] = render_env(project, env, cache, warnings)
+            with nullcontext() if cache is not None else warm.off():  # no cache: nothing kept from earlier renders either
+                out[env] = render_env(project, env, cache, warnings)
         except RenderError as exc:
             problems.extend(located(env, exc.problems))
     if problems:
@@ -227,6 +231,13 @@ class RepoRender:
 def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = False, use_cache: bool = True) -> RepoRender:
     """``servespec render``: render every environment (or ``envs``) and write ``rendered/``
     atomically (orphaned envs removed); with ``check`` write nothing and report what is stale."""
+    if not use_cache:
+        with warm.off():
+            return _render_repo(root, envs, check, use_cache)
+    return _render_repo(root, envs, check, use_cache)
+
+
+def _render_repo(root: Path, envs: list[str] | None, check: bool, use_cache: bool) -> RepoRender:
     where = str(root.resolve())
     base = base_digest(where) if use_cache and not check else None  # before anything is read
     specs = SpecCache(root, enabled=use_cache)
@@ -352,12 +363,17 @@ def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[
     cache.record(env, outputs)
     _refuse(ctx, outputs)
     wanted: Wanted = {}
+    memo = warm.scope(("serialized", str(project.root), env), None)
     for out in outputs:
         if isinstance(out.data, DigestRef):
             wanted[out.path] = (out.data.digest, None)
-        else:
+            continue
+        hit = memo.hit(out.path)
+        if hit is None or hit[0] is not out:  # an output laid out again in this process is not dumped again
             data = out.data if out.data is not None else dump(out.obj).encode("utf-8")
-            wanted[out.path] = (digest(data), data)
+            hit = (out, (digest(data), data))
+            memo.put(out.path, hit)
+        wanted[out.path] = hit[1]
     if warnings is not None:
         warnings.extend(oversized_shards(ctx.env, wanted))
     return dict(sorted(wanted.items()))

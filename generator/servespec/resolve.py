@@ -13,7 +13,6 @@ beats everything. A new overlay field is declared in ``spec/overlay.py`` and mer
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -40,9 +39,10 @@ from .spec.overlay import ModelOverride
 from .spec.rollout import ModelState
 from .spec.storage_kinds import Storage
 from .validation_messages import describe_pydantic_error
+from .cache.warm import Scope, scope
 
 __all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "plan_for", "check_state", "canary_problem",
-           "kserve_features", "SpecAhead", "spec_ahead", "LEGACY_API", "FRAMEWORKS"]
+           "kserve_features", "LEGACY_API", "FRAMEWORKS"]
 
 
 _NO_OVERRIDE = ModelOverride()
@@ -90,10 +90,11 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     problems = runtime_override_problems(env, by_rendered)
     if problems:
         raise SpecError(problems)
+    memo = scope(("resolve", project.root, env_name), (env.overlay.model_dump_json(), *sorted(by_base.items())))
     models: dict[str, Model] = {}
     for name in sorted(project.specs.models):
         try:
-            resolved = resolve_model(project.specs.models[name], env, runtimes=by_base)
+            resolved = _resolved(project.specs.models[name], env, by_base, memo)
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
@@ -115,10 +116,34 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     ctx = EnvContext(project, env, models, storage, rollout=state, kserve=kserve, llms=llms, runtimes=runtimes, graphs=graphs)
     problems += graph_problems + extra_problems(env) + _storage_problems(ctx)
     problems += storage_surface_problems(env, kserve, storage, models, project.specs.origin)
-    problems += [p for m in models.values() for p in _model_problems(ctx, m)]
+    problems += [p for m in models.values() for p in _checked(ctx, m, memo)]
     if problems:
         raise RenderError(problems)
     return ctx
+
+
+def _resolved(declared: Model, env: Env, runtimes: Mapping[str, Runtime], memo: Scope) -> Model | None:
+    """``resolve_model``, or what it gave for this very declaration under the same overlay and
+    runtimes earlier in this process (``cache/warm.py``; a failure is never kept)."""
+    hit = memo.hit(("model", declared.name))
+    if hit is not None and hit[0] is declared:
+        return hit[1]  # type: ignore[no-any-return]
+    resolved = resolve_model(declared, env, runtimes=runtimes)
+    memo.put(("model", declared.name), (declared, resolved))
+    return resolved
+
+
+def _checked(ctx: EnvContext, model: Model, memo: Scope) -> list[Problem]:
+    """``_model_problems``; a model found sound is not checked again while it, its origin and its
+    rollout state stay the same (the memo's overlay too: ``build_context``)."""
+    origin, state = ctx.project.specs.origin[("model", model.name)], ctx.rollout.get(model.name)
+    hit = memo.hit(("sound", model.name))
+    if hit is not None and hit[0] is model and hit[1] == origin and hit[2] == state:
+        return []
+    problems = _model_problems(ctx, model)
+    if not problems:
+        memo.put(("sound", model.name), (model, origin, state))
+    return problems
 
 
 def _resolve_storage_of(project: Project, env: Env, models: dict[str, Model], problems: list[Problem]) -> dict[str, Storage]:
@@ -297,50 +322,6 @@ def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState
             out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
         if s.phase == "rolled-back" and s.traffic not in (0, None):
             out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
-    return out
-
-
-@dataclass(frozen=True)
-class SpecAhead:
-    """A model whose spec names a storage URI the environment's rollout state does not serve:
-    the state wins when rendering, so the spec's version reaches the env only by a release."""
-
-    model: str
-    spec_uri: str
-    """What the spec says."""
-    serving: str
-    """What the env serves, as ``describe`` puts it (``stable s3://...``)."""
-    command: str
-    """The exact command that releases the spec's version."""
-    warning: Problem
-    """The one-line warning ``render`` prints."""
-
-
-def spec_ahead(ctx: EnvContext) -> list[SpecAhead]:
-    """Models whose spec's ``storage_uri`` was edited since their rollout state in this environment
-    was written (``ModelState.spec_uri``) to a version the state neither serves nor rolls out
-    (one per model, by name). A release made with ``--storage-uri`` leaves the spec as it was, so
-    a spec that merely lags behind the state is not reported."""
-    out = []
-    for name, s in sorted(ctx.rollout.items()):
-        model = ctx.models.get(name)
-        if model is None or s.spec_uri is None or model.predictor.storage_uri in (s.spec_uri, s.stable, s.candidate):
-            continue
-        uri = model.predictor.storage_uri
-        command = f"servespec release {name} --env {ctx.env.name} --storage-uri {shlex.quote(uri)}"
-        if s.phase == "canary":
-            serving = f"canary {s.traffic}% {s.candidate} (stable {s.stable})"
-            todo = f"finish or roll back that canary, then release it: {command}"
-        elif s.phase == "rolled-back" and s.rolled_back == uri:
-            serving = f"stable {s.stable} ({uri} was rolled back)"
-            todo = f"release it again (or change the spec): {command}"
-        else:
-            serving = f"stable {s.stable}"
-            todo = f"release it: {command}"
-        message = (f"env {ctx.env.name} serves {serving} (overlays/{ctx.env.name}.rollout.yaml), the spec says {uri}: "
-                   f"not rendered until released; {todo}")
-        origin = ctx.project.specs.origin.get(("model", name), "")
-        out.append(SpecAhead(name, uri, serving, command, Problem(origin, None, f"{name}.predictor.storage_uri", message)))
     return out
 
 

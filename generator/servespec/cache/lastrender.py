@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from .fingerprint import file_digest, inputs_digest, read_framed, repo_dir, write_framed
-from .manifest import load_manifest, manifest_path
+from .manifest import load_manifest, manifest_path, still_holds
 
 __all__ = ["Noop", "noop", "save_record", "discover_envs", "record_path", "codeowners_state", "CODEOWNERS"]
 
@@ -111,7 +111,7 @@ def noop(root: str, envs: list[str] | None, check: bool) -> Noop | None:
             return None
         manifest = load_manifest(manifest_path(root, env))
         top = os.path.join(root, "rendered", env)
-        if manifest is None or manifest.token != entry[1] or not (manifest.proven(top) if check else manifest.unchanged(top)):
+        if manifest is None or manifest.token != entry[1] or not (manifest.proven(top) if check else still_holds(top, manifest)):
             return None
         out.envs.append((env, entry[2]))
     return out

@@ -13,8 +13,9 @@ import os
 import stat as statmod
 
 from .fingerprint import file_digest, read_framed, repo_dir, write_framed
+from .warm import TreeWatch, tree_watch
 
-__all__ = ["Stat", "Manifest", "Scan", "stat_of", "scan", "load_manifest", "save_manifest", "manifest_path", "tree_view"]
+__all__ = ["Stat", "Manifest", "Scan", "stat_of", "scan", "load_manifest", "save_manifest", "manifest_path", "tree_view", "still_holds"]
 
 _FORMAT = 2
 """Changes with the layout or the digest (``fingerprint.file_digest``): an older manifest is not read."""
@@ -130,25 +131,73 @@ def scan(top: str, known: Manifest | None) -> Scan:
     return out
 
 
+_KEPT: dict[tuple[int, int, int, int], Manifest] = {}
+"""Manifests this process read or wrote, by the identity of their file (device, inode, size,
+mtime: servespec replaces a cache file, never edits it, so a file with that identity holds that
+manifest; a rename keeps it): a long-lived process (``servespec daemon``) does not read them again."""
+
+
+def _identity(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _copy(manifest: Manifest) -> Manifest:
+    return Manifest(dict(manifest.dirs), dict(manifest.files), manifest.token)  # the stats inside are tuples
+
+
+def _keep(key: tuple[int, int, int, int] | None, manifest: Manifest) -> None:
+    if key is not None:
+        while len(_KEPT) >= 16:
+            del _KEPT[next(iter(_KEPT))]
+        _KEPT[key] = _copy(manifest)
+
+
 def load_manifest(path: str) -> Manifest | None:
     """A saved manifest, or None (missing, corrupted, another format)."""
+    key = _identity(path)
+    if key is not None and key in _KEPT:
+        return _copy(_KEPT[key])
     raw = read_framed(path)
     if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
         return None
     dirs, files, token = raw.get("dirs"), raw.get("files"), raw.get("token")
     if not isinstance(dirs, dict) or not isinstance(files, dict) or not isinstance(token, str):
         return None
-    return Manifest(dirs, files, token)
+    manifest = Manifest(dirs, files, token)
+    _keep(key, manifest)
+    return manifest
 
 
 def save_manifest(path: str, manifest: Manifest) -> bool:
     """Keep a manifest (atomically); False when it cannot be written."""
-    return write_framed(path, {"format": _FORMAT, "token": manifest.token, "dirs": manifest.dirs, "files": manifest.files})
+    if not write_framed(path, {"format": _FORMAT, "token": manifest.token, "dirs": manifest.dirs, "files": manifest.files}):
+        return False
+    _keep(_identity(path), manifest)
+    return True
 
 
 def manifest_path(root: str, env: str) -> str:
     """Where the manifest of ``rendered/<env>/`` of the repo at ``root`` (resolved) is kept."""
     return os.path.join(repo_dir(root), f"manifest-{env}")
+
+
+def still_holds(top: str, manifest: Manifest, watch: TreeWatch | None = None) -> bool:
+    """``manifest.unchanged(top)``; in a process that watches its trees (``cache/treewatch.py``),
+    answered by the watch when it trusts the tree, and the watch armed when ``lstat`` proved it."""
+    watch = watch if watch is not None else tree_watch(top)
+    if watch is None:
+        return manifest.unchanged(top)
+    if watch.trusted(manifest.token):
+        return True
+    watch.reset()
+    if not manifest.unchanged(top):
+        return False
+    watch.arm(top, list(manifest.dirs), manifest.token, set())
+    return True
 
 
 def tree_view(root: str, env: str, use_cache: bool = True) -> Scan:
@@ -157,6 +206,6 @@ def tree_view(root: str, env: str, use_cache: bool = True) -> Scan:
     (everything without ``use_cache``)."""
     top = os.path.join(root, "rendered", env)
     known = load_manifest(manifest_path(root, env)) if use_cache else None
-    if known is not None and known.unchanged(top):
+    if known is not None and still_holds(top, known):
         return Scan(dict(known.dirs), dict(known.files))
     return scan(top, known)

@@ -30,6 +30,7 @@ from ..spec import Model
 from ..yamlwriter import dump
 from .fingerprint import code_digest, file_digest, read_framed, repo_dir, write_framed
 from .objects import ObjectStore
+from .warm import scope
 
 __all__ = ["RenderCache", "DigestRef", "digest"]
 
@@ -143,13 +144,18 @@ class RenderCache:
         """A ``per_model`` for ``emit_env`` whose hits carry a :class:`DigestRef` instead of bytes
         (their files are on disk); ``fresh`` models are emitted again whatever the cache holds."""
         table, key_of = self.table(ctx.env.name), self._keyer(ctx)
+        memo = scope(("refs", str(self.root), ctx.env.name), code_digest())
 
         def one(model: Model) -> list[Output]:
             key = key_of(model)
             hit = table.get(model.name) if self.enabled and model.name not in fresh else None
             if hit is None or hit[0] != key:
                 return self._emit(ctx, model, key)
-            return [Output(path, {"kind": kind}, model.name, DigestRef(d)) for path, kind, d, _final in hit[1]]
+            known = memo.hit(model.name)
+            if known is None or known[0] != hit:  # the same list as last time in this process: layout reuses its work
+                known = (hit, [Output(path, {"kind": kind}, model.name, DigestRef(d)) for path, kind, d, _final in hit[1]])
+                memo.put(model.name, known)
+            return known[1]  # type: ignore[no-any-return]
 
         return one
 

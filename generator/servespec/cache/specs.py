@@ -29,6 +29,7 @@ from ..spec import Model
 from ..specset import Outcome, SpecSet
 from .fingerprint import file_digest, repo_dir
 from .store import code_fingerprint, load_pickle, save_pickle
+from .warm import Scope, scope
 
 __all__ = ["SpecCache"]
 
@@ -46,6 +47,15 @@ class SpecCache:
         self.reused = 0
         """Modules whose kept outcome was used by the last :meth:`load`."""
         self._digests: dict[str, bytes] = {}
+        self._memo: Scope | None = None
+
+    @property
+    def memo(self) -> Scope:
+        """The outcomes unpickled by earlier loads in this process, by their group's keys: the
+        same objects again, so that everything keyed on them downstream hits (``cache/warm.py``)."""
+        if self._memo is None:
+            self._memo = scope(("specs", str(self.root)), code_fingerprint())
+        return self._memo
 
     def load(self) -> SpecSet:
         """Every spec module's declarations, importing only modules whose key changed."""
@@ -105,9 +115,11 @@ class SpecCache:
             try:
                 if not all(p.is_file() for p in paths):
                     continue
-                outcomes = pickle.loads(blob)
+                tag = tuple(sorted(keys.items()))
+                outcomes = self.memo.hit(tag) or pickle.loads(blob)
                 if not all(self._key(p, out.deps) == keys[p.name] for p, out in zip(paths, outcomes, strict=True)):
                     continue
+                self.memo.put(tag, outcomes)
             except Exception:  # noqa: BLE001 - a corrupted entry is a miss
                 continue
             kept.update(zip(paths, outcomes, strict=True))
@@ -127,6 +139,7 @@ class SpecCache:
                       for o in outcomes for i in o.items if isinstance(i, Model)}
             digests.update(models)
             keys = {p.name: self._key(p, fresh[p].deps) for p in members}
+            self.memo.put(tuple(sorted(keys.items())), outcomes)
             out.append((keys, pickle.dumps(outcomes, protocol=pickle.HIGHEST_PROTOCOL), models))
         if fresh or len(out) != len(groups):
             save_pickle(self.path, {"format": _FORMAT, "code": code_fingerprint(), "groups": out})

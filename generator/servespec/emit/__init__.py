@@ -71,10 +71,8 @@ def emit_env(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None 
     output).
     """
     one = per_model or (lambda m: emit_model(ctx, m))
-    outputs = [out for emitter in ENV_EMITTERS for out in emitter(ctx)]
-    for model in ctx.models.values():
-        outputs.extend(one(model))
-    for each in ctx.llms.values():
-        outputs.extend(emit_llm(ctx, each))
-    units = layout.layout(ctx, outputs)  # units: common/, models/<name>/ or shards/<k>/
+    groups = [[out for emitter in ENV_EMITTERS for out in emitter(ctx)]]
+    groups.extend(one(model) for model in ctx.models.values())
+    groups.extend(emit_llm(ctx, each) for each in ctx.llms.values())
+    units = layout.layout(ctx, groups)  # units: common/, models/<name>/ or shards/<k>/
     return [*units.outputs, *delivery.emit(ctx, units.units, units.members)]  # bootstrap/: the controller objects

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cache import warm
 from ..cache.objects import ObjectStore
 from ..cache.validation import ValidationCache
 from ..errors import Problem
@@ -35,7 +36,7 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
     """Validate ``rendered/<env>/`` of each environment (default: all) against schemas, policies
     and the rules of the env's KServe version (update-time rules against ``base``); shards over
     ``delivery.maxShardObjects`` are a ``note`` (``sharding.oversized_shards``)."""
-    registry = SchemaRegistry(crds, use_cache=use_cache)
+    registry = _registry(crds, use_cache)
     cache = ValidationCache(root, enabled=use_cache)
     out = RepoReport()
     problems: dict[str, list[Problem]] = {}
@@ -67,3 +68,16 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
         out.problems.extend(problems[name])
     cache.save()
     return out
+
+
+def _registry(crds: Path | None, use_cache: bool) -> SchemaRegistry:
+    """The schemas' validators; in a process that validates again (``servespec daemon``), the ones
+    it compiled before while the CRD files and kubernetes-validate are the same (``cache/warm.py``)."""
+    fresh = SchemaRegistry(crds, use_cache=use_cache)
+    memo = warm.scope(("schemas", str(crds), use_cache), fresh.fingerprint())
+    kept = memo.hit("registry")
+    if kept is None:
+        kept = fresh
+        memo.put("registry", kept)
+    return kept  # type: ignore[no-any-return]
+

@@ -1,0 +1,119 @@
+"""What one process keeps between commands (``cache/warm.py``; ``servespec daemon`` runs many
+commands in one process): a second render in the same process resolves, lays out and serializes
+only what changed, and writes exactly what a cold render computes (``test_render_cache.py``'s
+property test runs its sequences of edits in one process too, against a cold render made with
+every memo off)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import servespec.emit.layout as layout
+import servespec.resolve as resolve
+from conftest import run_cli
+from servespec.cache import warm
+from servespec.project import Project
+from servespec.render import read_tree, render_project
+
+
+def _sub(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new, 1))
+
+
+def test_a_scope_keeps_its_entries_for_the_same_key_only() -> None:
+    model = object()
+    memo = warm.scope(("t", "keep"), ("overlay", model))
+    memo.put("a", 1)
+    assert warm.scope(("t", "keep"), ("overlay", model)).hit("a") == 1  # equal strings, the very object
+    assert warm.scope(("t", "keep"), ("overlay", object())).hit("a") is None  # another object: emptied
+    assert warm.scope(("t", "keep"), ("other", model)).hit("a") is None
+
+
+def test_entries_unused_by_a_command_are_forgotten_by_the_next() -> None:
+    memo = warm.scope(("t", "sweep"), 1)
+    memo.put("used", 1)
+    memo.put("gone", 2)
+    memo = warm.scope(("t", "sweep"), 1)  # the next command uses only "used"
+    assert memo.hit("used") == 1
+    memo = warm.scope(("t", "sweep"), 1)
+    assert (memo.hit("used"), memo.hit("gone")) == (1, None)
+
+
+def test_off_keeps_nothing_and_the_number_of_scopes_is_bounded() -> None:
+    warm.scope(("t", "off"), 1).put("a", 1)
+    with warm.off():
+        inside = warm.scope(("t", "off"), 1)
+        assert inside.hit("a") is None
+        inside.put("b", 2)
+    assert (warm.scope(("t", "off"), 1).hit("a"), warm.scope(("t", "off"), 1).hit("b")) == (1, None)
+    for i in range(200):
+        warm.scope(("t", "many", i), 1)
+    assert len(warm._SCOPES) <= warm._MOST
+
+
+def test_a_second_render_in_one_process_redoes_only_the_changed_model(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warm.clear()
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    _sub(example_repo / "specs/fraud_detector.py", "max_replicas=6", "max_replicas=7")
+    assert run_cli("render", "--root", example_repo).exit_code == 0  # the edited module's models are new objects once
+    resolved: list[str] = []
+    laid: list[str] = []
+    real_resolve, real_lay = resolve.resolve_model, layout._lay
+    monkeypatch.setattr(resolve, "resolve_model", lambda model, env, **kw: resolved.append(f"{env.name}/{model.name}") or real_resolve(model, env, **kw))
+    monkeypatch.setattr(layout, "_lay", lambda ctx, unit, parts: laid.append(f"{ctx.env.name}/{unit}") or real_lay(ctx, unit, parts))
+    _sub(example_repo / "specs/fraud_detector.py", "max_replicas=7", "max_replicas=8")
+    result = run_cli("render", "--root", example_repo)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(resolved) == ["dev/fraud-detector", "prod/fraud-detector", "staging/fraud-detector"]
+    assert "prod/models/fraud-detector" in laid and not any(unit.endswith("census-income") for unit in laid)
+    cold = render_project(Project.load(example_repo), cache=None)
+    assert read_tree(example_repo / "rendered") == {f"{env}/{p}": data for env, files in cold.items() for p, data in files.items()}
+    assert b"maxReplicas: 8" in (example_repo / "rendered/dev/models/fraud-detector/inferenceservice.yaml").read_bytes()
+
+
+def test_an_overlay_edit_resolves_every_model_of_that_env_again(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warm.clear()
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    assert run_cli("render", "--root", example_repo, "--env", "prod").exit_code == 0
+    resolved: list[str] = []
+    real = resolve.resolve_model
+    monkeypatch.setattr(resolve, "resolve_model", lambda model, env, **kw: resolved.append(env.name) or real(model, env, **kw))
+    _sub(example_repo / "overlays/prod.yaml", "  minReplicas: 3\n", "  minReplicas: 4\n")
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    assert set(resolved) == {"prod"} and len(resolved) == len(Project.load(example_repo).specs.models)
+    cold = render_project(Project.load(example_repo), cache=None)
+    assert read_tree(example_repo / "rendered/prod") == cold["prod"]
+
+
+def test_a_kept_manifest_is_the_one_its_file_holds(tmp_path: Path) -> None:
+    from servespec.cache.manifest import Manifest, load_manifest, save_manifest
+
+    path = str(tmp_path / "manifest-dev")
+    assert save_manifest(path, Manifest({"": (1, 2, 3, 4, 5)}, {"a.yaml": ((1, 2, 3, 4, 6), b"x")}, "t1"))
+    first = load_manifest(path)
+    assert first is not None and first.token == "t1"
+    first.dirs["b"] = (0, 0, 0, 0, 0)  # a caller's change never reaches the kept copy
+    assert set(load_manifest(path).dirs) == {""}  # type: ignore[union-attr]
+    assert save_manifest(path, Manifest({"": (1, 2, 3, 4, 5)}, {}, "t2"))
+    assert load_manifest(path).token == "t2"  # type: ignore[union-attr]
+    os.rename(path, path + "-moved")  # servespec moves the live manifest to the spare's
+    assert load_manifest(path + "-moved").token == "t2"  # type: ignore[union-attr]
+    Path(path + "-moved").write_bytes(b"damaged")
+    assert load_manifest(path + "-moved") is None
+
+
+def test_schemas_compiled_once_are_used_again_while_the_crds_are_the_same(tmp_path: Path) -> None:
+    from servespec.validate import _registry
+
+    warm.clear()
+    assert _registry(None, True) is _registry(None, True)
+    crds = tmp_path / "crds"
+    crds.mkdir()
+    (crds / "a.yaml").write_text("kind: CustomResourceDefinition\n")
+    first = _registry(crds, True)
+    assert _registry(crds, True) is first and _registry(crds, False) is not first
+    (crds / "a.yaml").write_text("kind: CustomResourceDefinition\n# changed\n")
+    assert _registry(crds, True) is not first
