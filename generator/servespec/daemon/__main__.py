@@ -1,11 +1,16 @@
 """The daemon's server process, started detached by ``servespec daemon start`` (``control.start``):
-``python -m servespec.daemon --root ROOT [--idle-timeout SECONDS]``; its standard error is its log."""
+``python -m servespec.daemon --root ROOT [--idle-timeout SECONDS]``; its standard error is its log.
+
+Besides the library's warm memos (``cache/warm.py``, on in every process), it keeps inotify
+watches of the rendered trees (``cache/treewatch.py``): a tree it proved or wrote itself is
+trusted without a ``stat`` per file until an event it did not cause arrives."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ..cache import treewatch, warm
 from ..cli import main
 from .server import DEFAULT_IDLE_TIMEOUT, serve
 
@@ -26,7 +31,13 @@ def _main() -> int:
     parser.add_argument("--root", required=True, help="the repo's root (absolute, resolved)")
     parser.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, help="seconds without a command before it ends")
     args = parser.parse_args()
-    return serve(args.root, args.idle_timeout, _run, WARM)
+    watcher = treewatch.Watcher()
+    warm.trees = watcher
+    try:
+        return serve(args.root, args.idle_timeout, _run, WARM)
+    finally:
+        warm.trees = None
+        watcher.close()
 
 
 if __name__ == "__main__":
