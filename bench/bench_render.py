@@ -8,7 +8,11 @@ creations slow), several runs give ranges, and the machine's load average is rec
 
 Steps: cold render, validate after it, no-op render, no-op ``render --check``, the first change of
 one model (builds the spare tree), a second change of one model (the steady state), validate after
-it, ``promote`` of one model (no push). Also: the same render computed in memory, the floor (a
+it, ``promote`` of one model (no push). Then the same through a daemon (``servespec daemon start``
+for the repo; each step still a client process, measured the same way, plus the server's CPU for
+the command from ``/proc/PID/stat``, its waited children included): a no-op render, a one-model
+change (after one warm-up change), validate after it, ``promote``; the daemon is stopped at the
+end. Also: the same render computed in memory, the floor (a
 plain script writing the same objects with PyYAML's C dumper), and the start-up budget of the
 no-op (``python -X importtime``: nothing heavy imported, imports under ``--startup-budget-ms``).
 
@@ -43,7 +47,9 @@ HEAVY = ("pydantic", "click", "yaml", "orjson", "git", "jsonschema", "servespec.
 """Modules the no-op render must not import."""
 
 STEPS = ["cold_render", "validate", "noop_render", "noop_check", "first_change", "one_model", "revalidate", "promote"]
-TARGETS = {"noop_render": 0.3, "one_model": 0.3, "revalidate": 0.5, "cold_render+validate": 3.0, "promote": 0.5}
+DAEMON_STEPS = ["daemon_noop_render", "daemon_one_model", "daemon_revalidate", "daemon_promote"]
+TARGETS = {"noop_render": 0.3, "one_model": 0.3, "revalidate": 0.5, "cold_render+validate": 3.0, "promote": 0.5,
+           "daemon_noop_render": 0.3, "daemon_one_model": 0.3, "daemon_revalidate": 0.5, "daemon_promote": 0.5}
 """Issue 19's targets at 1,000 models x 3 envs (seconds)."""
 
 
@@ -78,11 +84,55 @@ class Runner:
     def servespec(self, repo: Path, cache: Path, *args: str) -> dict[str, float]:
         return self.run([sys.executable, "-m", "servespec", *args, "--root", str(repo)], cache)
 
+    def through(self, repo: Path, cache: Path, pid: int, *args: str) -> dict[str, float]:
+        """One step as a client of the daemon ``pid``: the client as any step, plus the server's CPU for the command."""
+        before = server_cpu(pid)
+        out = self.servespec(repo, cache, *args)
+        out["server_cpu"] = server_cpu(pid) - before
+        return out
+
     def cache_for(self, folder: Path) -> Path:
         folder.mkdir(parents=True)
         for path in self.schemas.glob("*.json"):
             shutil.copy(path, folder / path.name)
         return folder
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds of process ``pid`` so far: user + system, its waited children included (``/proc/PID/stat``)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rpartition(b")")[2].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def daemon_steps(runner: Runner, repo: Path, cache: Path) -> dict[str, Any]:
+    """The steps through a daemon of ``repo`` (started here, stopped at the end)."""
+    runner.servespec(repo, cache, "daemon", "start")
+    status = subprocess.run([sys.executable, "-m", "servespec", "daemon", "status", "--output", "json", "--root", str(repo)],
+                            capture_output=True, text=True, check=True, env=runner.env(cache))
+    pid = int(json.loads(status.stdout)["pid"])
+    out: dict[str, Any] = {}
+    try:
+        runner.through(repo, cache, pid, "render")  # records the render after promote
+        edit_model(repo, "max_replicas=6", "max_replicas=8")
+        runner.through(repo, cache, pid, "render")  # warm-up: one model through the daemon
+        out["daemon_noop_render"] = runner.through(repo, cache, pid, "render")
+        edit_model(repo, "max_replicas=8", "max_replicas=9")
+        out["daemon_one_model"] = runner.through(repo, cache, pid, "render")
+        out["daemon_revalidate"] = runner.through(repo, cache, pid, "validate")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "change one model through the daemon")
+        runner.through(repo, cache, pid, "release", "model-00003", "--env", "prod", "--storage-uri", "s3://models/model-00003/v2")
+        out["daemon_promote"] = runner.through(repo, cache, pid, "promote", "model-00003", "--env", "prod", "--skip-gates")
+        with open(f"/proc/{pid}/status") as f:
+            out["daemon_peak_mb"] = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+        status = subprocess.run([sys.executable, "-m", "servespec", "daemon", "status", "--output", "json", "--root", str(repo)],
+                                capture_output=True, text=True, check=True, env=runner.env(cache))
+        if json.loads(status.stdout).get("requests") != 7:  # a refusal (servespec's code or a package changed): ran in-process
+            raise SystemExit(f"the daemon did not run every step (see its log): {status.stdout}")
+    finally:
+        runner.servespec(repo, cache, "daemon", "stop")
+    return out
 
 
 def _mtimes(folder: Path) -> dict[str, int]:
@@ -114,6 +164,7 @@ def one_run(runner: Runner, models: int, index: int) -> dict[str, Any]:
     git(repo, "commit", "-qm", "change one model")
     runner.servespec(repo, cache, "release", "model-00000", "--env", "prod", "--storage-uri", "s3://models/model-00000/v2")
     out["promote"] = runner.servespec(repo, cache, "promote", "model-00000", "--env", "prod", "--skip-gates")
+    out.update(daemon_steps(runner, repo, cache))
     out["load_after"] = os.getloadavg()
     out["objects"] = sum(1 for p in (repo / "rendered").rglob("*.yaml") if p.name != "kustomization.yaml")
     out["files"] = sum(1 for p in (repo / "rendered").rglob("*") if p.is_file())
@@ -174,14 +225,17 @@ def startup(runner: Runner, repo: Path, cache: Path) -> dict[str, Any]:
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median and range of every step's wall and CPU time and of peak memory."""
     out: dict[str, Any] = {}
-    for step in STEPS:
-        for what in ("wall", "cpu", "sys", "rss_mb"):
+    for step in STEPS + DAEMON_STEPS:
+        for what in ("wall", "cpu", "sys", "rss_mb", "server_cpu"):
+            if what not in runs[0][step]:
+                continue
             values = [r[step][what] for r in runs]
             out[f"{step}.{what}"] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
     both = [r["cold_render"]["wall"] + r["validate"]["wall"] for r in runs]
     out["cold_render+validate.wall"] = {"median": statistics.median(both), "min": min(both), "max": max(both)}
     out["peak_rss_mb"] = max(r[s]["rss_mb"] for r in runs for s in STEPS)
     out["load"] = [min(min(r["load_before"][0], r["load_after"][0]) for r in runs), max(max(r["load_before"][0], r["load_after"][0]) for r in runs)]
+    out["daemon_peak_mb"] = max(r["daemon_peak_mb"] for r in runs)
     for key in ("objects", "files", "noop_files_written", "one_model_files_written"):
         out[key] = runs[0][key]
     return out
@@ -194,15 +248,16 @@ def _range(entry: dict[str, float]) -> str:
 
 def table(sizes: list[int], results: dict[int, dict[str, Any]]) -> str:
     head = ["step", *[f"N={n:,} wall s" for n in sizes], *[f"N={n:,} CPU s" for n in sizes], *[f"N={n:,} of which sys" for n in sizes],
-            "peak MB", "target (N=1,000)"]
+            *[f"N={n:,} server CPU s" for n in sizes], "peak MB", "target (N=1,000)"]
     rows = [head]
-    for step in [*STEPS[:2], "cold_render+validate", *STEPS[2:]]:
+    for step in [*STEPS[:2], "cold_render+validate", *STEPS[2:], *DAEMON_STEPS]:
         walls = [_range(results[n][f"{step}.wall"]) for n in sizes]
         cpus = [_range(results[n][f"{step}.cpu"]) if f"{step}.cpu" in results[n] else "" for n in sizes]
         syss = [f"{results[n][f'{step}.sys']['median']:.3f}" if f"{step}.sys" in results[n] else "" for n in sizes]
+        servers = [_range(results[n][f"{step}.server_cpu"]) if f"{step}.server_cpu" in results[n] else "" for n in sizes]
         peak = max((results[n][f"{step}.rss_mb"]["max"] for n in sizes if f"{step}.rss_mb" in results[n]), default=0)
         target = TARGETS.get(step)
-        rows.append([step, *walls, *cpus, *syss, f"{peak:.0f}" if peak else "", f"< {target} s" if target else ""])
+        rows.append([step, *walls, *cpus, *syss, *servers, f"{peak:.0f}" if peak else "", f"< {target} s" if target else ""])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -257,10 +312,11 @@ def main() -> None:
     for n in sizes:
         s = report["sizes"][n]
         print(f"N={n:,}: floor {s['floor_s']:.3f} s (cold render {s['cold_render_over_floor']:.1f}x), computing in memory "
-              f"{s['compute_s']:.3f} s, peak {s['peak_rss_mb']:.0f} MB, load average {s['load'][0]:.1f}-{s['load'][1]:.1f}, "
+              f"{s['compute_s']:.3f} s, peak {s['peak_rss_mb']:.0f} MB (daemon {s['daemon_peak_mb']:.0f} MB), load average {s['load'][0]:.1f}-{s['load'][1]:.1f}, "
               f"files written by a no-op {s['noop_files_written']}, by a one-model change {s['one_model_files_written']}")
     for small, big in zip(sizes, sizes[1:], strict=False):
-        ratios = {step: report["sizes"][big][f"{step}.wall"]["median"] / report["sizes"][small][f"{step}.wall"]["median"] for step in STEPS}
+        ratios = {step: report["sizes"][big][f"{step}.wall"]["median"] / report["sizes"][small][f"{step}.wall"]["median"]
+                  for step in STEPS + DAEMON_STEPS}
         report.setdefault("growth", {})[f"{big}/{small}"] = ratios
         print(f"growth N={big:,} / N={small:,}: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
     start = report["sizes"][sizes[0]]["startup"]

@@ -6,6 +6,11 @@ line per problem (``servespec: error: file:line: field: message``; ``servespec: 
 for a promote not decided yet); a traceback only with ``--debug``. Exit codes: 0 success, 1 a
 check found problems, 2 bad input or usage, 3 not decided yet (``promote``: nothing committed).
 
+A daemon (``servespec daemon start``, ``daemon/``): when one listens for the repo a command is
+about, :func:`main` forwards the command to it before anything else (``daemon/client.py``, imported
+only then) and exits with its exit code; no daemon, or any failure to reach one, and the command
+runs here as always (``SERVESPEC_NO_DAEMON=1``: always here).
+
 Start-up: ``servespec render`` with nothing to do is answered by ``fastpath.py`` before click or
 anything else heavy is imported; the click group and its command modules are imported only
 when a command really runs (``commands.py``; ``cli`` is that group, built on first access).
@@ -18,7 +23,8 @@ import os
 import sys
 from typing import NoReturn
 
-from .fastpath import fast_render
+from ..daemon.locate import forwardable, live_socket, root_arg
+from .fastpath import _find_root, fast_render
 
 __all__ = ["cli", "main"]
 
@@ -31,9 +37,28 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and turn errors into exit codes."""
+def _forwarded(args: list[str]) -> int | None:
+    """The exit code of the command as the repo's daemon ran it, or None: no daemon took it."""
+    if not forwardable(args):
+        return None
+    try:
+        root = _find_root(root_arg(args))
+        if root is None or live_socket(root) is None:
+            return None
+        from ..daemon.client import forward
+
+        return forward(root, args)
+    except Exception:  # noqa: BLE001 - no daemon reached: the command runs here
+        return None
+
+
+def main(argv: list[str] | None = None, *, forward: bool = True) -> None:
+    """Entry point: run the CLI and turn errors into exit codes (``forward``: through the repo's
+    daemon when one runs; the daemon itself runs commands with it off)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    code = _forwarded(args) if forward else None
+    if code is not None:
+        sys.exit(code)
     try:
         done = fast_render(args)
     except BrokenPipeError:

@@ -11,7 +11,7 @@ __all__ = ["MODULE_OF", "commands"]
 
 MODULE_OF = {"render": "render", "validate": "validate", "diff": "diff", "init": "init", "status": "status",
              "explain": "explain", "schema": "schema", "upgrade-check": "upgrade", "release": "rollout", "promote": "rollout",
-             "rollback": "rollout", "forget": "forget"}
+             "rollback": "rollout", "forget": "forget", "daemon": "daemon"}
 """The module of each command, so that running one imports only its own (any other name: all of them)."""
 
 
@@ -46,6 +46,7 @@ def commands(args: list[str] | None = None) -> click.Group:
     from . import schema as _schema  # noqa: F401
     from . import upgrade as _upgrade  # noqa: F401
     from . import forget as _forget  # noqa: F401
+    from . import daemon as _daemon  # noqa: F401
     from .common import cli
 
     return cli
