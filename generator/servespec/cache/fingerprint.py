@@ -49,11 +49,12 @@ def file_digest(data: bytes) -> bytes:
     return sha1(b"blob %d\0" % len(data) + data).digest()
 
 
-def code_digest() -> str:
+def code_digest(fresh: bool = False) -> str:
     """Changes whenever the code that shapes output or verdicts could have: servespec's files,
-    Python's version, the installed packages (their folders' mtimes)."""
+    Python's version, the installed packages (their folders' mtimes). Computed once per process,
+    or again with ``fresh`` (a daemon outlives any one version of the files)."""
     global _CODE
-    if _CODE is None:
+    if _CODE is None or fresh:
         h = blake2b(digest_size=16)
         h.update(f"{sys.version}\0{sys.implementation.cache_tag}\0{_PACKAGE}\n".encode())
         for rel, st in _walk_stat(_PACKAGE):

@@ -16,7 +16,7 @@ they were live, and an event in them counts like one in the live tree. Folders a
 their path relative to the tree's top, which is the same in both trees, so a watch descriptor
 keeps its meaning across the exchange of the two.
 
-Off unless a process turns it on (:func:`servespec.cache.warm.watch_trees`); Linux only
+Off unless a process turns it on (``servespec.cache.warm.trees``: the daemon does); Linux only
 (``inotify_simple``, a thin wrapper of the system calls).
 """
 

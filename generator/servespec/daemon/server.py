@@ -70,8 +70,7 @@ def private_dir(path: str) -> None:
 def fresh_code_digest() -> str:
     """``fingerprint.code_digest`` computed again (it is memoized per process, and a server
     outlives any one version of the files)."""
-    fingerprint._CODE = None
-    return fingerprint.code_digest()
+    return fingerprint.code_digest(fresh=True)
 
 
 class _Watch:
