@@ -77,9 +77,14 @@ class RenderCache:
     def table(self, env: str) -> dict[str, Entry]:
         """``model -> entry`` of one environment (empty when missing, stale or unreadable)."""
         if env not in self.models:
-            raw = read_framed(os.path.join(self.folder, f"render-{env}")) if self.enabled else None
-            ok = isinstance(raw, dict) and raw.get("format") == _FORMAT and raw.get("code") == code_digest()
-            self.models[env] = dict(raw["models"]) if ok and isinstance(raw, dict) and isinstance(raw.get("models"), dict) else {}
+            path = os.path.join(self.folder, f"render-{env}")
+            kept = _KEPT.get(_identity(path)) if self.enabled else None
+            if kept is not None:
+                self.models[env] = dict(kept)
+            else:
+                raw = read_framed(path) if self.enabled else None
+                ok = isinstance(raw, dict) and raw.get("format") == _FORMAT and raw.get("code") == code_digest()
+                self.models[env] = dict(raw["models"]) if ok and isinstance(raw, dict) and isinstance(raw.get("models"), dict) else {}
         return self.models[env]
 
     def objects(self, env: str) -> ObjectStore:
@@ -197,9 +202,32 @@ class RenderCache:
             return
         for env in sorted(self._dirty):
             table = self.models.get(env, {})
-            write_framed(os.path.join(self.folder, f"render-{env}"), {"format": _FORMAT, "code": code_digest(), "models": table})
+            path = os.path.join(self.folder, f"render-{env}")
+            if write_framed(path, {"format": _FORMAT, "code": code_digest(), "models": table}):
+                _keep(_identity(path), table)
             self.objects(env).save({d for _key, items in table.values() for _p, _k, d, _f in items})
         self._dirty = set()
+
+
+_KEPT: dict[tuple[int, int, int, int, str] | None, dict[str, Entry]] = {}
+"""Tables this process read or wrote, by the identity of their file and the code (servespec
+replaces a cache file, never edits it): a long-lived process (``servespec daemon``) does not read
+them again. Entries are tuples, replaced and never changed in place, so a shallow copy is a copy."""
+
+
+def _identity(path: str) -> tuple[int, int, int, int, str] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, code_digest())
+
+
+def _keep(key: tuple[int, int, int, int, str] | None, table: dict[str, Entry]) -> None:
+    if key is not None:
+        while len(_KEPT) >= 8:
+            del _KEPT[next(iter(_KEPT))]
+        _KEPT[key] = dict(table)
 
 
 def _read(top: Path, final: str | None, want: bytes) -> bytes | None:
