@@ -10,8 +10,10 @@ Steps: cold render, validate after it, no-op render, no-op ``render --check``, t
 one model (builds the spare tree), a second change of one model (the steady state), validate after
 it, ``promote`` of one model (no push). Then the same through a daemon (``servespec daemon start``
 for the repo; each step still a client process, measured the same way, plus the server's CPU for
-the command from ``/proc/PID/stat``, its waited children included): a no-op render, a one-model
-change (after one warm-up change), validate after it, ``promote``; the daemon is stopped at the
+the command from ``/proc/PID/stat``, its waited children included): a no-op render (after one
+warm-up change and one warm-up no-op, which proves the trees by ``lstat`` once their folders are
+watched: the steady state of an editor's save loop), a one-model change, validate after it,
+``promote``; the daemon is stopped at the
 end. Also: the same render computed in memory, the floor (a
 plain script writing the same objects with PyYAML's C dumper), and the start-up budget of the
 no-op (``python -X importtime``: nothing heavy imported, imports under ``--startup-budget-ms``).
@@ -116,7 +118,8 @@ def daemon_steps(runner: Runner, repo: Path, cache: Path) -> dict[str, Any]:
         runner.through(repo, cache, pid, "render")  # records the render after promote
         edit_model(repo, "max_replicas=6", "max_replicas=8")
         runner.through(repo, cache, pid, "render")  # warm-up: one model through the daemon
-        out["daemon_noop_render"] = runner.through(repo, cache, pid, "render")
+        runner.through(repo, cache, pid, "render")  # warm-up: the first no-op proves the trees by lstat, with every folder watched
+        out["daemon_noop_render"] = runner.through(repo, cache, pid, "render")  # the steady state: trees trusted by their watches
         edit_model(repo, "max_replicas=8", "max_replicas=9")
         out["daemon_one_model"] = runner.through(repo, cache, pid, "render")
         out["daemon_revalidate"] = runner.through(repo, cache, pid, "validate")
@@ -128,7 +131,7 @@ def daemon_steps(runner: Runner, repo: Path, cache: Path) -> dict[str, Any]:
             out["daemon_peak_mb"] = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
         status = subprocess.run([sys.executable, "-m", "servespec", "daemon", "status", "--output", "json", "--root", str(repo)],
                                 capture_output=True, text=True, check=True, env=runner.env(cache))
-        if json.loads(status.stdout).get("requests") != 7:  # a refusal (servespec's code or a package changed): ran in-process
+        if json.loads(status.stdout).get("requests") != 8:  # a refusal (servespec's code or a package changed): ran in-process
             raise SystemExit(f"the daemon did not run every step (see its log): {status.stdout}")
     finally:
         runner.servespec(repo, cache, "daemon", "stop")
