@@ -111,17 +111,19 @@ class RenderCache:
         ], option=orjson.OPT_SORT_KEYS), digest_size=20)
         specs = ctx.project.specs
         declared = getattr(specs, "digests", {})
+        memo = scope(("keys", str(self.root), env), base.hexdigest())
 
         def key(model: Model) -> str:
-            h = base.copy()
-            known = declared.get(model.name)
-            if known is not None and specs.models.get(model.name) is model:  # rendered as declared
-                h.update(b"declared:" + known.encode())
-            else:
-                h.update(b"resolved:" + model.model_dump_json().encode())
             state = ctx.rollout.get(model.name)
+            known = declared.get(model.name) if specs.models.get(model.name) is model else None  # rendered as declared
+            kept = memo.hit(model.name)
+            if kept is not None and kept[0] is model and kept[1] == state and kept[2] == known:
+                return kept[3]  # type: ignore[no-any-return]  # the very model, its state and declaration as last time
+            h = base.copy()
+            h.update(b"declared:" + known.encode() if known is not None else b"resolved:" + model.model_dump_json().encode())
             if state is not None:
                 h.update(state.model_dump_json().encode())
+            memo.put(model.name, (model, state, known, h.hexdigest()))
             return h.hexdigest()
 
         return key

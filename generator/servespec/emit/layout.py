@@ -73,6 +73,10 @@ def layout(ctx: EnvContext, groups: list[list[Output]]) -> Layout:
     memo = scope(("layout", str(ctx.project.root), ctx.env.name), ctx.env.overlay.delivery.shards)
     parts: dict[str, list[list[Output]]] = {}
     for group in groups:
+        kept = memo.get(f"models/{group[0].model}") if group and group[0].model and not ctx.env.overlay.delivery.shards else None
+        if kept is not None and len(kept[0]) == 1 and kept[0][0] is group:  # a model's unit as last time: _split would agree
+            parts.setdefault(f"models/{group[0].model}", []).append(group)
+            continue
         for unit, part in _split(ctx, group):
             parts.setdefault(unit, []).append(part)
     order = sorted(parts, key=lambda u: (u != COMMON, u))
