@@ -530,3 +530,51 @@ def test_start_stop_status_and_the_idle_timeout(repo: Path, env: dict[str, str])
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def _ctrl_c_soon() -> object:
+    """A Ctrl-C (KeyboardInterrupt in the main thread) 0.2 s from now; returns the old handler."""
+    def raise_interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGALRM, raise_interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    return old
+
+
+@pytest.mark.parametrize("then", ["runs", "refuses"])
+def test_a_ctrl_c_before_the_acknowledgement_goes_to_the_server(then: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The client has sent its fds: the server may already run the command, so a Ctrl-C then is
+    the server's to act on (one "aborted", from the command); a refusal after it runs nothing."""
+    import threading
+
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(5)
+
+    def fake_server() -> None:
+        assert theirs.recv(1) == wire.INTERRUPT
+        if then == "runs":
+            wire.send(theirs, {"ack": True})
+            wire.send(theirs, {"exit": 2})
+        else:
+            wire.send(theirs, {"refused": "servespec's code changed"})
+
+    thread = threading.Thread(target=fake_server)
+    thread.start()
+    old = _ctrl_c_soon()
+    try:
+        code = client._exit_code(ours, "/nowhere")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)  # type: ignore[arg-type]
+        thread.join(5)
+        ours.close()
+        theirs.close()
+    assert code == 2
+    assert capsys.readouterr().err == ("" if then == "runs" else "servespec: aborted\n")
+
+
+def test_a_refusal_after_the_fds_runs_the_command_here() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        wire.send(theirs, {"refused": "servespec's code changed"})
+        assert client._exit_code(ours, "/nowhere") is None

@@ -124,16 +124,24 @@ def _send_run(sock: socket.socket, args: list[str]) -> bool:
         os.close(cwd)
 
 
-def _exit_code(sock: socket.socket, root: str) -> int:
-    """Wait for the exit code of a command the server acknowledged, forwarding Ctrl-C."""
-    interrupts = 0
+def _exit_code(sock: socket.socket, root: str) -> int | None:
+    """Once the server has the command's fds: its exit code, forwarding Ctrl-C; None when the
+    server refused the command before taking it (run it here). A Ctrl-C before the server's
+    acknowledgement is forwarded too: the command may already run there, and is interrupted there
+    (one ``servespec: aborted``, from it)."""
+    interrupts, acked = 0, False
     while True:
         try:
             sock.recv(1, socket.MSG_PEEK)  # wait without consuming: a Ctrl-C here never splits a message
             answer, _fds = wire.recv(sock)
+            if not acked and isinstance(answer, dict) and answer.get("ack") is True:
+                acked = True
+                continue
             code = answer.get("exit") if isinstance(answer, dict) else None
-            if isinstance(code, int):
+            if isinstance(code, int) and acked:
                 return code
+            if not acked:  # refused: nothing ran
+                raise _NotTaken
             raise ValueError(f"unexpected answer {answer!r}")
         except KeyboardInterrupt:
             interrupts += 1
@@ -144,8 +152,17 @@ def _exit_code(sock: socket.socket, root: str) -> int:
             except OSError:
                 pass
         except Exception:  # noqa: BLE001 - the command ran, and must not run again: report it
+            if not acked:  # the server never took it: nothing ran
+                if interrupts:
+                    sys.stderr.write("servespec: aborted\n")
+                    return 2
+                return None
             sys.stderr.write(f"servespec: error: the daemon ended during the command (its log: {locate.log_path(root)})\n")
             return 1
+
+
+class _NotTaken(Exception):
+    """The server answered the command with something else than its acknowledgement."""
 
 
 def forward(root: str, args: list[str]) -> int | None:
@@ -158,9 +175,9 @@ def forward(root: str, args: list[str]) -> int | None:
         if sock is None:
             return None
         with sock:
-            if not _send_run(sock, args) or not _answer(sock, "ack"):
+            if not _send_run(sock, args):
                 return None
             return _exit_code(sock, root)
-    except KeyboardInterrupt:  # before the server took the command (it was busy): nothing ran
+    except KeyboardInterrupt:  # before the server asked for the fds (it was busy): nothing ran
         sys.stderr.write("servespec: aborted\n")
         return 2
