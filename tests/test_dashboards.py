@@ -215,6 +215,14 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
 
+def _promtool_expects(tmp_path: Path, series: list[dict[str, str]], checks: list[dict[str, Any]]) -> None:
+    """promtool evaluates each check's expression over ``series`` and finds exactly its samples."""
+    tests = {"rule_files": [], "evaluation_interval": "1m", "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}]}
+    (tmp_path / "overview.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = promtool("test", "rules", "overview.test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.slow
 @needs_promtool
 def test_overview_queries_give_one_series_per_model(tmp_path: Path) -> None:
@@ -241,11 +249,7 @@ def test_overview_queries_give_one_series_per_model(tmp_path: Path) -> None:
         {"expr": panels["Replicas"][0], "eval_time": "10m", "exp_samples": [
             {"labels": '{model="census-income"}', "value": 2}, {"labels": '{model="fraud-detector"}', "value": 1}]},
     ]
-    tests = {"rule_files": [], "evaluation_interval": "1m",
-             "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}]}
-    (tmp_path / "overview.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = promtool("test", "rules", "overview.test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    _promtool_expects(tmp_path, series, checks)
 
 
 def test_overview_names_models_up_to_the_list_limit() -> None:
@@ -284,7 +288,4 @@ def test_overview_queries_past_the_list_limit_give_one_series_per_model(tmp_path
         {"expr": standard.request_rate("5m"), "eval_time": "10m", "exp_samples": [
             {"labels": '{model="fraud-detector",model_name="fraud-detector"}', "value": 2}]},
     ]
-    tests = {"rule_files": [], "evaluation_interval": "1m", "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}]}
-    (tmp_path / "overview.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = promtool("test", "rules", "overview.test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    _promtool_expects(tmp_path, series, checks)

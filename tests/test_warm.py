@@ -89,6 +89,7 @@ def test_an_overlay_edit_resolves_every_model_of_that_env_again(example_repo: Pa
 
 
 def test_a_kept_manifest_is_the_one_its_file_holds(tmp_path: Path) -> None:
+    from servespec.cache import manifest as manifest_mod
     from servespec.cache.manifest import Manifest, load_manifest, save_manifest
 
     path = str(tmp_path / "manifest-dev")
@@ -103,6 +104,9 @@ def test_a_kept_manifest_is_the_one_its_file_holds(tmp_path: Path) -> None:
     assert load_manifest(path + "-moved").token == "t2"  # type: ignore[union-attr]
     Path(path + "-moved").write_bytes(b"damaged")
     assert load_manifest(path + "-moved") is None
+    assert save_manifest(path, Manifest({"": (1, 2, 3, 4, 5)}, {}, "t3"))
+    warm.clear()  # forgets kept files too: the manifest is read from its file again
+    assert manifest_mod._KEPT.kept == {} and load_manifest(path).token == "t3"  # type: ignore[union-attr]
 
 
 def test_schemas_compiled_once_are_used_again_while_the_crds_are_the_same(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import os
 import stat as statmod
 
 from .fingerprint import file_digest, read_framed, repo_dir, write_framed
-from .warm import TreeWatch, tree_watch
+from .warm import ByFile, TreeWatch, tree_watch
 
 __all__ = ["Stat", "Manifest", "Scan", "stat_of", "scan", "load_manifest", "save_manifest", "manifest_path", "tree_view", "still_holds"]
 
@@ -131,36 +131,20 @@ def scan(top: str, known: Manifest | None) -> Scan:
     return out
 
 
-_KEPT: dict[tuple[int, int, int, int], Manifest] = {}
-"""Manifests this process read or wrote, by the identity of their file (device, inode, size,
-mtime: servespec replaces a cache file, never edits it, so a file with that identity holds that
-manifest; a rename keeps it): a long-lived process (``servespec daemon``) does not read them again."""
-
-
-def _identity(path: str) -> tuple[int, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+_KEPT = ByFile(16)
+"""Manifests this process read or wrote (a long-lived process, ``servespec daemon``, does not
+read them again)."""
 
 
 def _copy(manifest: Manifest) -> Manifest:
     return Manifest(dict(manifest.dirs), dict(manifest.files), manifest.token)  # the stats inside are tuples
 
 
-def _keep(key: tuple[int, int, int, int] | None, manifest: Manifest) -> None:
-    if key is not None:
-        while len(_KEPT) >= 16:
-            del _KEPT[next(iter(_KEPT))]
-        _KEPT[key] = _copy(manifest)
-
-
 def load_manifest(path: str) -> Manifest | None:
     """A saved manifest, or None (missing, corrupted, another format)."""
-    key = _identity(path)
-    if key is not None and key in _KEPT:
-        return _copy(_KEPT[key])
+    kept = _KEPT.get(path)
+    if kept is not None:
+        return _copy(kept)
     raw = read_framed(path)
     if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
         return None
@@ -168,7 +152,7 @@ def load_manifest(path: str) -> Manifest | None:
     if not isinstance(dirs, dict) or not isinstance(files, dict) or not isinstance(token, str):
         return None
     manifest = Manifest(dirs, files, token)
-    _keep(key, manifest)
+    _KEPT.put(path, _copy(manifest))
     return manifest
 
 
@@ -176,7 +160,7 @@ def save_manifest(path: str, manifest: Manifest) -> bool:
     """Keep a manifest (atomically); False when it cannot be written."""
     if not write_framed(path, {"format": _FORMAT, "token": manifest.token, "dirs": manifest.dirs, "files": manifest.files}):
         return False
-    _keep(_identity(path), manifest)
+    _KEPT.put(path, _copy(manifest))
     return True
 
 

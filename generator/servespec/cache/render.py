@@ -30,7 +30,7 @@ from ..spec import Model
 from ..yamlwriter import dump
 from .fingerprint import code_digest, file_digest, read_framed, repo_dir, write_framed
 from .objects import ObjectStore
-from .warm import scope
+from .warm import ByFile, scope
 
 __all__ = ["RenderCache", "DigestRef", "digest"]
 
@@ -78,13 +78,14 @@ class RenderCache:
         """``model -> entry`` of one environment (empty when missing, stale or unreadable)."""
         if env not in self.models:
             path = os.path.join(self.folder, f"render-{env}")
-            kept = _KEPT.get(_identity(path)) if self.enabled else None
-            if kept is not None:
-                self.models[env] = dict(kept)
-            else:
-                raw = read_framed(path) if self.enabled else None
+            kept = _KEPT.get(path) if self.enabled else None
+            if kept is None and self.enabled:
+                raw = read_framed(path)
                 ok = isinstance(raw, dict) and raw.get("format") == _FORMAT and raw.get("code") == code_digest()
-                self.models[env] = dict(raw["models"]) if ok and isinstance(raw, dict) and isinstance(raw.get("models"), dict) else {}
+                if ok and isinstance(raw, dict) and isinstance(raw.get("models"), dict):
+                    kept = dict(raw["models"])
+                    _KEPT.put(path, kept)
+            self.models[env] = dict(kept) if kept is not None else {}
         return self.models[env]
 
     def objects(self, env: str) -> ObjectStore:
@@ -206,30 +207,15 @@ class RenderCache:
             table = self.models.get(env, {})
             path = os.path.join(self.folder, f"render-{env}")
             if write_framed(path, {"format": _FORMAT, "code": code_digest(), "models": table}):
-                _keep(_identity(path), table)
+                _KEPT.put(path, dict(table))
             self.objects(env).save({d for _key, items in table.values() for _p, _k, d, _f in items})
         self._dirty = set()
 
 
-_KEPT: dict[tuple[int, int, int, int, str] | None, dict[str, Entry]] = {}
-"""Tables this process read or wrote, by the identity of their file and the code (servespec
-replaces a cache file, never edits it): a long-lived process (``servespec daemon``) does not read
-them again. Entries are tuples, replaced and never changed in place, so a shallow copy is a copy."""
-
-
-def _identity(path: str) -> tuple[int, int, int, int, str] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, code_digest())
-
-
-def _keep(key: tuple[int, int, int, int, str] | None, table: dict[str, Entry]) -> None:
-    if key is not None:
-        while len(_KEPT) >= 8:
-            del _KEPT[next(iter(_KEPT))]
-        _KEPT[key] = dict(table)
+_KEPT = ByFile(8, code_digest)
+"""Tables this process read or wrote, under the code that read or wrote them (a long-lived process,
+``servespec daemon``, does not read them again). Entries are tuples, replaced and never changed in
+place, so a shallow copy is a copy."""
 
 
 def _read(top: Path, final: str | None, want: bytes) -> bytes | None:

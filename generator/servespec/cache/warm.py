@@ -14,11 +14,12 @@ Standard library only: ``resolve.py``, ``emit/`` and the caches use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-__all__ = ["Scope", "scope", "clear", "off", "TreeWatch", "Trees", "trees", "tree_watch"]
+__all__ = ["Scope", "scope", "ByFile", "clear", "off", "TreeWatch", "Trees", "trees", "tree_watch"]
 
 
 class TreeWatch(Protocol):
@@ -101,6 +102,39 @@ def _same(a: Any, b: Any) -> bool:
     return a is b
 
 
+class ByFile:
+    """Values this process read from or wrote to cache files, by the identity of the file (device,
+    inode, size, mtime, and ``salt``: what else the value was read under). servespec replaces a
+    cache file, never edits it in place, so a file with that identity holds that value; a rename
+    keeps it. At most ``most`` are kept, the oldest going first; callers copy what they take."""
+
+    def __init__(self, most: int, salt: Callable[[], str] = lambda: ""):
+        self.most, self.salt = most, salt
+        self.kept: dict[tuple[int, int, int, int, str], Any] = {}
+        _FILES.append(self)
+
+    def _identity(self, path: str) -> tuple[int, int, int, int, str] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, self.salt())
+
+    def get(self, path: str) -> Any:
+        """What the file at ``path`` held when this process last read or wrote it, or None."""
+        key = self._identity(path) if not _OFF else None
+        return self.kept.get(key) if key is not None else None
+
+    def put(self, path: str, value: Any) -> None:
+        """``value`` was just read from, or written to, the file at ``path``."""
+        key = self._identity(path) if not _OFF else None
+        if key is not None:
+            while len(self.kept) >= self.most:
+                del self.kept[next(iter(self.kept))]
+            self.kept[key] = value
+
+
+_FILES: list[ByFile] = []
 _OFF: list[bool] = []
 
 
@@ -118,3 +152,5 @@ def off() -> Iterator[None]:
 def clear() -> None:
     """Forget every memo (tests; a daemon told to let go of its memory)."""
     _SCOPES.clear()
+    for memo in _FILES:
+        memo.kept.clear()

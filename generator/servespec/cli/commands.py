@@ -7,6 +7,8 @@ import importlib
 
 import click
 
+from ..daemon.locate import command_name
+
 __all__ = ["MODULE_OF", "commands"]
 
 MODULE_OF = {"render": "render", "validate": "validate", "diff": "diff", "init": "init", "status": "status",
@@ -15,22 +17,10 @@ MODULE_OF = {"render": "render", "validate": "validate", "diff": "diff", "init":
 """The module of each command, so that running one imports only its own (any other name: all of them)."""
 
 
-def _command_name(args: list[str]) -> str | None:
-    """The command named in ``args`` (after the group's own options), if any."""
-    rest = list(args)
-    while rest:
-        arg = rest.pop(0)
-        if arg == "--root" and rest:
-            rest.pop(0)
-        elif not arg.startswith("-"):
-            return arg
-    return None
-
-
 def commands(args: list[str] | None = None) -> click.Group:
     """The click group with the command ``args`` name registered (importing a command module
     registers its commands), or every command."""
-    module = MODULE_OF.get(_command_name(args or []) or "")
+    module = MODULE_OF.get(command_name(args or []) or "")
     if module is not None:
         importlib.import_module(f"servespec.cli.{module}")
         from .common import cli as one
