@@ -15,6 +15,7 @@ import servespec.emit.layout as layout
 import servespec.resolve as resolve
 from conftest import run_cli
 from servespec.cache import warm
+from servespec.cache.fingerprint import read_framed, write_framed
 from servespec.project import Project
 from servespec.render import read_tree, render_project
 
@@ -121,3 +122,81 @@ def test_schemas_compiled_once_are_used_again_while_the_crds_are_the_same(tmp_pa
     assert _registry(crds, True) is first and _registry(crds, False) is not first
     (crds / "a.yaml").write_text("kind: CustomResourceDefinition\n# changed\n")
     assert _registry(crds, True) is not first
+
+
+def test_a_process_that_defers_its_cache_writes_makes_them_at_its_flush_in_order(tmp_path: Path) -> None:
+    path = str(tmp_path / "cache" / "table")
+    done: list[str] = []
+    assert write_framed(path, {"a": 1}, lambda: done.append("then")) and done == ["then"]  # not deferring: at once
+    warm.defer_writes()
+    try:
+        assert write_framed(path, {"a": 2}, lambda: done.append("second"))  # True: it will be written
+        assert warm.later(lambda: done.append("third"))
+        assert read_framed(path) == {"a": 1} and done == ["then"]  # nothing yet
+        child = os.fork()
+        if child == 0:  # a forked worker writes its own at once: it ends without a flush
+            os._exit(0 if not warm.later(lambda: None) else 1)
+        assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+        warm.later(lambda: (_ for _ in ()).throw(OSError("disk full")))
+        assert warm.flush() == ["OSError: disk full"]  # reported; the writes after it still made
+        assert read_framed(path) == {"a": 2} and done == ["then", "second", "third"]
+        blocked = str(tmp_path / "file" / "table")
+        (tmp_path / "file").write_text("a file where a folder must be")
+        assert write_framed(blocked, {"a": 3}, lambda: done.append("never"))
+        assert warm.flush() == [] and done[-1] == "third"  # a write that fails runs no `then`
+    finally:
+        warm.defer_writes(False)
+    assert not write_framed(blocked, {"a": 3}) and warm.later(lambda: done.append("now")) is False and done[-1] == "now"
+
+
+def test_a_late_write_that_never_happens_costs_time_never_a_wrong_render(example_repo: Path) -> None:
+    """A daemon killed between its reply and its flush: the cache describes the tree before the
+    last render (or nothing); the next render proves the tree and writes what a cold one does."""
+    warm.clear()
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    _sub(example_repo / "specs/fraud_detector.py", "max_replicas=6", "max_replicas=7")
+    warm.defer_writes()
+    try:
+        assert run_cli("render", "--root", example_repo).exit_code == 0
+        warm._LATER.clear()  # killed before its flush
+    finally:
+        warm.defer_writes(False)
+    warm.clear()
+    rendered = read_tree(example_repo / "rendered")
+    _sub(example_repo / "specs/fraud_detector.py", "max_replicas=7", "max_replicas=8")
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    assert read_tree(example_repo / "rendered") != rendered
+    with warm.off():
+        cold = render_project(Project.load(example_repo))
+    assert {f"{env}/{rel}": data for env, files in cold.items() for rel, data in files.items()} == read_tree(example_repo / "rendered")
+
+
+def test_a_warm_one_model_render_looks_at_that_models_files_only_and_writes_what_a_cold_one_does(
+        example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import servespec.envtree as envtree
+
+    warm.clear()
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    for value in ("7", "8"):  # the second change also finds the spare one change behind, at known paths
+        _sub(example_repo / "specs/fraud_detector.py", f"max_replicas={int(value) - 1}", f"max_replicas={value}")
+        assert run_cli("render", "--root", example_repo).exit_code == 0
+    looked: list[list[str]] = []
+    lags: list[set[str] | None] = []
+    real_compare_at, real_lag = envtree._compare_at, envtree.EnvTree._lag
+    monkeypatch.setattr(envtree, "_compare_at", lambda files, wanted, paths: looked.append(paths) or real_compare_at(files, wanted, paths))
+    monkeypatch.setattr(envtree.EnvTree, "_lag", lambda self, spare: lags.append(real_lag(self, spare)) or lags[-1])
+    monkeypatch.setattr(envtree, "compare", lambda old, new: pytest.fail("every file compared"))
+    # a render that fails writes nothing, but lays sklearn-iris out anew: the next one must still write it
+    _sub(example_repo / "specs/sklearn_iris.py", "max_replicas=4", "max_replicas=5")
+    (example_repo / "specs/broken.py").write_text("from servespec.spec import Model\nBROKEN = Model(name='Not_A_DNS_name')\n")
+    assert run_cli("render", "--root", example_repo).exit_code == 2
+    (example_repo / "specs/broken.py").unlink()
+    _sub(example_repo / "specs/fraud_detector.py", "max_replicas=8", "max_replicas=9")
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    assert len(looked) == 3 and all(any(p.startswith("models/fraud-detector/") for p in paths) for paths in looked)
+    assert all(any(p.startswith("models/sklearn-iris/") for p in paths) for paths in looked)
+    # the files of a model laid out as last written are not looked at (LLM units are emitted anew each time)
+    assert not [p for paths in looked for p in paths if p.startswith(("models/census-income/", "models/text-embedder/"))]
+    assert lags and all(lag is not None for lag in lags)
+    cold = render_project(Project.load(example_repo), cache=None)
+    assert read_tree(example_repo / "rendered") == {f"{env}/{p}": data for env, files in cold.items() for p, data in files.items()}

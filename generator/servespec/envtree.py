@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache.fingerprint import repo_dir
-from .cache.manifest import Manifest, Scan, load_manifest, manifest_path, save_manifest, scan, stat_of, still_holds
+from .cache.manifest import Manifest, Scan, Stat, load_manifest, manifest_path, save_manifest, scan, stat_of, still_holds
 from .cache.fingerprint import read_framed, write_framed
-from .cache.warm import tree_watch
+from .cache.warm import scope, tree_watch
 from .errors import Problem, RenderError
 from .fsutil import exchange
 
@@ -39,12 +39,17 @@ try:  # pragma: no cover - every supported system but Windows
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["EnvTree", "Change", "NeedBytes", "Wanted", "RENDERED"]
+__all__ = ["EnvTree", "Change", "NeedBytes", "Wanted", "Since", "RENDERED"]
 
 RENDERED = "rendered"
 
 Wanted = dict[str, tuple[bytes, bytes | None]]
 """``path -> (digest, bytes)``; bytes None: known by digest only, so it must already be on disk."""
+
+Since = tuple[str, set[str]]
+"""``(token, paths)``: what is wanted equals the tree described by the manifest ``token`` except,
+at most, at ``paths`` (a long-lived process that rendered the env before knows which units it
+laid out again): a write then looks at those paths only."""
 
 
 class NeedBytes(Exception):
@@ -79,6 +84,21 @@ def compare(old: dict[str, bytes], new: dict[str, bytes]) -> Change:
         elif old[path] != data:
             res.changed.append(path)
     res.removed = [p for p in old if p not in new]
+    return res
+
+
+def _compare_at(files: dict[str, tuple[Stat, bytes]], wanted: Wanted, paths: list[str]) -> Change:
+    """:func:`compare` of the tree ``files`` and ``wanted`` at ``paths`` (sorted) alone."""
+    res = Change()
+    for path in paths:
+        new, was = wanted.get(path), files.get(path)
+        if new is None:
+            if was is not None:
+                res.removed.append(path)
+        elif was is None:
+            res.added.append(path)
+        elif was[1] != new[0]:
+            res.changed.append(path)
     return res
 
 
@@ -169,14 +189,19 @@ class EnvTree:
         return {rel: digest for rel, (_st, digest) in self.found().files.items()}
 
     # -- writing ------------------------------------------------------------------------------
-    def write(self, wanted: Wanted) -> Change:
+    def write(self, wanted: Wanted, since: Since | None = None) -> Change:
         """Make the live tree hold exactly ``wanted``: nothing happens when it already does;
         else the env is replaced whole (see the module's docstring). ``NeedBytes`` when a file
-        known by digest only is not on disk."""
+        known by digest only is not on disk. ``since``: where ``wanted`` may differ from the tree
+        as last written, looked at alone when the live tree is still that one."""
         found = self.found()
         _clean_leftovers(os.path.dirname(self.top), self.env)
-        old = {rel: digest for rel, (_st, digest) in found.files.items()}
-        change = compare(old, {rel: d for rel, (d, _data) in wanted.items()})
+        dirty = sorted(since[1]) if since is not None and self._from_known and self._known is not None and since[0] == self._known.token else None
+        if dirty is not None:  # wanted sorted, as the tree was written: the lists come in compare()'s order
+            change = _compare_at(found.files, wanted, dirty)
+        else:
+            old = {rel: digest for rel, (_st, digest) in found.files.items()}
+            change = compare(old, {rel: d for rel, (d, _data) in wanted.items()})
         if change.unchanged:
             if self.use_cache and (found.read or self._known is None or self._known.dirs != found.dirs):
                 self._save(found.manifest(os.urandom(8).hex()))
@@ -184,12 +209,13 @@ class EnvTree:
                 self.token = self._known.token
             self._arm(list(found.dirs), set())
             return change
-        missing = sorted(rel for rel, (digest, data) in wanted.items() if data is None and old.get(rel) != digest)
+        missing = sorted(rel for rel in (dirty if dirty is not None else wanted) if rel in wanted and wanted[rel][1] is None
+                         and found.files.get(rel, (None, None))[1] != wanted[rel][0])
         if missing:
             raise NeedBytes(missing)
         lock = self._lock() if self.use_cache else None
         try:
-            after = self._replace(found, wanted, lock is not None, change)
+            after = self._replace(found, wanted, lock is not None, change, dirty is not None)
         finally:
             if lock is not None:
                 os.close(lock)
@@ -211,24 +237,38 @@ class EnvTree:
         self._known = manifest
         self.token = manifest.token if save_manifest(self.manifest_path, manifest) else ""
 
-    def _replace(self, found: Scan, wanted: Wanted, may_spare: bool, change: Change) -> Manifest:
-        """Swap the new tree in; its manifest."""
-        need_dirs = _dirs_of(list(wanted)) if set(wanted) != set(found.files) else set(found.dirs)
+    def _replace(self, found: Scan, wanted: Wanted, may_spare: bool, change: Change, delta: bool = False) -> Manifest:
+        """Swap the new tree in; its manifest. ``delta``: ``change`` was found from the paths
+        that may differ alone, every other file of ``wanted`` is the live one's."""
+        same_files = not (change.added or change.removed) if delta else set(wanted) == set(found.files)
+        need_dirs = set(found.dirs) if same_files else _dirs_of(list(wanted))
         if not found.dirs:  # no tree yet: build it beside and rename it into place
             os.rename(self._build(found, wanted, need_dirs), self.top)
             return self._stat_all(wanted, need_dirs)
         spare = self._spare_state() if may_spare else None
         if spare is not None:
             os.unlink(self.state_path + ".top")  # from here until the new state is saved the spare is not trusted
-            touched, moved = self._update_spare(spare, found, wanted, need_dirs)
+            lag = self._lag(spare) if delta else None
+            now = {*change.added, *change.changed, *change.removed}
+            touched, moved = self._update_spare(spare, found, wanted, need_dirs, lag | now if lag is not None else None)
             self._exchange(self.spare_path)
-            self._keep_spare(found)
+            kept = self._keep_spare(found)
             change.spare = True
-            files = {rel: (found.files[rel][0] if rel not in touched else stat_of(os.lstat(os.path.join(self.top, rel))), digest)
-                     for rel, (digest, _data) in wanted.items()}
-            dirs = {rel: spare.dirs[rel] if rel not in moved else stat_of(os.lstat(os.path.join(self.top, rel) if rel else self.top))
-                    for rel in need_dirs}
-            return Manifest(dirs, files, os.urandom(8).hex())
+            if lag is not None and same_files:  # the live manifest with the touched entries stat'ed again: no pass over every file
+                files = dict(found.files)
+                files.update((rel, (stat_of(os.lstat(os.path.join(self.top, rel))), wanted[rel][0])) for rel in touched)
+            else:
+                files = {rel: (found.files[rel][0] if rel not in touched else stat_of(os.lstat(os.path.join(self.top, rel))), digest)
+                         for rel, (digest, _data) in wanted.items()}
+            if set(spare.dirs) == need_dirs:
+                dirs = dict(spare.dirs)
+                dirs.update((rel, stat_of(os.lstat(os.path.join(self.top, rel) if rel else self.top))) for rel in moved)
+            else:
+                dirs = {rel: spare.dirs[rel] if rel not in moved else stat_of(os.lstat(os.path.join(self.top, rel) if rel else self.top))
+                        for rel in need_dirs}
+            after = Manifest(dirs, files, os.urandom(8).hex())
+            self._remember_lag(after.token, kept, touched, change.removed)
+            return after
         tmp = self._build(found, wanted, need_dirs)
         self._exchange(tmp)
         if may_spare and self._adopt(tmp):
@@ -327,11 +367,14 @@ class EnvTree:
         if os.path.lexists(self.spare_path):
             shutil.rmtree(self.spare_path, ignore_errors=True)
 
-    def _update_spare(self, spare: Manifest, found: Scan, wanted: Wanted, need_dirs: set[str]) -> tuple[set[str], set[str]]:
+    def _update_spare(self, spare: Manifest, found: Scan, wanted: Wanted, need_dirs: set[str],
+                      only: set[str] | None = None) -> tuple[set[str], set[str]]:
         """Make the spare hold ``wanted``, touching only what differs: the files written or
-        linked, and the folders whose entries changed (to be stat'ed again)."""
+        linked, and the folders whose entries changed (to be stat'ed again). ``only``: the paths
+        where the spare or ``wanted`` may differ from the live tree (every other file of the
+        spare is the very inode of the live one, which ``wanted`` keeps): only those are looked at."""
         top, had_dirs = self.spare_path, set(spare.dirs)
-        gone = [rel for rel in spare.files if rel not in wanted]
+        gone = [rel for rel in (spare.files if only is None else sorted(only)) if rel in spare.files and rel not in wanted]
         for rel in gone:
             os.unlink(os.path.join(top, rel))
         for rel in sorted(had_dirs - need_dirs, key=lambda r: -r.count("/")):
@@ -339,7 +382,8 @@ class EnvTree:
         for rel in sorted(need_dirs - had_dirs):
             os.mkdir(os.path.join(top, rel))
         touched: set[str] = set()
-        for rel, (digest, data) in wanted.items():
+        for rel in wanted if only is None else sorted(r for r in only if r in wanted):
+            digest, data = wanted[rel]
             have, live = spare.files.get(rel), found.files.get(rel)
             if have is not None and live is not None and have[0][4] == live[0][4] and live[1] == digest:
                 continue  # the very inode of the live file, whose content was just checked
@@ -349,6 +393,21 @@ class EnvTree:
         changed = [*touched, *gone, *(had_dirs ^ need_dirs)]
         self._ours = {"", *changed}  # "": the tree's own folder, moved by the exchange
         return touched, (_dirs_of(changed) | (need_dirs - had_dirs)) & need_dirs
+
+    def _lag(self, spare: Manifest) -> set[str] | None:
+        """The paths where the spare may differ from the live tree, when this process made both
+        (the spare is the live tree before its last change, which touched those): None when that
+        is not known for this very pair of trees."""
+        known = self._known
+        lag = scope(("spare-lag", self.top), None).hit("lag")
+        if lag is None or known is None or not self._from_known or (lag[0], lag[1]) != (known.token, spare.token):
+            return None
+        return set(lag[2])
+
+    def _remember_lag(self, live: str, spare: str, touched: set[str], removed: list[str]) -> None:
+        """After an exchange: the live tree ``live`` and the spare ``spare`` differ at most at the
+        files the change touched or removed (every other file of both is one inode)."""
+        scope(("spare-lag", self.top), None).put("lag", (live, spare, frozenset(touched | set(removed))))
 
     def _adopt(self, old_tree: str) -> bool:
         """Move the tree that was live (now at ``old_tree``) to the spare's place."""
@@ -361,9 +420,9 @@ class EnvTree:
         except OSError:
             return False
 
-    def _keep_spare(self, found: Scan) -> None:
+    def _keep_spare(self, found: Scan) -> str:
         """Record the spare: the tree that was live, as ``found`` (the live manifest itself is
-        moved over when ``found`` is it), and its own folder's stat where it now is."""
+        moved over when ``found`` is it), and its own folder's stat where it now is; its token."""
         if self._from_known and self._known is not None and os.path.exists(self.manifest_path):
             os.replace(self.manifest_path, self.state_path)  # the live one is written anew right after
             token = self._known.token
@@ -373,6 +432,7 @@ class EnvTree:
         write_framed(self.state_path + ".top", {"format": 2, "top": self.top, "stat": stat_of(os.lstat(self.spare_path)), "token": token})
         if self.watch is not None:
             self.watch.spares[self.spare_path] = (token, self._mark)
+        return token
 
 def _clean_leftovers(folder: str, env: str) -> None:
     """Remove the temp trees (``.<env>.*``) a crashed render left beside ``rendered/<env>``."""

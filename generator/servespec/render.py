@@ -27,6 +27,7 @@ from .cache.specs import SpecCache
 from .cache import warm
 from .codeowners import CodeownersSync, sync_codeowners
 from .emit import emit_env, emit_units
+from .envfiles import EnvFiles, assemble, written
 from .envtree import EnvTree, NeedBytes, Wanted
 from .errors import Problem, RenderError
 from .fsutil import symlinks_under
@@ -293,10 +294,12 @@ def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wante
     the token of its manifest, its file count."""
     tree = EnvTree(root, env, use_cache=cache.enabled)
     try:
-        change = tree.write(wanted)
+        change = tree.write(wanted, wanted.since if isinstance(wanted, EnvFiles) else None)
     except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
         owners = {_owner(path) for path in need.paths}
-        change = tree.write(_render_env_refs(project, env, cache, owners))
+        wanted = _render_env_refs(project, env, cache, owners)
+        change = tree.write(wanted)
+    written(wanted, tree.token)
     if save:
         cache.save()
     return RenderResult(env, change.added, change.changed, change.removed), tree.token, len(wanted)
@@ -366,31 +369,10 @@ def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[
     new += [units.outputs[-1], *controllers]  # the env's kustomization, bootstrap/
     cache.record(env, new)
     _refuse(ctx, new)
-    memo = warm.scope(("serialized", str(project.root), env), None)
-    wanted: Wanted = {}
-    for unit in units.units:
-        laid = units.laid[unit]
-        hit = memo.hit(unit)
-        if hit is None or hit[0] is not laid:
-            hit = (laid, _serialized(laid))
-            memo.put(unit, hit)
-        wanted.update(hit[1])
-    wanted.update(_serialized([units.outputs[-1], *controllers]))
+    wanted = assemble(str(project.root), env, units, [units.outputs[-1], *controllers])
     if warnings is not None:
         warnings.extend(oversized_shards(ctx.env, wanted))
-    return dict(sorted(wanted.items()))
-
-
-def _serialized(outputs: list[Output]) -> Wanted:
-    """``path -> (digest, bytes)`` of ``outputs``; a cached file by its digest only (on disk)."""
-    out: Wanted = {}
-    for o in outputs:
-        if isinstance(o.data, DigestRef):
-            out[o.path] = (o.data.digest, None)
-        else:
-            data = o.data if o.data is not None else dump(o.obj).encode("utf-8")
-            out[o.path] = (digest(data), data)
-    return out
+    return wanted
 
 
 def _owner(path: str) -> str:

@@ -10,7 +10,7 @@ before pydantic, click or any spec module is imported.
   the loader), plus ``SERVESPEC_SPEC_TIMEOUT``.
 - :func:`read_framed` / :func:`write_framed`: a cache file is a magic string, the blake2b of its
   payload and the payload (``marshal``); a missing, truncated or corrupted file reads as None and
-  is rebuilt, never trusted.
+  is rebuilt, never trusted. A daemon writes them after replying (``warm.later``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+from collections.abc import Callable
 from hashlib import blake2b, sha1
+
+from . import warm
 
 __all__ = ["cache_dir", "repo_dir", "code_digest", "base_digest", "deps_digest", "inputs_digest", "file_digest", "read_framed",
            "write_framed", "INPUT_FOLDERS", "ENV_VARS"]
@@ -161,9 +164,23 @@ def read_framed(path: str) -> object | None:
     return value
 
 
-def write_framed(path: str, value: object) -> bool:
+def write_framed(path: str, value: object, then: Callable[[], None] | None = None) -> bool:
     """Keep ``value`` (plain data: dict, list, tuple, str, bytes, int, None) in a framed cache
-    file, atomically; False when it cannot be written (the next run rebuilds it)."""
+    file, atomically, then run ``then`` (e.g. remember what the file now holds); False when it
+    cannot be written (the next run rebuilds it). In a process that defers its cache writes (a
+    daemon, ``warm.later``) the file is written after the command was answered: True then, and
+    ``value`` must not change until the write (callers pass what they no longer change)."""
+    done = [False]
+
+    def write() -> None:
+        done[0] = _write_framed(path, value)
+        if done[0] and then is not None:
+            then()
+
+    return warm.later(write) or done[0]
+
+
+def _write_framed(path: str, value: object) -> bool:
     try:
         payload = marshal.dumps(value)  # type: ignore[arg-type]  # marshal itself refuses anything but plain data
     except ValueError:

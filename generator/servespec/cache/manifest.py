@@ -158,10 +158,9 @@ def load_manifest(path: str) -> Manifest | None:
 
 def save_manifest(path: str, manifest: Manifest) -> bool:
     """Keep a manifest (atomically); False when it cannot be written."""
-    if not write_framed(path, {"format": _FORMAT, "token": manifest.token, "dirs": manifest.dirs, "files": manifest.files}):
-        return False
-    _KEPT.put(path, _copy(manifest))
-    return True
+    kept = _copy(manifest)
+    return write_framed(path, {"format": _FORMAT, "token": kept.token, "dirs": kept.dirs, "files": kept.files},
+                        lambda: _KEPT.put(path, kept))
 
 
 def manifest_path(root: str, env: str) -> str:

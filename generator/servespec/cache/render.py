@@ -16,6 +16,7 @@ cold ones after sequences of edits.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from hashlib import blake2b
@@ -206,8 +207,8 @@ class RenderCache:
         for env in sorted(self._dirty):
             table = self.models.get(env, {})
             path = os.path.join(self.folder, f"render-{env}")
-            if write_framed(path, {"format": _FORMAT, "code": code_digest(), "models": table}):
-                _KEPT.put(path, dict(table))
+            kept = dict(table)  # what the file will hold, whatever this object does next
+            write_framed(path, {"format": _FORMAT, "code": code_digest(), "models": kept}, functools.partial(_KEPT.put, path, kept))
             self.objects(env).save({d for _key, items in table.values() for _p, _k, d, _f in items})
         self._dirty = set()
 

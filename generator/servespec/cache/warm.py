@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-__all__ = ["Scope", "scope", "ByFile", "clear", "off", "TreeWatch", "Trees", "trees", "tree_watch"]
+__all__ = ["Scope", "scope", "ByFile", "clear", "off", "TreeWatch", "Trees", "trees", "tree_watch", "later", "defer_writes",
+           "flush"]
 
 
 class TreeWatch(Protocol):
@@ -147,6 +148,49 @@ def off() -> Iterator[None]:
         yield
     finally:
         _OFF.pop()
+
+
+_LATER: list[Callable[[], None]] = []
+_DEFER_IN = 0
+"""The process whose cache writes wait for :func:`flush` (a daemon's server; 0: none). Not its
+forked workers: a child writes its own at once, as it ends without flushing."""
+
+
+def defer_writes(on: bool = True) -> None:
+    """From now on (``on``), this process writes its cache files after it answered the command
+    that produced them (:func:`later`, :func:`flush`): a daemon replies before marshalling
+    manifests and tables of 50,000 entries. Off: they are written at once again (after a flush)."""
+    global _DEFER_IN
+    if not on:
+        flush()
+    _DEFER_IN = os.getpid() if on else 0
+
+
+def later(write: Callable[[], None]) -> bool:
+    """Run ``write`` (a cache file's write and what follows it) now, or, in a process that defers
+    its writes, at its next :func:`flush`; True when it was deferred. A cache file is only ever a
+    shortcut that is checked before it is trusted, so one that is written late, or never (the
+    process killed before its flush), can only make the next command slower: every reader proves
+    what it reads (tokens, stats, keys), as it does after a write that failed."""
+    if _DEFER_IN and _DEFER_IN == os.getpid() and not _OFF:
+        _LATER.append(write)
+        return True
+    write()
+    return False
+
+
+def flush() -> list[str]:
+    """Run the deferred writes in the order they were made (a daemon: after replying, before the
+    next command); the errors of those that raised (they are skipped: a cache write that fails
+    costs the next command time, never a wrong result)."""
+    errors: list[str] = []
+    while _LATER:
+        write = _LATER.pop(0)
+        try:
+            write()
+        except Exception as exc:  # noqa: BLE001 - reported by the caller (the daemon's log)
+            errors.append(f"{type(exc).__name__}: {exc}")
+    return errors
 
 
 def clear() -> None:

@@ -3,7 +3,9 @@
 
 Besides the library's warm memos (``cache/warm.py``, on in every process), it keeps inotify
 watches of the rendered trees (``cache/treewatch.py``): a tree it proved or wrote itself is
-trusted without a ``stat`` per file until an event it did not cause arrives."""
+trusted without a ``stat`` per file until an event it did not cause arrives. And it writes its
+cache files after replying (``warm.later``): the client has its exit code before the manifests
+and tables are marshalled."""
 
 from __future__ import annotations
 
@@ -33,9 +35,11 @@ def _main() -> int:
     args = parser.parse_args()
     watcher = treewatch.Watcher()
     warm.trees = watcher
+    warm.defer_writes()
     try:
         return serve(args.root, args.idle_timeout, _run, WARM)
     finally:
+        warm.defer_writes(False)
         warm.trees = None
         watcher.close()
 

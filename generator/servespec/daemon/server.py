@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
 
-from ..cache import fingerprint
+from ..cache import fingerprint, warm
 from . import locate, wire
 from .request import client_state, flush_at_exit, parse_request, run_command
 
@@ -281,6 +281,17 @@ class Server:
             wire.send(conn, {"exit": code})
         except OSError:
             self.log("the client went away before its exit code")
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the cache files the command left for later (``warm.later``): after the client
+        has its exit code, before the next command is read."""
+        t0 = time.monotonic()
+        errors = warm.flush()
+        for error in errors:
+            self.log(f"a cache write failed (the next command checks again): {error}")
+        if time.monotonic() - t0 >= 0.05:
+            self.log(f"cache files written in {time.monotonic() - t0:.3f} s after the reply")
 
     def _guarded(self, argv: list[str]) -> tuple[int, str | None]:
         result: tuple[int, str | None] = (2, None)
@@ -367,6 +378,7 @@ def serve(root: str, idle_timeout: float, run: Run, warm: Iterable[str] = ()) ->
     try:
         reason = server.serve()
     finally:
+        server.flush()
         server.close()
         try:
             os.unlink(locate.pid_path(root))
