@@ -10,7 +10,8 @@ Steps: cold render, validate after it, no-op render, no-op ``render --check``, t
 one model (builds the spare tree), a second change of one model (the steady state), validate after
 it, ``promote`` of one model (no push). Then the same through a daemon (``servespec daemon start``
 for the repo; each step still a client process, measured the same way, plus the server's CPU for
-the command from ``/proc/PID/stat``, its waited children included): a no-op render (after one
+the command from ``/proc/PID/stat``, its waited children and the cache files it writes after
+replying included): a no-op render (after one
 warm-up change and one warm-up no-op, which proves the trees by ``lstat`` once their folders are
 watched: the steady state of an editor's save loop), a one-model change, validate after it,
 ``promote``; the daemon is stopped at the
@@ -87,9 +88,13 @@ class Runner:
         return self.run([sys.executable, "-m", "servespec", *args, "--root", str(repo)], cache)
 
     def through(self, repo: Path, cache: Path, pid: int, *args: str) -> dict[str, float]:
-        """One step as a client of the daemon ``pid``: the client as any step, plus the server's CPU for the command."""
+        """One step as a client of the daemon ``pid``: the client as any step (its wall time is
+        the reply's latency), plus the server's CPU for the command, the cache files it writes
+        after replying included (a ``daemon status`` is answered once they are written)."""
         before = server_cpu(pid)
         out = self.servespec(repo, cache, *args)
+        subprocess.run([sys.executable, "-m", "servespec", "daemon", "status", "--root", str(repo)], env=self.env(cache),
+                       capture_output=True, check=True)
         out["server_cpu"] = server_cpu(pid) - before
         return out
 

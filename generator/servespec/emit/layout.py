@@ -70,24 +70,32 @@ def layout(ctx: EnvContext, groups: list[list[Output]]) -> Layout:
     model). A unit whose groups are the very lists of the last render in this process (the
     render cache hands out the same list for a model that did not change) is laid out as then
     (``cache/warm.py``)."""
-    memo = scope(("layout", str(ctx.project.root), ctx.env.name), ctx.env.overlay.delivery.shards)
+    shards = ctx.env.overlay.delivery.shards
+    memo = scope(("layout", str(ctx.project.root), ctx.env.name), shards)
+    get, used = memo.get, memo.used
     parts: dict[str, list[list[Output]]] = {}
     for group in groups:
-        kept = memo.get(f"models/{group[0].model}") if group and group[0].model and not ctx.env.overlay.delivery.shards else None
-        if kept is not None and len(kept[0]) == 1 and kept[0][0] is group:  # a model's unit as last time: _split would agree
-            parts.setdefault(f"models/{group[0].model}", []).append(group)
-            continue
+        if group and not shards and group[0].model:
+            unit = "models/" + group[0].model
+            kept = get(unit)
+            if kept is not None and len(kept[0]) == 1 and kept[0][0] is group:  # a model's unit as last time: _split would agree
+                parts.setdefault(unit, []).append(group)
+                continue
         for unit, part in _split(ctx, group):
             parts.setdefault(unit, []).append(part)
-    order = sorted(parts, key=lambda u: (u != COMMON, u))
+    order = sorted(parts)
+    if COMMON in parts:  # common/ first, then the rest sorted
+        order.remove(COMMON)
+        order.insert(0, COMMON)
     result: list[Output] = []
     members: dict[str, list[str]] = {}
     laid: dict[str, list[Output]] = {}
     again: set[str] = set()
     for unit in order:
-        hit = memo.hit(unit)
-        if hit is None or len(hit[0]) != len(parts[unit]) or not all(a is b for a, b in zip(hit[0], parts[unit], strict=True)):
-            hit = (parts[unit], *_lay(ctx, unit, parts[unit]))
+        used.add(unit)  # Scope.hit, inlined: 30,000 units at 10,000 models
+        hit, now = get(unit), parts[unit]
+        if hit is None or len(hit[0]) != len(now) or not (hit[0][0] is now[0] if len(now) == 1 else all(a is b for a, b in zip(hit[0], now, strict=True))):
+            hit = (now, *_lay(ctx, unit, now))
             memo.put(unit, hit)
         else:
             again.add(unit)
