@@ -2,7 +2,8 @@
 and outside specs/, deleted files, renamed models, overlays, hand edits of rendered/, servespec's
 own code, corrupted, truncated or deleted caches, a tampered spare tree — a cached render writes
 exactly what a cold render (no cache) computes, the no-op fast path agrees, and a stale tree is
-never reported up to date."""
+never reported up to date. The same holds in a process that runs commands as the daemon does
+(its memos, watched trees, cache files written after each command, or lost when it is killed)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import servespec.emit as emit
-from conftest import copy_example, run_cli
-from servespec.cache import fingerprint
+from conftest import CliResult, copy_example, run_cli
+from servespec.cache import fingerprint, treewatch, warm
 from servespec.cache.render import RenderCache
 from servespec.project import Project
 from servespec.render import read_tree, render_project
@@ -120,7 +122,32 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "truncate-caches": _truncate,
     "delete-caches": lambda r: shutil.rmtree(RenderCache(r).folder, ignore_errors=True),
     "tamper-spare": _tamper_spare,
+    "daemon-killed": lambda r: _daemon_killed(r),
+    "model-drops-a-file": lambda r: _toggle_dashboard(r),
 }
+
+
+def _toggle_dashboard(repo: Path) -> None:
+    """fraud-detector without its dashboard, or with it again: a unit that loses or gains a file."""
+    spec = repo / "specs/fraud_detector.py"
+    text = spec.read_text()
+    off = '    name="fraud-detector",\n    monitoring=Monitoring(dashboard=False),\n'
+    if off in text:
+        spec.write_text(text.replace(off, '    name="fraud-detector",\n'))
+    else:
+        spec.write_text("from servespec.spec import Monitoring\n" + text.replace('    name="fraud-detector",\n', off))
+
+
+def _daemon_killed(repo: Path) -> None:
+    """A render after a model change whose cache files are never written (the daemon killed
+    between its reply and its writes; outside a daemon they are written at once)."""
+    warm.flush()
+    spec = repo / "specs/fraud_detector.py"
+    text = spec.read_text()
+    spec.write_text(text.replace("timeout=30,", "timeout=31,") if "timeout=30," in text else text.replace("timeout=31,", "timeout=30,"))
+    assert run_cli("render", "--root", repo).exit_code == 0
+    assert warm._LATER or warm._DEFER_IN == 0  # in a daemon, something was left to write
+    warm._LATER.clear()
 
 
 def with_helpers(repo: Path) -> Path:
@@ -154,19 +181,40 @@ def _code_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     fingerprint._CODE = None
 
 
+def _run(*args: str | Path) -> CliResult:
+    """``run_cli``, after the cache writes the last command left for later (as the daemon makes
+    them between two commands; none outside :func:`_as_a_daemon`)."""
+    warm.flush()
+    return run_cli(*args)
+
+
+@contextmanager
+def _as_a_daemon() -> Iterator[None]:
+    """Commands run as in ``servespec daemon``: trees watched, cache files written after each."""
+    watcher = treewatch.Watcher()
+    warm.trees = watcher
+    warm.defer_writes()
+    try:
+        yield
+    finally:
+        warm.defer_writes(False)
+        warm.trees = None
+        watcher.close()
+
+
 def _agrees_with_cold(repo: Path, edit: str, full: bool = False) -> None:
     """Render (cached): exactly the cold render on disk; then a no-op render (the fast path)
     finds nothing to do, and so does ``--check``; with ``full``, the fast path's report is
     also the full command's, word for word."""
-    result = run_cli("render", "--root", repo)
+    result = _run("render", "--root", repo)
     assert result.exit_code == 0, (edit, result.stderr)
     cold = render_project(Project.load(repo), cache=None)
     assert read_tree(repo / "rendered") == {f"{env}/{p}": data for env, files in cold.items() for p, data in files.items()}, edit
-    fast = run_cli("render", "--root", repo)
+    fast = _run("render", "--root", repo)
     assert fast.exit_code == 0 and fast.stdout.count("unchanged") == 3, edit
     if full:
-        assert fast.stdout == run_cli("render", "--no-cache", "--root", repo).stdout, edit
-    check = run_cli("render", "--check", "--root", repo)
+        assert fast.stdout == _run("render", "--no-cache", "--root", repo).stdout, edit
+    check = _run("render", "--check", "--root", repo)
     assert (check.exit_code, check.stdout) == (0, "rendered/ is up to date (dev, prod, staging)\n"), edit
 
 
@@ -181,6 +229,22 @@ def test_cached_render_equals_cold_render_after_any_edits(tmp_path: Path, edits:
     for edit in edits:
         EDITS[edit](repo)
         _agrees_with_cold(repo, edit)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.sampled_from(sorted(EDITS)), min_size=1, max_size=5))
+@example(edits=["model-replicas", "daemon-killed", "model-replicas", "tamper-spare", "model-annotation"])
+@example(edits=["model-drops-a-file", "model-replicas", "model-drops-a-file"])  # files removed and added in a unit
+def test_in_a_daemon_cached_render_equals_cold_render_after_any_edits(tmp_path: Path, edits: list[str]) -> None:
+    repo = with_helpers(copy_example(Path(tempfile.mkdtemp(dir=tmp_path)) / "repo"))
+    fingerprint._CODE = None
+    _CODE["changed"] = False
+    warm.clear()
+    with _as_a_daemon():
+        assert _run("render", "--root", repo).exit_code == 0
+        for edit in edits:
+            EDITS[edit](repo)
+            _agrees_with_cold(repo, edit)
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
