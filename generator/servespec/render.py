@@ -39,6 +39,7 @@ from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
 from .render_workers import located, parallel_envs, render_forked
+from .validate import record_render
 from .yamlwriter import dump
 
 __all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "write_model_change", "check_env",
@@ -296,7 +297,10 @@ def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wante
         change = tree.write(wanted)
     except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
         owners = {_owner(path) for path in need.paths}
-        change = tree.write(_render_env_refs(project, env, cache, owners))
+        wanted = _render_env_refs(project, env, cache, owners)
+        change = tree.write(wanted)
+    if cache.enabled:  # validate's results for what was written, while its bytes and objects are at hand
+        record_render(root, project.envs[env], wanted, cache.objects(env))
     if save:
         cache.save()
     return RenderResult(env, change.added, change.changed, change.removed), tree.token, len(wanted)
