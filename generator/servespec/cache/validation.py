@@ -10,9 +10,10 @@ tree's kustomization listing under a key of its own. ``validate-<env>`` holds a 
 only with the table it names. A stale entry can only miss: a result is reused only for a file
 whose digest is the one it was checked with.
 
-``render`` puts results here too, for the files it writes (``validate/tree.record_rendered``,
-under the key of a ``validate`` without ``--crds``), so that the validate after it checks nothing
-again; a table written for ``--crds`` schemas says so and is left to that validate.
+A large ``render`` puts results here too, for the files its workers write
+(``validate/tree.record_rendered``, under the key of a ``validate`` without ``--crds``), so that
+the validate after it checks nothing again; a table written for ``--crds`` schemas says so and is
+left to that validate.
 
 ``validate-base`` keeps, by the git tree id of ``rendered/`` at the commit validate compares
 with, the blob id of each InferenceService file there (``validate/kserve.py``).

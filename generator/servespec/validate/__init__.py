@@ -87,8 +87,8 @@ def schema_registry(crds: Path | None, use_cache: bool) -> SchemaRegistry:
 def record_render(root: Path, env: Env, wanted: Mapping[str, tuple[bytes, bytes | None]], store: ObjectStore) -> None:
     """Keep what ``servespec validate`` (without ``--crds``) will find in the files the render just
     wrote into ``rendered/<env>/`` (``tree.record_rendered``): the render has their bytes and
-    objects at hand, so a validate right after it checks nothing again. Called by the process (or
-    worker) that wrote the env, with its render cache's ``store``."""
+    objects at hand, so a validate right after it checks nothing again. Called by the forked
+    worker that wrote the env (``render._write_one``), with its render cache's ``store``."""
     cache = ValidationCache(root)
     record_rendered(env, root / "rendered" / env.name, wanted, store, schema_registry(None, True), cache)
     cache.save()

@@ -9,9 +9,9 @@ not even read: its digest is the manifest's and its object the render cache's JS
 (``cache/objects.py``). What is left to check is checked in this process or, when it is much,
 in one worker per core, forked once for every environment (schemas compiled before forking).
 
-Most results are not computed here at all: the render checks each file it writes, with its bytes
-and object at hand (:func:`record_rendered`, in the process or worker that wrote the env), and
-keeps the result under the key a validate without ``--crds`` looks it up by.
+After a large render most results are not computed here at all: each of its forked workers checks
+the files it wrote, with their bytes and objects at hand (:func:`record_rendered`), and keeps the
+results under the key a validate without ``--crds`` looks them up by.
 """
 
 from __future__ import annotations
