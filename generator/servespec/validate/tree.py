@@ -199,11 +199,11 @@ def _listing_key(tree: _Tree, rels: list[str], kustomizations: Iterable[str]) ->
     return h.digest()
 
 
-def _listing(tree: _Tree, kustomizations: dict[str, list[str]], earlier: EnvResults) -> Listing:
-    """The problems of the tree's kustomization listing under their key (``earlier``'s when they
-    were computed for the same file names and kustomization files)."""
+def _listing(tree: _Tree, rels: list[str], earlier: EnvResults) -> Listing:
+    """The problems of the tree's kustomization listing (``rels``: its files, sorted) under their
+    key (``earlier``'s when they were computed for the same file names and kustomization files)."""
     display = f"rendered/{tree.env.name}"
-    rels = sorted(tree.digests)
+    kustomizations = {rel: list(result[4]) for rel in rels if (result := tree.results[rel]) != CLEAN and result[4] is not None}
     listing_key = _listing_key(tree, rels, kustomizations)
     known = earlier.listing(listing_key)
     if known is not None:
@@ -213,31 +213,27 @@ def _listing(tree: _Tree, kustomizations: dict[str, list[str]], earlier: EnvResu
     return listing_key, tuple(kustomize_listing(display, kustomizations, set(rels)))
 
 
-def _resources(tree: _Tree) -> dict[str, list[str]]:
-    """Each kustomization file of the tree -> the resources it lists."""
-    return {rel: list(result[4]) for rel, result in sorted(tree.results.items()) if result != CLEAN and result[4] is not None}
-
-
 def _report(tree: _Tree, cache: ValidationCache | None, key: bytes) -> ValidationReport:
     """The tree's report from its files' results, its kustomization listing and its budget."""
     report = ValidationReport()
     unreadable: list[Problem] = []
-    for rel in sorted(tree.digests):
+    rels = sorted(tree.digests)
+    for rel in rels:
         result = tree.results[rel]
         if result == CLEAN:
             report.objects += 1
             continue
-        file_problems, problems, notes, objects, _resources_listed = result
+        file_problems, problems, notes, objects, _listed = result
         unreadable.extend(file_problems)
         report.problems.extend(problems)
         report.notes.extend(notes)
         report.objects += objects
-    listing = _listing(tree, _resources(tree), cache.earlier(tree.env.name, key) if cache is not None else EnvResults())
+    listing = _listing(tree, rels, cache.earlier(tree.env.name, key) if cache is not None else EnvResults())
     if cache is not None:
         cache.put(tree.env.name, key, tree.digests, tree.results, tree.pending, listing)
     report.problems = [*unreadable, *listing[1], *report.problems]
     report.problems.extend(budget_problems(tree.env.name, tree.env.overlay, tree_objects(tree.folder, tree.store), tree.env.where))
-    report.files = len(tree.digests)
+    report.files = len(rels)
     return report
 
 
@@ -265,7 +261,7 @@ def record_rendered(env: Env, folder: Path, wanted: Mapping[str, tuple[bytes, by
     for rel in tree.pending:
         tree.results[rel] = tree.check(rel, registry)
     # the listing only from every file (a key of no listing otherwise: validate computes it)
-    listing = _listing(tree, _resources(tree), earlier) if len(tree.digests) == len(wanted) else (b"", ())
+    listing = _listing(tree, sorted(tree.digests), earlier) if len(tree.digests) == len(wanted) else (b"", ())
     cache.put(env.name, key, tree.digests, tree.results, tree.pending, listing)
 
 
