@@ -111,17 +111,17 @@ def test_a_kept_manifest_is_the_one_its_file_holds(tmp_path: Path) -> None:
 
 
 def test_schemas_compiled_once_are_used_again_while_the_crds_are_the_same(tmp_path: Path) -> None:
-    from servespec.validate import _registry
+    from servespec.validate import schema_registry
 
     warm.clear()
-    assert _registry(None, True) is _registry(None, True)
+    assert schema_registry(None, True) is schema_registry(None, True)
     crds = tmp_path / "crds"
     crds.mkdir()
     (crds / "a.yaml").write_text("kind: CustomResourceDefinition\n")
-    first = _registry(crds, True)
-    assert _registry(crds, True) is first and _registry(crds, False) is not first
+    first = schema_registry(crds, True)
+    assert schema_registry(crds, True) is first and schema_registry(crds, False) is not first
     (crds / "a.yaml").write_text("kind: CustomResourceDefinition\n# changed\n")
-    assert _registry(crds, True) is not first
+    assert schema_registry(crds, True) is not first
 
 
 def test_a_process_that_defers_its_cache_writes_makes_them_at_its_flush_in_order(tmp_path: Path) -> None:

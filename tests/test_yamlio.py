@@ -17,7 +17,7 @@ text = st.one_of(
     st.builds(lambda n: "x " * n, st.integers(400, 700)),
     st.sampled_from(["on", "off", "yes", "no", "y", "n", "true", "False", "null", "~", "0755", "1.10", "1e3",
                      "0x1F", "2026-11-24", "a: b", "- x", "#c", "*a", "&b", "!t", "%p", "@x", "`b", "'q'",
-                     '"d"', "line1\nline2\n", "tail\n\n", "no-newline\nend", " lead", "trail ", "", "-", "?",
+                     '"d"', "line1\nline2\n", "one\n  two\nthree", "para\n\nnext\n", "tail\n\n", "no-newline\nend", " lead", "trail ", "", "-", "?",
                      "http://x.y/z?a=b#f", "${datasource}", "{{ .x }}", "[a]", "{a: b}", "é ü", "\t"]),
 )
 leaves = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), text, st.floats(allow_nan=False))

@@ -14,7 +14,6 @@ import hashlib
 import logging
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
@@ -27,9 +26,10 @@ import git
 logging.getLogger("git").addHandler(logging.NullHandler())
 
 from .errors import GitError, Problem, PushFailed
+from .gitcli import blob_ids_at, read_blob
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "behind", "DEFAULT_AUTHOR", "files_at", "changed_at", "blob_ids_at", "read_blob", "run_git",
-           "GIT_TIMEOUT", "LoggedCommit", "trailer_log", "blob_at", "propose_branch", "push_branch", "ensure_no_branch", "drop_branch"]
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "behind", "DEFAULT_AUTHOR", "files_at", "changed_at",
+           "LoggedCommit", "trailer_log", "blob_at", "propose_branch", "push_branch", "ensure_no_branch", "drop_branch"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
 """Author of rollout commits when neither ``--author``, ``SERVESPEC_AUTHOR`` nor git config set one."""
@@ -220,47 +220,6 @@ def files_at(root: Path, ref: str, folder: str) -> dict[str, bytes]:
     base = "/".join(parts)
     return {Path(item.path).relative_to(base).as_posix(): item.data_stream.read()
             for item in tree.traverse() if isinstance(item, git.Blob)}
-
-
-GIT_TIMEOUT = 120
-"""Seconds any one git command run by :func:`run_git` may take (a hung remote fails instead of blocking)."""
-
-
-def run_git(args: list[str], *, cwd: Path | None, env: dict[str, str], timeout: float = GIT_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """Run the git command line (for what GitPython cannot do with a controlled environment:
-    clones and pushes with credentials from the environment)."""
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise GitError(Problem("git", None, "", f"`git {args[0]}` took longer than {timeout:g}s (unreachable remote?)")) from None
-
-
-def blob_ids_at(root: Path, ref: str, folder: str) -> dict[str, str] | None:
-    """The git blob id of every file below ``root/folder`` at ``ref`` (path relative to that
-    folder -> hex id), listed in one ``git ls-tree``; None when ``root`` is in no git repository or
-    ``ref`` is unknown there."""
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-        repo.commit(ref)
-        prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve()).as_posix()
-        base = "/".join(p for p in (prefix if prefix != "." else "", folder) if p)
-        listing = repo.git.ls_tree("-r", "-z", "--full-tree", ref, "--", base)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.BadName, ValueError, git.GitCommandError):
-        return None
-    blobs: dict[str, str] = {}
-    for entry in listing.split("\0"):
-        meta, _tab, path = entry.partition("\t")
-        fields = meta.split(" ")
-        if len(fields) == 3 and fields[1] == "blob" and path.startswith(base + "/"):
-            blobs[path[len(base) + 1:]] = fields[2]
-    return blobs
-
-
-def read_blob(root: Path, blob_id: str) -> bytes:
-    """The bytes of a git blob of the repository ``root`` is in."""
-    repo = git.Repo(root, search_parent_directories=True)
-    data: bytes = repo.odb.stream(bytes.fromhex(blob_id)).read()
-    return data
 
 
 def changed_at(root: Path, ref: str, folder: str, files: dict[str, bytes]) -> dict[str, bytes | None] | None:

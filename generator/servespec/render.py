@@ -40,6 +40,7 @@ from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
 from .render_workers import located, parallel_envs, render_forked
+from .validate import record_render
 from .yamlwriter import dump
 
 __all__ = ["RenderResult", "RepoRender", "render_repo", "render_env", "render_project", "write_env", "write_model_change", "check_env",
@@ -276,7 +277,7 @@ def _write_repo(root: Path, project: Project, cache: RenderCache, out: RepoRende
     renders run one forked worker per env (``render_workers.py``), with the same result."""
     if parallel_envs(project, cache):
         written = render_forked(list(project.envs), lambda env, found: _render_env_refs(project, env, cache, warnings=found),
-                                lambda env, wanted: _write_one(root, project, cache, env, wanted, save=True), warnings)
+                                lambda env, wanted: _write_one(root, project, cache, env, wanted, worker=True), warnings)
     else:
         written = [_write_one(root, project, cache, env, wanted) for env, wanted in _render_incremental(project, cache, warnings).items()]
     tokens: dict[str, tuple[str, int]] = {}
@@ -289,9 +290,11 @@ def _write_repo(root: Path, project: Project, cache: RenderCache, out: RepoRende
 
 
 def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wanted: Wanted,
-               save: bool = False) -> tuple[RenderResult, str, int]:
-    """Write one env's tree (and with ``save`` its render cache: a worker's own): what changed,
-    the token of its manifest, its file count."""
+               worker: bool = False) -> tuple[RenderResult, str, int]:
+    """Write one env's tree: what changed, the token of its manifest, its file count. A forked
+    ``worker`` (a large render) also saves its render cache (its own) and keeps validate's results
+    for the files it wrote, spread over the cores as the render is; after a small render,
+    validate checks the few changed files itself."""
     tree = EnvTree(root, env, use_cache=cache.enabled)
     try:
         change = tree.write(wanted, wanted.since if isinstance(wanted, EnvFiles) else None)
@@ -300,7 +303,9 @@ def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wante
         wanted = _render_env_refs(project, env, cache, owners)
         change = tree.write(wanted)
     written(wanted, tree.token)
-    if save:
+    if worker:
+        if cache.enabled:  # while the bytes and objects of what was written are at hand
+            record_render(root, project.envs[env], wanted, cache.objects(env))
         cache.save()
     return RenderResult(env, change.added, change.changed, change.removed), tree.token, len(wanted)
 

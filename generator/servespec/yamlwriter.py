@@ -151,7 +151,10 @@ def _literal(text: str, pad: str, out: list[str]) -> None:
     body = text[:-1] if text[-1] == "\n" else text
     out.append(" |\n" if text[-1] == "\n" else " |-\n")
     inner = pad + "  "
-    out.extend(f"{inner}{line}\n" if line else "\n" for line in body.split("\n"))
+    if "\n\n" not in body:  # no empty line (a dashboard's JSON): every line indented, in one replace
+        out.append(inner + body.replace("\n", "\n" + inner) + "\n")
+    else:
+        out.extend(f"{inner}{line}\n" if line else "\n" for line in body.split("\n"))
 
 
 def _scalar(value: Any) -> str:

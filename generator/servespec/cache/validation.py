@@ -10,6 +10,11 @@ tree's kustomization listing under a key of its own. ``validate-<env>`` holds a 
 only with the table it names. A stale entry can only miss: a result is reused only for a file
 whose digest is the one it was checked with.
 
+A large ``render`` puts results here too, for the files its workers write
+(``validate/tree.record_rendered``, under the key of a ``validate`` without ``--crds``), so that
+the validate after it checks nothing again; a table written for ``--crds`` schemas says so and is
+left to that validate.
+
 ``validate-base`` keeps, by the git tree id of ``rendered/`` at the commit validate compares
 with, the blob id of each InferenceService file there (``validate/kserve.py``).
 """
@@ -104,8 +109,12 @@ def _table(raw: object) -> dict[str, Any] | None:
 class ValidationCache:
     """Earlier results per rendered file, per environment."""
 
-    def __init__(self, root: Path, enabled: bool = True):
+    def __init__(self, root: Path, enabled: bool = True, custom: bool = False):
         self.enabled = enabled
+        self.custom = custom
+        """Results computed with schemas of the user's (``validate --crds``): tables written say so,
+        and a render does not replace such a table with results for the default schemas."""
+        self._custom: dict[str, bool] = {}
         self.folder = repo_dir(str(root.resolve()))
         self._loaded: dict[str, tuple[bytes, bytes, EnvResults, dict[str, Any]]] = {}
         """env -> (key, the whole table's token, the results with the delta applied, the delta)."""
@@ -128,6 +137,7 @@ class ValidationCache:
             if base is None:
                 self._loaded[env] = (b"", b"", EnvResults(), _EMPTY)
                 return self._loaded[env]
+            self._custom[env] = base.get("custom") is True
             found = EnvResults(dict(base["digests"]), dict(base["results"]), base.get("listing"))
             if delta is None or delta["token"] != base["token"] or delta["key"] != base["key"]:
                 delta = _EMPTY
@@ -141,6 +151,11 @@ class ValidationCache:
                 found.listing_raw = delta.get("listing")
             self._loaded[env] = (base["key"], base["token"], found, delta)
         return self._loaded[env]
+
+    def custom_kept(self, env: str) -> bool:
+        """True when the table kept for ``env`` holds results for schemas of the user's (``--crds``)."""
+        self._load(env)
+        return self._custom.get(env, False)
 
     def earlier(self, env: str, key: bytes) -> EnvResults:
         """The results kept for ``env`` under ``key`` (empty when none, stale or unreadable)."""
@@ -163,7 +178,7 @@ class ValidationCache:
         changed.update((rel, digests[rel]) for rel in checked)
         gone = sorted((removed | set(delta["removed"])) - changed.keys())
         if old_key != key or len(changed) + len(gone) > max(DELTA_MAX, len(digests) // 8):
-            self._writes[env] = ("whole", {"format": _FORMAT, "key": key, "token": os.urandom(8), "digests": digests,
+            self._writes[env] = ("whole", {"format": _FORMAT, "key": key, "token": os.urandom(8), "custom": self.custom, "digests": digests,
                                            "results": {rel: _encode(res) for rel, res in results.items() if res != CLEAN},
                                            "listing": plain_listing, "removed": []})
             return

@@ -90,6 +90,8 @@ def raw_branch(value: str | None, minor: Minor) -> bool:
 
 def as_map(value: object) -> Mapping[str, object]:
     """``value`` if it is a mapping, else an empty one."""
+    if type(value) is dict:  # what rendered objects hold: no abstract-class check (the hot path of every rule)
+        return value
     return value if isinstance(value, Mapping) else {}
 
 

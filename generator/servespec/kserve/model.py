@@ -8,8 +8,10 @@ reconcile fails: ``pkg/controller/v1beta1/inferenceservice/components/predictor.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from .findings import Finding, Minor, SUPPORTED_MINORS, as_list, as_map, as_str, v
 
@@ -54,9 +56,11 @@ AZURE_BLOB_RE = re.compile(r"https://(.+?).blob.core.windows.net/(.+)")
 (kserve@v0.20.0:pkg/controller/v1beta1/inferenceservice/utils/utils.go:53,427-441)."""
 
 
-def runtimes(minor: Minor) -> dict[str, tuple[tuple[str, ...], tuple[Format, ...]]]:
-    """The ClusterServingRuntimes KServe ``minor`` installs: name -> (protocols, formats)."""
-    return {name: (protocols, formats) for name, lo, hi, protocols, formats in RUNTIMES if lo <= minor <= hi}
+@functools.cache
+def runtimes(minor: Minor) -> Mapping[str, tuple[tuple[str, ...], tuple[Format, ...]]]:
+    """The ClusterServingRuntimes KServe ``minor`` installs: name -> (protocols, formats) (one
+    read-only table per minor: every InferenceService checked asks for it)."""
+    return MappingProxyType({name: (protocols, formats) for name, lo, hi, protocols, formats in RUNTIMES if lo <= minor <= hi})
 
 
 def storage_prefixes(minor: Minor) -> tuple[str, ...]:
@@ -124,25 +128,27 @@ def _runtime(model: Mapping[str, object], path: str, name: str, version: str | N
             return []  # a runtime of the user's own
         return [Finding(f"{path}.runtime", f"expected a ClusterServingRuntime KServe {v(minor)} installs, found {runtime!r} "
                         f"(shipped with KServe {v(shipped[0])}-{v(shipped[-1])})", "runtime-missing")]
-    return _auto_select(path, name, version, protocol, minor)
+    return list(_auto_select(path, name, version, protocol, minor))
 
 
-def _auto_select(path: str, name: str, version: str | None, protocol: str | None, minor: Minor) -> list[Finding]:
+@functools.lru_cache(maxsize=1024)
+def _auto_select(path: str, name: str, version: str | None, protocol: str | None, minor: Minor) -> tuple[Finding, ...]:
     """No runtime named: some installed runtime must auto-select the format (``GetSupportingRuntimes``,
-    predictor_model.go:88-130: autoSelect formats only, protocol supported)."""
+    predictor_model.go:88-130: autoSelect formats only, protocol supported). Remembered per
+    arguments: a repo's models use a handful of formats."""
     label = _label(name, version)
     candidates: list[str] = []
     for rt, (protocols, formats) in sorted(runtimes(minor).items()):
         auto = [f for f in formats if f[2]]
         labels = {f[0] for f in auto} | {_label(f[0], f[1]) for f in auto if f[1] is not None}
         if label in labels and (protocol is None or not protocols or protocol in protocols):
-            return []
+            return ()
         candidates += [f"{rt} {_label(f[0], f[1])} ({'/'.join(protocols) or 'any protocol'})" for f in auto if f[0] == name]
     offer = f"; KServe {v(minor)} auto-selects {', '.join(candidates)}" if candidates else \
         f"; no runtime KServe {v(minor)} installs auto-selects {name!r}"
     found = label if protocol is None else f"{label} with protocol {protocol}"
-    return [Finding(f"{path}.modelFormat", f"expected a format an installed runtime auto-selects, or a runtime named "
-                    f"(no runtime found to support the predictor{offer}), found {found!r}", "runtime-auto-select")]
+    return (Finding(f"{path}.modelFormat", f"expected a format an installed runtime auto-selects, or a runtime named "
+                    f"(no runtime found to support the predictor{offer}), found {found!r}", "runtime-auto-select"),)
 
 
 def check_storage_uri(uri: str | None, path: str, minor: Minor) -> list[Finding]:

@@ -38,7 +38,8 @@ from urllib.parse import urlsplit
 
 from ..rollout import apply
 from ..errors import GitError, Problem, ServespecError, UsageError
-from ..gitrepo import resolve_author, run_git
+from ..gitcli import run_git
+from ..gitrepo import resolve_author
 
 __all__ = ["GitCredentials", "ReleaseResult", "release_via_git", "default_pr_branch", "run_step",
            "DEFAULT_PIPELINE_AUTHOR"]

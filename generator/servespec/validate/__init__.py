@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +18,10 @@ from ..overlay import Env, load_envs
 from ..sharding import oversized_shards
 from .schemas import SchemaRegistry
 from .kserve import blobs_at, webhook_problems
-from .tree import ValidationReport, rendered_files, validate_objects, validate_tree, validate_trees
+from .tree import ValidationReport, record_rendered, rendered_files, validate_objects, validate_tree, validate_trees
 
-__all__ = ["SchemaRegistry", "ValidationReport", "RepoReport", "validate_objects", "validate_tree", "validate_trees", "validate_repo"]
+__all__ = ["SchemaRegistry", "ValidationReport", "RepoReport", "validate_objects", "validate_tree", "validate_trees", "validate_repo",
+           "schema_registry", "record_render"]
 
 
 @dataclass
@@ -36,8 +37,8 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
     """Validate ``rendered/<env>/`` of each environment (default: all) against schemas, policies
     and the rules of the env's KServe version (update-time rules against ``base``); shards over
     ``delivery.maxShardObjects`` are a ``note`` (``sharding.oversized_shards``)."""
-    registry = _registry(crds, use_cache)
-    cache = ValidationCache(root, enabled=use_cache)
+    registry = schema_registry(crds, use_cache)
+    cache = ValidationCache(root, enabled=use_cache, custom=crds is not None)
     out = RepoReport()
     problems: dict[str, list[Problem]] = {}
     known: list[Env] = []
@@ -70,7 +71,7 @@ def validate_repo(root: Path, envs: list[str] | None = None, crds: Path | None =
     return out
 
 
-def _registry(crds: Path | None, use_cache: bool) -> SchemaRegistry:
+def schema_registry(crds: Path | None, use_cache: bool) -> SchemaRegistry:
     """The schemas' validators; in a process that validates again (``servespec daemon``), the ones
     it compiled before while the CRD files and kubernetes-validate are the same (``cache/warm.py``)."""
     fresh = SchemaRegistry(crds, use_cache=use_cache)
@@ -81,3 +82,13 @@ def _registry(crds: Path | None, use_cache: bool) -> SchemaRegistry:
         memo.put("registry", kept)
     return kept  # type: ignore[no-any-return]
 
+
+
+def record_render(root: Path, env: Env, wanted: Mapping[str, tuple[bytes, bytes | None]], store: ObjectStore) -> None:
+    """Keep what ``servespec validate`` (without ``--crds``) will find in the files the render just
+    wrote into ``rendered/<env>/`` (``tree.record_rendered``): the render has their bytes and
+    objects at hand, so a validate right after it checks nothing again. Called by the forked
+    worker that wrote the env (``render._write_one``), with its render cache's ``store``."""
+    cache = ValidationCache(root)
+    record_rendered(env, root / "rendered" / env.name, wanted, store, schema_registry(None, True), cache)
+    cache.save()

@@ -18,7 +18,7 @@ import yaml
 from ..cache.fingerprint import file_digest
 from ..cache.validation import ValidationCache
 from ..errors import GitError, Problem
-from ..gitrepo import blob_ids_at, read_blob, run_git
+from ..gitcli import blob_ids_at, read_blob, run_git
 from ..kserve.versions import features
 from ..kserve.webhook import check_inferenceservice
 from ..overlay import Env

@@ -8,6 +8,10 @@ file the last render left as it was (its stat as the manifest recorded, ``cache/
 not even read: its digest is the manifest's and its object the render cache's JSON
 (``cache/objects.py``). What is left to check is checked in this process or, when it is much,
 in one worker per core, forked once for every environment (schemas compiled before forking).
+
+After a large render most results are not computed here at all: each of its forked workers checks
+the files it wrote, with their bytes and objects at hand (:func:`record_rendered`), and keeps the
+results under the key a validate without ``--crds`` looks them up by.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import hashlib
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,7 @@ import yaml
 from ..cache.fingerprint import file_digest
 from ..cache.manifest import load_manifest, manifest_path, tree_view
 from ..cache.objects import ObjectStore
-from ..cache.validation import CLEAN, EnvResults, FileResult, ValidationCache
+from ..cache.validation import CLEAN, EnvResults, FileResult, Listing, ValidationCache
 from ..capacity import budget_problems, tree_objects
 from ..errors import Problem
 from ..overlay import Env
@@ -36,8 +40,8 @@ from ..yamlwriter import dump
 from .checks import ValidationReport, check_objects, kustomize_listing, validate_objects
 from .schemas import SchemaRegistry
 
-__all__ = ["ValidationReport", "validate_objects", "validate_tree", "validate_trees", "rendered_files", "FileResult",
-           "PARALLEL_FROM"]
+__all__ = ["ValidationReport", "validate_objects", "validate_tree", "validate_trees", "rendered_files", "record_rendered",
+           "FileResult", "PARALLEL_FROM"]
 
 PARALLEL_FROM = 1500
 """Validate in worker processes (one per core) when at least this many files changed."""
@@ -195,39 +199,70 @@ def _listing_key(tree: _Tree, rels: list[str], kustomizations: Iterable[str]) ->
     return h.digest()
 
 
+def _listing(tree: _Tree, rels: list[str], earlier: EnvResults) -> Listing:
+    """The problems of the tree's kustomization listing (``rels``: its files, sorted) under their
+    key (``earlier``'s when they were computed for the same file names and kustomization files)."""
+    display = f"rendered/{tree.env.name}"
+    kustomizations = {rel: list(result[4]) for rel in rels if (result := tree.results[rel]) != CLEAN and result[4] is not None}
+    listing_key = _listing_key(tree, rels, kustomizations)
+    known = earlier.listing(listing_key)
+    if known is not None:
+        return listing_key, known
+    if "kustomization.yaml" not in kustomizations:
+        return listing_key, (Problem(f"{display}/kustomization.yaml", None, "", "missing: kustomize cannot build this environment"),)
+    return listing_key, tuple(kustomize_listing(display, kustomizations, set(rels)))
+
+
 def _report(tree: _Tree, cache: ValidationCache | None, key: bytes) -> ValidationReport:
     """The tree's report from its files' results, its kustomization listing and its budget."""
-    display = f"rendered/{tree.env.name}"
-    rels = sorted(tree.digests)
     report = ValidationReport()
-    kustomizations: dict[str, list[str]] = {}
     unreadable: list[Problem] = []
+    rels = sorted(tree.digests)
     for rel in rels:
         result = tree.results[rel]
         if result == CLEAN:
             report.objects += 1
             continue
-        file_problems, problems, notes, objects, resources = result
+        file_problems, problems, notes, objects, _listed = result
         unreadable.extend(file_problems)
         report.problems.extend(problems)
         report.notes.extend(notes)
         report.objects += objects
-        if resources is not None:
-            kustomizations[rel] = list(resources)
-    listing_key = _listing_key(tree, rels, kustomizations)
-    earlier = cache.earlier(tree.env.name, key).listing(listing_key) if cache is not None else None
-    if earlier is not None:
-        listing = list(earlier)
-    elif "kustomization.yaml" not in kustomizations:
-        listing = [Problem(f"{display}/kustomization.yaml", None, "", "missing: kustomize cannot build this environment")]
-    else:
-        listing = kustomize_listing(display, kustomizations, set(rels))
+    listing = _listing(tree, rels, cache.earlier(tree.env.name, key) if cache is not None else EnvResults())
     if cache is not None:
-        cache.put(tree.env.name, key, tree.digests, tree.results, tree.pending, (listing_key, tuple(listing)))
-    report.problems = [*unreadable, *listing, *report.problems]
+        cache.put(tree.env.name, key, tree.digests, tree.results, tree.pending, listing)
+    report.problems = [*unreadable, *listing[1], *report.problems]
     report.problems.extend(budget_problems(tree.env.name, tree.env.overlay, tree_objects(tree.folder, tree.store), tree.env.where))
     report.files = len(rels)
     return report
+
+
+def record_rendered(env: Env, folder: Path, wanted: Mapping[str, tuple[bytes, bytes | None]], store: ObjectStore | None,
+                    registry: SchemaRegistry, cache: ValidationCache) -> None:
+    """Put into ``cache`` what :func:`validate_trees` with ``registry`` will find in the files a
+    render just wrote into ``folder`` (``wanted``: each file's digest and its bytes, or None for a
+    file the render left as it was), so that ``validate`` right after checks nothing again: every
+    file with bytes is checked here exactly as validate checks it (``_check_file``, the object
+    from ``store``), a file without bytes keeps its earlier result for that digest or is left
+    for validate to check. The results are under the key validate looks them up by, so only a
+    validate with the same settings, schemas and code takes them; a table of results for the
+    user's schemas (``validate --crds``) is left as it is, for the validate that wrote it."""
+    if cache.custom_kept(env.name):
+        return
+    key = cache.env_key(env, registry)
+    earlier = cache.earlier(env.name, key)
+    tree = _Tree(env, folder, store)
+    for rel, (digest, data) in wanted.items():
+        if earlier.digests.get(rel) == digest:
+            tree.digests[rel], tree.results[rel] = digest, earlier.result(rel)
+        elif data is not None:
+            tree.digests[rel], tree.data[rel] = digest, data
+            tree.pending.append(rel)
+    for rel in tree.pending:
+        tree.results[rel] = tree.check(rel, registry)
+    # the listing only from every file (a key of no listing otherwise: validate computes it)
+    listing = _listing(tree, sorted(tree.digests), earlier) if len(tree.digests) == len(wanted) else (b"", ())
+    cache.put(env.name, key, tree.digests, tree.results, tree.pending, listing)
 
 
 def validate_trees(root: Path, envs: list[Env], registry: SchemaRegistry, cache: ValidationCache | None = None,
