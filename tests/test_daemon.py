@@ -22,6 +22,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +109,17 @@ def _wait_for(condition: object, what: str) -> None:
 
 
 @pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A private temp folder short enough for a socket path in it (AF_UNIX: ~100 bytes), whatever
+    pytest's ``tmp_path`` is (under pytest-xdist it is 10 bytes longer); removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="ss", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """The example repo as a git repository, rendered and committed."""
     root = copy_example(tmp_path / "b" / "repo")
@@ -170,7 +182,8 @@ def test_the_peer_check_refuses_another_user() -> None:
     assert not server.peer_allowed(b"\0" * 8, me)  # not a struct ucred
 
 
-def test_the_socket_is_in_the_cache_folder_or_a_private_temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_socket_is_in_the_cache_folder_or_a_private_temp_folder(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path = short_tmp
     monkeypatch.setenv("SERVESPEC_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     near = locate.socket_path("/repo")
@@ -225,9 +238,10 @@ def test_a_malformed_request_is_named() -> None:
     assert request.exit_status(None) == 0 and request.exit_status(3) == 3 and request.exit_status(256 + 2) == 2
 
 
-def test_a_socket_nobody_listens_on_is_removed_unless_a_server_is_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_socket_nobody_listens_on_is_removed_unless_a_server_is_starting(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import fcntl
 
+    tmp_path = short_tmp
     monkeypatch.setenv("SERVESPEC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # a socket path too long for the cache folder stays in tmp_path too
     monkeypatch.setattr(client, "_streams_are_the_process_own", lambda: True)
@@ -255,7 +269,8 @@ def test_a_socket_nobody_listens_on_is_removed_unless_a_server_is_starting(tmp_p
     assert client.request(root, {"kind": "status"}, 1.0) is None
 
 
-def test_start_and_stop_say_why_they_cannot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_and_stop_say_why_they_cannot(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path = short_tmp
     root = copy_example(tmp_path / "repo")
     monkeypatch.setattr(wire, "SUPPORTED", False)
     out = run_cli("daemon", "start", "--root", root)

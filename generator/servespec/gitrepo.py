@@ -10,7 +10,6 @@ number of times; anything that would need a human stops with the branch left cle
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -26,9 +25,8 @@ import git
 logging.getLogger("git").addHandler(logging.NullHandler())
 
 from .errors import GitError, Problem, PushFailed
-from .gitcli import blob_ids_at, read_blob
 
-__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "behind", "DEFAULT_AUTHOR", "files_at", "changed_at",
+__all__ = ["Author", "resolve_author", "open_repo", "ensure_clean", "commit_paths", "push_with_retry", "behind", "DEFAULT_AUTHOR", "files_at",
            "LoggedCommit", "trailer_log", "blob_at", "propose_branch", "push_branch", "ensure_no_branch", "drop_branch"]
 
 DEFAULT_AUTHOR = "servespec <servespec@localhost.invalid>"
@@ -220,24 +218,6 @@ def files_at(root: Path, ref: str, folder: str) -> dict[str, bytes]:
     base = "/".join(parts)
     return {Path(item.path).relative_to(base).as_posix(): item.data_stream.read()
             for item in tree.traverse() if isinstance(item, git.Blob)}
-
-
-def changed_at(root: Path, ref: str, folder: str, files: dict[str, bytes]) -> dict[str, bytes | None] | None:
-    """For each of ``files`` (path under ``root/folder`` -> its bytes now) that differs from
-    ``ref``: its bytes at ``ref`` (None: not there). Unchanged files are left out without being
-    read (git's blob ids are compared). None when ``root`` is in no git repository or ``ref`` is
-    unknown there: nothing to compare with."""
-    blobs = blob_ids_at(root, ref, folder)
-    if blobs is None:
-        return None
-    out: dict[str, bytes | None] = {}
-    for rel, data in files.items():
-        blob_id = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-        if rel not in blobs:
-            out[rel] = None
-        elif blobs[rel] != blob_id:
-            out[rel] = read_blob(root, blobs[rel])
-    return out
 
 
 @dataclass(frozen=True)
