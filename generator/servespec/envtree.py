@@ -32,7 +32,7 @@ from .cache.manifest import Manifest, Scan, Stat, load_manifest, manifest_path, 
 from .cache.fingerprint import read_framed, write_framed
 from .cache.warm import scope, tree_watch
 from .errors import Problem, RenderError
-from .fsutil import exchange
+from .fsutil import create, exchange
 
 try:  # pragma: no cover - every supported system but Windows
     import fcntl
@@ -243,8 +243,9 @@ class EnvTree:
         same_files = not (change.added or change.removed) if delta else set(wanted) == set(found.files)
         need_dirs = set(found.dirs) if same_files else _dirs_of(list(wanted))
         if not found.dirs:  # no tree yet: build it beside and rename it into place
-            os.rename(self._build(found, wanted, need_dirs), self.top)
-            return self._stat_all(wanted, need_dirs)
+            tmp, made = self._build(found, wanted, need_dirs)
+            os.rename(tmp, self.top)
+            return self._stat_all(wanted, need_dirs, made)
         spare = self._spare_state() if may_spare else None
         if spare is not None:
             os.unlink(self.state_path + ".top")  # from here until the new state is saved the spare is not trusted
@@ -269,28 +270,33 @@ class EnvTree:
             after = Manifest(dirs, files, os.urandom(8).hex())
             self._remember_lag(after.token, kept, touched, change.removed)
             return after
-        tmp = self._build(found, wanted, need_dirs)
+        tmp, made = self._build(found, wanted, need_dirs)
         self._exchange(tmp)
         if may_spare and self._adopt(tmp):
             self._keep_spare(found)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-        return self._stat_all(wanted, need_dirs)
+        return self._stat_all(wanted, need_dirs, made)
 
-    def _stat_all(self, wanted: Wanted, dirs: set[str]) -> Manifest:
-        """The manifest of a live tree all new: every entry stat'ed."""
+    def _stat_all(self, wanted: Wanted, dirs: set[str], made: dict[str, Stat] | None = None) -> Manifest:
+        """The manifest of a live tree all new: every folder stat'ed, and every file but those
+        ``made`` gives the stat of (created then; renaming their folder leaves it as it was)."""
+        made = made or {}
         return Manifest({rel: stat_of(os.lstat(os.path.join(self.top, rel) if rel else self.top)) for rel in sorted(dirs)},
-                        {rel: (stat_of(os.lstat(os.path.join(self.top, rel))), digest) for rel, (digest, _d) in wanted.items()},
+                        {rel: (made[rel] if rel in made else stat_of(os.lstat(os.path.join(self.top, rel))), digest)
+                         for rel, (digest, _d) in wanted.items()},
                         os.urandom(8).hex())
 
-    def _build(self, found: Scan, wanted: Wanted, need_dirs: set[str]) -> str:
-        """The whole new tree in ``rendered/.<env>.*`` (unchanged files hard-linked from the live one)."""
+    def _build(self, found: Scan, wanted: Wanted, need_dirs: set[str]) -> tuple[str, dict[str, Stat]]:
+        """The whole new tree in ``rendered/.<env>.*`` (unchanged files hard-linked from the live
+        one); the stat of each file created."""
         parent = os.path.dirname(self.top)
         os.makedirs(parent, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{self.env}.", dir=parent)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the swapped-in folder must look like any other
+        made: dict[str, Stat] = {}
         try:
             for rel in sorted(need_dirs - {""}):
                 os.mkdir(os.path.join(tmp, rel))
@@ -300,12 +306,11 @@ class EnvTree:
                     os.link(os.path.join(self.top, rel), os.path.join(tmp, rel))
                 else:
                     assert data is not None
-                    with open(os.path.join(tmp, rel), "wb") as f:
-                        f.write(data)
+                    made[rel] = stat_of(create(os.path.join(tmp, rel), data))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return tmp
+        return tmp, made
 
     def _exchange(self, other: str) -> None:
         """Swap ``other`` and the live tree; ``other`` then holds the old tree."""

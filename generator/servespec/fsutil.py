@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write", "exchange", "symlinks_under"]
+__all__ = ["atomic_write", "create", "exchange", "symlinks_under"]
 
 
 def atomic_write(dest: Path, data: bytes, *, mkdir: bool = False) -> None:
@@ -24,6 +24,21 @@ def atomic_write(dest: Path, data: bytes, *, mkdir: bool = False) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def create(path: str, data: bytes) -> os.stat_result:
+    """Create the file ``path`` (it must not exist yet) holding ``data``; its stat once written.
+    Four system calls where ``open(path, "wb")``, a write and a later ``lstat`` make seven (the
+    buffered file's own ``fstat``, ``isatty`` and ``tell``): a cold render creates 15,015 files at
+    1,000 models."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 _RENAME_EXCHANGE = 2
