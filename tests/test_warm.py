@@ -128,18 +128,20 @@ def test_a_process_that_defers_its_cache_writes_makes_them_at_its_flush_in_order
     path = str(tmp_path / "cache" / "table")
     done: list[str] = []
     assert write_framed(path, {"a": 1}, lambda: done.append("then")) and done == ["then"]  # not deferring: at once
+    before = Path(path).read_bytes()
     warm.defer_writes()
     try:
         assert write_framed(path, {"a": 2}, lambda: done.append("second"))  # True: it will be written
         assert warm.later(lambda: done.append("third"))
-        assert read_framed(path) == {"a": 1} and done == ["then"]  # nothing yet
+        assert Path(path).read_bytes() == before and done == ["then"]  # nothing yet
         child = os.fork()
         if child == 0:  # a forked worker writes its own at once: it ends without a flush
             os._exit(0 if not warm.later(lambda: None) else 1)
         assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+        assert read_framed(path) == {"a": 2} and done == ["then", "second"]  # reading the file makes its writes first
         warm.later(lambda: (_ for _ in ()).throw(OSError("disk full")))
         assert warm.flush() == ["OSError: disk full"]  # reported; the writes after it still made
-        assert read_framed(path) == {"a": 2} and done == ["then", "second", "third"]
+        assert done == ["then", "second", "third"]
         blocked = str(tmp_path / "file" / "table")
         (tmp_path / "file").write_text("a file where a folder must be")
         assert write_framed(blocked, {"a": 3}, lambda: done.append("never"))
@@ -200,3 +202,39 @@ def test_a_warm_one_model_render_looks_at_that_models_files_only_and_writes_what
     assert lags and all(lag is not None for lag in lags)
     cold = render_project(Project.load(example_repo), cache=None)
     assert read_tree(example_repo / "rendered") == {f"{env}/{p}": data for env, files in cold.items() for p, data in files.items()}
+
+
+def test_a_second_write_of_an_env_in_one_command_sees_what_the_first_left_for_later(tmp_path: Path) -> None:
+    """A command that writes one env twice (``promote --all``) in a process that defers its cache
+    writes: the second write reads the manifest and the spare's state the first one left for
+    later (``warm.settle``), so it proves the tree from that manifest and uses the spare; after
+    the flush the files on disk describe the trees as they are."""
+    from servespec.cache.fingerprint import file_digest
+    from servespec.cache.manifest import load_manifest
+    from servespec.envtree import EnvTree
+
+    root = tmp_path / "repo"
+    (root / "rendered").mkdir(parents=True)
+
+    def files(version: str) -> dict[str, tuple[bytes, bytes | None]]:
+        data = {"a/one.yaml": f"one: {version}\n".encode(), "b/two.yaml": b"two: 1\n"}
+        return {rel: (file_digest(d), d) for rel, d in data.items()}
+
+    EnvTree(root, "dev").write(files("1"))
+    EnvTree(root, "dev").write(files("2"))  # the spare exists from here on
+    warm.defer_writes()
+    try:
+        first = EnvTree(root, "dev")
+        assert first.write(files("3")).spare
+        assert warm._LATER  # its manifest and the spare's state wait for the flush
+        second = EnvTree(root, "dev")
+        change = second.write(files("4"))
+        assert second._from_known and change.spare and change.changed == ["a/one.yaml"]
+    finally:
+        warm.defer_writes(False)  # flushes
+    assert (root / "rendered/dev/a/one.yaml").read_bytes() == b"one: 4\n"
+    kept = load_manifest(second.manifest_path)
+    assert kept is not None and kept.token == second.token and kept.unchanged(str(root / "rendered/dev"))
+    third = EnvTree(root, "dev")  # a fresh look: manifest and spare as the second write left them
+    assert third.write(files("5")).spare and third._from_known
+    assert (root / "rendered/dev/a/one.yaml").read_bytes() == b"one: 5\n"

@@ -30,7 +30,7 @@ from pathlib import Path
 from .cache.fingerprint import repo_dir
 from .cache.manifest import Manifest, Scan, Stat, load_manifest, manifest_path, save_manifest, scan, stat_of, still_holds
 from .cache.fingerprint import read_framed, write_framed
-from .cache.warm import scope, tree_watch
+from .cache.warm import scope, settle, tree_watch
 from .errors import Problem, RenderError
 from .fsutil import create, exchange
 
@@ -365,6 +365,7 @@ class EnvTree:
 
     def _drop_spare(self) -> None:
         for path in (self.state_path + ".top", self.state_path):
+            settle(path)  # a write of it this process deferred (warm.later) must not bring it back
             try:
                 os.unlink(path)
             except OSError:
@@ -400,9 +401,8 @@ class EnvTree:
         return touched, (_dirs_of(changed) | (need_dirs - had_dirs)) & need_dirs
 
     def _lag(self, spare: Manifest) -> set[str] | None:
-        """The paths where the spare may differ from the live tree, when this process made both
-        (the spare is the live tree before its last change, which touched those): None when that
-        is not known for this very pair of trees."""
+        """Where the spare may differ from the live tree (the paths the last change touched), when
+        this process made both: None when that is not known for this very pair of trees."""
         known = self._known
         lag = scope(("spare-lag", self.top), None).hit("lag")
         if lag is None or known is None or not self._from_known or (lag[0], lag[1]) != (known.token, spare.token):
@@ -410,8 +410,7 @@ class EnvTree:
         return set(lag[2])
 
     def _remember_lag(self, live: str, spare: str, touched: set[str], removed: list[str]) -> None:
-        """After an exchange: the live tree ``live`` and the spare ``spare`` differ at most at the
-        files the change touched or removed (every other file of both is one inode)."""
+        """After an exchange: the trees ``live`` and ``spare`` differ at most where it touched or removed."""
         scope(("spare-lag", self.top), None).put("lag", (live, spare, frozenset(touched | set(removed))))
 
     def _adopt(self, old_tree: str) -> bool:
@@ -428,6 +427,7 @@ class EnvTree:
     def _keep_spare(self, found: Scan) -> str:
         """Record the spare: the tree that was live, as ``found`` (the live manifest itself is
         moved over when ``found`` is it), and its own folder's stat where it now is; its token."""
+        settle(self.manifest_path, self.state_path)  # what this process deferred is on disk, to be moved over
         if self._from_known and self._known is not None and os.path.exists(self.manifest_path):
             os.replace(self.manifest_path, self.state_path)  # the live one is written anew right after
             token = self._known.token

@@ -149,6 +149,7 @@ def _check(payload: bytes) -> bytes:
 
 def read_framed(path: str) -> object | None:
     """The value kept in a framed cache file, or None when it is missing, truncated or corrupted."""
+    warm.settle(path)  # a write of it this process deferred is made first
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -177,7 +178,7 @@ def write_framed(path: str, value: object, then: Callable[[], None] | None = Non
         if done[0] and then is not None:
             then()
 
-    return warm.later(write) or done[0]
+    return warm.later(write, path) or done[0]
 
 
 def _write_framed(path: str, value: object) -> bool:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 __all__ = ["Scope", "scope", "ByFile", "clear", "off", "TreeWatch", "Trees", "trees", "tree_watch", "later", "defer_writes",
-           "flush"]
+           "flush", "settle"]
 
 
 class TreeWatch(Protocol):
@@ -123,6 +123,7 @@ class ByFile:
 
     def get(self, path: str) -> Any:
         """What the file at ``path`` held when this process last read or wrote it, or None."""
+        settle(path)
         key = self._identity(path) if not _OFF else None
         return self.kept.get(key) if key is not None else None
 
@@ -150,7 +151,8 @@ def off() -> Iterator[None]:
         _OFF.pop()
 
 
-_LATER: list[Callable[[], None]] = []
+_LATER: list[tuple[str | None, Callable[[], None]]] = []
+"""Deferred writes in the order they were made, each with the path it writes (None: several)."""
 _DEFER_IN = 0
 """The process whose cache writes wait for :func:`flush` (a daemon's server; 0: none). Not its
 forked workers: a child writes its own at once, as it ends without flushing."""
@@ -166,17 +168,28 @@ def defer_writes(on: bool = True) -> None:
     _DEFER_IN = os.getpid() if on else 0
 
 
-def later(write: Callable[[], None]) -> bool:
+def later(write: Callable[[], None], path: str | None = None) -> bool:
     """Run ``write`` (a cache file's write and what follows it) now, or, in a process that defers
-    its writes, at its next :func:`flush`; True when it was deferred. A cache file is only ever a
-    shortcut that is checked before it is trusted, so one that is written late, or never (the
-    process killed before its flush), can only make the next command slower: every reader proves
-    what it reads (tokens, stats, keys), as it does after a write that failed."""
+    its writes, at its next :func:`flush`, or before ``path`` is read, moved or removed
+    (:func:`settle`); True when it was deferred. A cache file is only ever a shortcut that is
+    checked before it is trusted, so one that is written late, or never (the process killed
+    before its flush), can only make the next command slower: every reader proves what it reads
+    (tokens, stats, keys), as it does after a write that failed."""
     if _DEFER_IN and _DEFER_IN == os.getpid() and not _OFF:
-        _LATER.append(write)
+        _LATER.append((path, write))
         return True
     write()
     return False
+
+
+def settle(*paths: str) -> None:
+    """Make the deferred writes of ``paths`` now, in order: whoever reads, moves or removes such
+    a file next (in this same command) sees what this process last wrote there."""
+    if _LATER and any(p in paths for p, _w in _LATER):
+        mine = [w for p, w in _LATER if p in paths]
+        _LATER[:] = [(p, w) for p, w in _LATER if p not in paths]
+        for write in mine:
+            write()
 
 
 def flush() -> list[str]:
@@ -185,7 +198,7 @@ def flush() -> list[str]:
     costs the next command time, never a wrong result)."""
     errors: list[str] = []
     while _LATER:
-        write = _LATER.pop(0)
+        _path, write = _LATER.pop(0)
         try:
             write()
         except Exception as exc:  # noqa: BLE001 - reported by the caller (the daemon's log)
