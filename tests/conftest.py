@@ -162,3 +162,20 @@ def copy_scenario(name: str, dest: Path) -> Path:
     """A copy of scenario ``name``'s repo (its specs/ and overlays/, without README.md and expected.txt) at ``dest``."""
     shutil.copytree(TESTDATA / name, dest, ignore=shutil.ignore_patterns("README.md", "expected.txt", "__pycache__"))
     return dest
+
+
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files checked in this process (by a render or a validate) rather than taken from an earlier
+    result, as ``env/path`` (``validate/tree._check_file`` watched)."""
+    import servespec.validate.tree as tree
+
+    seen: list[str] = []
+    real = tree._check_file
+
+    def spy(shown: str, *args: object, **kwargs: object) -> object:
+        seen.append(shown.removeprefix("rendered/"))
+        return real(shown, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tree, "_check_file", spy)
+    return seen

@@ -47,22 +47,6 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-@pytest.fixture
-def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files checked in this process (by a render or a validate), as ``env/path``."""
-    import servespec.validate.tree as tree
-
-    seen: list[str] = []
-    real = tree._check_file
-
-    def spy(shown: str, *args: object, **kwargs: object) -> object:
-        seen.append(shown.removeprefix("rendered/"))
-        return real(shown, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(tree, "_check_file", spy)
-    return seen
-
-
 def _outcome(result: CliResult) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 

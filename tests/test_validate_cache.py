@@ -30,22 +30,6 @@ def _plant(repo: Path) -> None:
     _edit(repo / ISVC, "    minReplicas: 3\n", "    minReplicas: 3\n    canaryTrafficPercnt: 10\n")
 
 
-@pytest.fixture
-def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files ``validate`` checks (rather than taking an earlier result), as ``env/path``."""
-    import servespec.validate.tree as tree
-
-    seen: list[str] = []
-    real = tree._check_file
-
-    def spy(shown: str, *args: object, **kwargs: object) -> object:
-        seen.append(shown.removeprefix("rendered/"))
-        return real(shown, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(tree, "_check_file", spy)
-    return seen
-
-
 def _validate(repo: Path, *extra: str | Path) -> tuple[int, list[str]]:
     result = run_cli("validate", *extra, "--root", repo)
     return result.exit_code, result.stderr.splitlines()
