@@ -41,6 +41,17 @@ def test_entries_unused_by_a_command_are_forgotten_by_the_next() -> None:
     assert memo.hit("used") == 1
     memo = warm.scope(("t", "sweep"), 1)
     assert (memo.hit("used"), memo.hit("gone")) == (1, None)
+    for name in range(100):
+        memo.put(name, name)
+    memo = warm.scope(("t", "sweep"), 1)
+    for name in range(95):  # 5 of 101 unused: kept a while (an eighth of the memo may be)
+        memo.hit(name)
+    memo = warm.scope(("t", "sweep"), 1)
+    assert len(memo) == 101 and memo.get(99) == 99
+    for name in range(80):  # 21 unused: every unused one forgotten
+        memo.hit(name)
+    memo = warm.scope(("t", "sweep"), 1)
+    assert sorted(memo) == list(range(80))
 
 
 def test_off_keeps_nothing_and_the_number_of_scopes_is_bounded() -> None:
