@@ -229,3 +229,46 @@ def test_the_base_listing_is_kept_by_the_tree_id_of_rendered_at_base(example_git
     assert rejected in run_cli("validate", "--env", "dev", "--root", repo).stderr and len(listed) == 2
     git(repo, "commit", "-qam", "render")  # rendered/ at HEAD moves: listed again, nothing to reject
     assert run_cli("validate", "--env", "dev", "--root", repo).exit_code == 0 and len(listed) == 3
+
+
+def test_the_files_changed_since_base_are_read_from_git_in_one_batch(example_git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Update-time rules need each changed InferenceService as committed at ``--base``: every
+    one of them is read by one ``git cat-file --batch``, each finding on its own file."""
+    import servespec.validate.kserve as kserve
+    from conftest import git
+
+    repo = example_git_repo
+    models = repo / "rendered/dev/models"
+    for name in ("fraud-detector", "llama3-chat"):  # committed with a mode 0.15 does not know: an update it rejects
+        path = models / name / "inferenceservice.yaml"
+        path.write_text(path.read_text().replace("deploymentMode: RawDeployment", "deploymentMode: Standard"))
+    census = models / "census-income/inferenceservice.yaml"
+    census.write_text(census.read_text() + "# committed with a comment: changed bytes, the same object\n")
+    git(repo, "commit", "-qam", "an older render")
+    assert run_cli("render", "--root", repo).exit_code == 0
+    batches: list[list[str]] = []
+    real = kserve.read_blobs
+    monkeypatch.setattr(kserve, "read_blobs", lambda root, ids: batches.append(ids) or real(root, ids))
+    res = run_cli("validate", "--env", "dev", "--no-cache", "--root", repo)
+    assert res.exit_code == 1 and len(batches) == 1 and len(batches[0]) == 3, (batches, res.stderr)
+    rejected = sorted(line.split("rendered/dev/models/")[1].split("/")[0] for line in res.stderr.splitlines()
+                      if "an update to 'RawDeployment' is rejected" in line)
+    assert rejected == ["fraud-detector", "llama3-chat"], res.stderr
+
+
+def test_blobs_read_in_one_batch_are_the_committed_bytes(tmp_path: Path) -> None:
+    from conftest import git
+    from servespec.errors import GitError
+    from servespec.gitcli import read_blobs
+
+    contents = {"empty": b"", "lines": b"a\nb\n", "no-newline": b"x", "binary": bytes(range(256)) + b"\n\n"}
+    git(tmp_path, "init", "-q")
+    for name, data in contents.items():
+        (tmp_path / name).write_bytes(data)
+    ids = {name: file_digest(data).hex() for name, data in contents.items()}  # the git blob id
+    git(tmp_path, "add", "-A")
+    assert read_blobs(tmp_path, [ids["lines"], ids["binary"], ids["empty"], ids["no-newline"], ids["lines"]]) == {
+        ids[name]: data for name, data in contents.items()}
+    assert read_blobs(tmp_path, []) == {}
+    with pytest.raises(GitError, match=f"cannot read blob {'0' * 40}: {'0' * 40} missing"):
+        read_blobs(tmp_path, [ids["lines"], "0" * 40])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import GitError, Problem
 
-__all__ = ["GIT_TIMEOUT", "run_git", "blob_ids_at", "read_blob"]
+__all__ = ["GIT_TIMEOUT", "run_git", "blob_ids_at", "read_blobs"]
 
 GIT_TIMEOUT = 120
 """Seconds any one git command run by :func:`run_git` may take (a hung remote fails instead of blocking)."""
@@ -49,12 +49,27 @@ def blob_ids_at(root: Path, ref: str, folder: str) -> dict[str, str] | None:
     return blobs
 
 
-def read_blob(root: Path, blob_id: str) -> bytes:
-    """The bytes of a git blob of the repository ``root`` is in."""
+def read_blobs(root: Path, blob_ids: list[str]) -> dict[str, bytes]:
+    """The bytes of each git blob ``blob_ids`` names, of the repository ``root`` is in, read by one
+    ``git cat-file --batch`` (not a process per blob: 3,000 changed InferenceServices cost
+    validate 6.6 s that way)."""
+    if not blob_ids:
+        return {}
     try:
-        found = subprocess.run(["git", "cat-file", "blob", blob_id], cwd=root, capture_output=True, timeout=GIT_TIMEOUT, check=False)
+        found = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input="".join(f"{b}\n" for b in blob_ids).encode(),
+                               capture_output=True, timeout=GIT_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise GitError(Problem("git", None, "", f"`git cat-file` took longer than {GIT_TIMEOUT:g}s")) from None
     if found.returncode != 0:
-        raise GitError(Problem("git", None, "", f"cannot read blob {blob_id}: {found.stderr.decode(errors='replace').strip()}"))
-    return found.stdout
+        raise GitError(Problem("git", None, "", f"cannot read blobs: {found.stderr.decode(errors='replace').strip()}"))
+    out: dict[str, bytes] = {}
+    data, at = found.stdout, 0
+    for blob_id in blob_ids:  # "<id> blob <size>\n<bytes>\n" each, or "<id> missing\n"
+        end = data.index(b"\n", at)
+        header = data[at:end].split(b" ")
+        if len(header) != 3 or header[1] != b"blob":
+            raise GitError(Problem("git", None, "", f"cannot read blob {blob_id}: {data[at:end].decode(errors='replace')}"))
+        size = int(header[2])
+        out[blob_id] = data[end + 1:end + 1 + size]
+        at = end + 2 + size
+    return out

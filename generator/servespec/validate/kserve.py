@@ -18,7 +18,7 @@ import yaml
 from ..cache.fingerprint import file_digest
 from ..cache.validation import ValidationCache
 from ..errors import GitError, Problem
-from ..gitcli import blob_ids_at, read_blob, run_git
+from ..gitcli import blob_ids_at, read_blobs, run_git
 from ..kserve.versions import features
 from ..kserve.webhook import check_inferenceservice
 from ..overlay import Env
@@ -75,16 +75,19 @@ def webhook_problems(root: Path, env: Env, base: str | None = "HEAD", parsed: Ma
         listing = {p.relative_to(folder).as_posix(): None for p in folder.glob("**/inferenceservice.yaml")}
     if before is None:
         before = blob_ids_at(root, base, f"rendered/{env.name}") or {}
-    problems: list[Problem] = []
+    changed: list[tuple[str, dict[str, Any]]] = []
     for rel in sorted(r for r in listing if r.rpartition("/")[2] == "inferenceservice.yaml" and r in before):
         known = listing[rel]
         data = (folder / rel).read_bytes() if known is None else None
         if (known if known is not None else file_digest(data or b"")).hex() == before[rel]:
             continue  # unchanged since base: no update-time rule can trip
         new = _isvc(data if data is not None else (folder / rel).read_bytes(), parsed)
-        if new is None:
-            continue
-        old = _isvc(read_blob(root, before[rel]), None)
+        if new is not None:
+            changed.append((rel, new))
+    blobs = read_blobs(root, [before[rel] for rel, _new in changed])  # one git process for all of them
+    problems: list[Problem] = []
+    for rel, new in changed:
+        old = _isvc(blobs[before[rel]], None)
         seen = set(check_inferenceservice(new, None, minor))
         name = str((new.get("metadata") or {}).get("name", "?"))
         problems.extend(Problem(f"rendered/{env.name}/{rel}", None, f"InferenceService {name}: {f.path}", f"KServe {text}: {f.message}")
