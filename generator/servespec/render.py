@@ -370,11 +370,11 @@ def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[
     units, controllers = emit_units(ctx, cache.refs(ctx, fresh))
     # a unit laid out again (the same lists as the last render in this process) was recorded,
     # checked and serialized then; unit folders are disjoint, so no path of it can clash with another's
-    new = [out for unit in units.units if unit not in units.again for out in units.laid[unit]]
-    new += [units.outputs[-1], *controllers]  # the env's kustomization, bootstrap/
+    tail = [units.outputs[-1], *controllers]  # the env's kustomization, bootstrap/
+    new = [out for unit in units.units if unit not in units.again for out in units.laid[unit]] + tail
     cache.record(env, new)
     _refuse(ctx, new)
-    wanted = assemble(str(project.root), env, units, [units.outputs[-1], *controllers])
+    wanted = assemble(str(project.root), env, units, tail)
     if warnings is not None:
         warnings.extend(oversized_shards(ctx.env, wanted))
     return wanted
