@@ -4,6 +4,7 @@ become that spec file's error (exit 2, one located line, no traceback, nothing w
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import pytest
 from conftest import REPO, run_cli
 from servespec.errors import SpecError, UsageError
 from servespec.loader import load_specs, spec_timeout
+from servespec.project import Project
 from servespec.render import read_tree
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="spec isolation needs os.fork")
@@ -149,3 +151,63 @@ def test_loading_leaves_this_process_untouched(example_repo: Path) -> None:
     assert not {m for m in set(sys.modules) - before_modules if m.startswith("_servespec_spec_")}
     assert sys.path == before_path
     assert "SPEC_WAS_HERE" not in os.environ
+
+
+def test_meanwhile_runs_here_while_the_child_imports(example_repo: Path, tmp_path: Path) -> None:
+    """Start-up work overlaps the import: a spec module that waits for what ``meanwhile`` does
+    in this process finishes only because both run at once (run one after the other, the
+    module would fail after its 20 s of waiting)."""
+    flag = tmp_path / "meanwhile-ran"
+    (example_repo / "specs/zz_waits.py").write_text(
+        "import os, time\n"
+        "deadline = time.monotonic() + 20\n"
+        f"while not os.path.exists({str(flag)!r}):\n"
+        "    if time.monotonic() > deadline:\n"
+        "        raise RuntimeError('meanwhile never ran during the import')\n"
+        "    time.sleep(0.005)\n")
+    calls: list[int] = []
+
+    def meanwhile() -> None:
+        calls.append(os.getpid())
+        flag.touch()
+
+    result = load_specs(example_repo, None, meanwhile)
+    assert calls == [os.getpid()]  # once, in this process
+    assert result.models and not result.outcomes[example_repo / "specs/zz_waits.py"].problems
+
+
+def test_meanwhile_runs_once_when_nothing_is_imported_or_the_specs_fail(example_repo: Path, tmp_path: Path) -> None:
+    calls: list[str] = []
+    kept = load_specs(example_repo).outcomes
+    load_specs(example_repo, kept, lambda: calls.append("all kept"))
+    (example_repo / "specs/zz_broken.py").write_text("x = 1\nraise ValueError('no')\n")
+    with pytest.raises(SpecError) as caught:
+        load_specs(example_repo, None, lambda: calls.append("broken"))
+    assert [str(p) for p in caught.value.problems] == ["specs/zz_broken.py:2: importing the spec raised ValueError: no"]
+    assert calls == ["all kept", "broken"]
+
+
+def test_an_error_in_meanwhile_leaves_no_child_behind(example_repo: Path) -> None:
+    def meanwhile() -> None:
+        raise RuntimeError("start-up failed")
+
+    with pytest.raises(RuntimeError, match="start-up failed"):
+        load_specs(example_repo, None, meanwhile)
+    with pytest.raises(ChildProcessError):  # the importing child was killed and reaped
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_project_reports_spec_and_overlay_problems_together_also_without_specs(example_repo: Path) -> None:
+    """``Project.load`` reads the overlays while the specs import; when the specs fail before any
+    import (no specs/ folder), the overlays are still read and their problems reported too."""
+    (example_repo / "overlays/dev.yaml").write_text("kserveVersion: [1\n")
+    (example_repo / "specs/zz_broken.py").write_text("x = 1\nraise ValueError('no')\n")
+    with pytest.raises(SpecError) as caught:
+        Project.load(example_repo)
+    shown = [str(p) for p in caught.value.problems]
+    bad_overlay = "overlays/dev.yaml:2: invalid YAML: did not find expected ',' or ']'"
+    assert shown == ["specs/zz_broken.py:2: importing the spec raised ValueError: no", bad_overlay]
+    shutil.rmtree(example_repo / "specs")
+    with pytest.raises(SpecError) as caught:
+        Project.load(example_repo)
+    assert [str(p) for p in caught.value.problems] == ["specs/: expected a specs/ folder with Python modules, found none", bad_overlay]

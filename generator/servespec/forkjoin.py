@@ -16,11 +16,12 @@ from __future__ import annotations
 import gc
 import os
 import pickle
-import sys
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
+
+from .childio import flush_std, write_frame
 
 __all__ = ["Phases", "run_two_phase", "available"]
 
@@ -82,8 +83,7 @@ def run_two_phase(items: Sequence[T], phases: Phases[T, C, R]) -> tuple[list[C],
 def _spawn(item: T, phases: Phases[T, C, R]) -> tuple[int, int, int]:
     report_r, report_w = os.pipe()
     go_r, go_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    flush_std()
     with warnings.catch_warnings():  # 3.12+ warns when forking a threaded process; a worker only computes and writes
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
@@ -119,9 +119,7 @@ def _send(fd: int, work: Callable[[], object]) -> bool:  # pragma: no cover - in
         except Exception:  # noqa: BLE001 - an exception that cannot travel travels as text
             text = "".join(traceback.format_exception(exc))
             payload = pickle.dumps((False, RuntimeError(text)), protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(len(payload).to_bytes(8, "big") + payload)
-    while view:
-        view = view[os.write(fd, view):]
+    write_frame(fd, payload)
     return ok
 
 

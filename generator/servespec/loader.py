@@ -44,6 +44,12 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+try:  # pragma: no cover - every supported system but Windows
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+from .childio import FrameReader, drain, flush_std, write_frame
 from .errors import Problem, SpecError, UsageError
 from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
 from .specset import Declaration, SpecSet
@@ -55,6 +61,9 @@ __all__ = ["SpecSet", "load_specs", "spec_timeout", "TIMEOUT_VAR", "DEFAULT_TIME
 TIMEOUT_VAR = "SERVESPEC_SPEC_TIMEOUT"
 """Environment variable: seconds one spec module may take to import."""
 DEFAULT_TIMEOUT = 5.0
+_PIPE_SIZE = 1 << 20
+"""Bytes the pipe from the importing child holds while this process runs ``meanwhile``: 1,000
+models' declarations are ~0.5 MB."""
 _DUMP_SIGNAL = getattr(signal, "SIGUSR1", signal.SIGTERM)
 """Sent by the parent to a child past its time: the child's fault handler prints where it is."""
 
@@ -76,9 +85,12 @@ def spec_timeout() -> float:
     return value
 
 
-def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None) -> SpecSet:
+def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None, meanwhile: Callable[[], None] | None = None) -> SpecSet:
     """Import every spec module below ``root/specs`` and collect its declarations; modules with
-    a ``kept`` outcome (``cache/specs.py``: source and imports unchanged) are not imported again."""
+    a ``kept`` outcome (``cache/specs.py``: source and imports unchanged) are not imported again.
+    ``meanwhile()`` runs in this process while a child imports (at once when none does): other
+    start-up work (``project.py``: the overlays; ``render.py``: building every spec class)
+    overlaps the import instead of following it."""
     specs_dir = root / "specs"
     result = SpecSet()
     if not specs_dir.is_dir():
@@ -89,7 +101,10 @@ def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None) -> SpecSet:
     timeout = spec_timeout()
     importer = _import_isolated if hasattr(os, "fork") else _import_here
     todo = [path for path in files if path not in (kept or {})]
-    result.outcomes = {**(kept or {}), **dict(zip(todo, importer(todo, specs_dir, timeout), strict=True))}
+    if not todo or importer is _import_here:
+        (meanwhile or _nothing)()
+        meanwhile = None
+    result.outcomes = {**(kept or {}), **dict(zip(todo, importer(todo, specs_dir, timeout, meanwhile), strict=True))}
     for path in files:
         outcome = result.outcomes[path]
         display = path.relative_to(root).as_posix()
@@ -182,7 +197,11 @@ def _add(item: Declaration, display: str, result: SpecSet, problems: list[Proble
     result.origin[key] = display
 
 
-def _import_here(files: list[Path], specs_dir: Path, timeout: float) -> list[_Outcome]:
+def _nothing() -> None:
+    pass
+
+
+def _import_here(files: list[Path], specs_dir: Path, timeout: float, _meanwhile: Callable[[], None] | None = None) -> list[_Outcome]:
     """Import in this process (no ``os.fork``): exceptions are caught, hard exits are not."""
     before = set(sys.modules)
     _BASELINE.clear()
@@ -199,20 +218,28 @@ def _import_here(files: list[Path], specs_dir: Path, timeout: float) -> list[_Ou
 
 
 # -- the child process ----------------------------------------------------------------------------
-def _import_isolated(files: list[Path], specs_dir: Path, timeout: float) -> list[_Outcome]:
-    """Import ``files`` in forked children; a child that ends early is replaced after the module
-    that ended it, so every file gets an outcome."""
+def _import_isolated(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Callable[[], None] | None = None) -> list[_Outcome]:
+    """Import ``files`` in forked children (``meanwhile()`` runs here once the first one is
+    started); a child that ends early is replaced after the module that ended it, so every
+    file gets an outcome."""
     outcomes: list[_Outcome] = []
     while len(outcomes) < len(files):
-        outcomes.extend(_run_child(files[len(outcomes):], specs_dir, timeout))
+        outcomes.extend(_run_child(files[len(outcomes):], specs_dir, timeout, meanwhile))
+        meanwhile = None
     return outcomes
 
 
-def _run_child(files: list[Path], specs_dir: Path, timeout: float) -> list[_Outcome]:
-    """Fork one child for ``files``; the outcomes it delivered, ending with the module it died in."""
+def _run_child(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Callable[[], None] | None = None) -> list[_Outcome]:
+    """Fork one child for ``files``, run ``meanwhile()`` here, read what the child sends; the
+    outcomes it delivered, ending with the module it died in."""
     data_r, data_w = os.pipe()
     dump_r, dump_w = os.pipe()
-    _flush_std()
+    if meanwhile is not None:  # what the child sends while this process is busy waits in the pipe, not in the child
+        try:
+            fcntl.fcntl(data_w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+        except (OSError, AttributeError):  # not Linux, or above /proc/sys/fs/pipe-max-size: the child waits sooner
+            pass
+    flush_std()
     with warnings.catch_warnings():  # 3.12+ warns when forking a threaded process; the child only imports
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
@@ -225,11 +252,13 @@ def _run_child(files: list[Path], specs_dir: Path, timeout: float) -> list[_Outc
     outcomes: list[_Outcome] = []
     how = "stopped"
     try:
+        if meanwhile is not None:
+            meanwhile()
         how = _read_child(data_r, files, timeout, outcomes)
     finally:  # also on KeyboardInterrupt in this process: no child outlives the call
         status = _reap(pid, how, dump_r)
         os.close(data_r)
-    dump = _drain(dump_r)
+    dump = drain(dump_r)
     if how in ("late", "ended") and len(outcomes) < len(files):
         outcomes.append(_ended(files[len(outcomes)], dump, status, timeout, how == "late"))
     return outcomes
@@ -239,7 +268,7 @@ def _read_child(fd: int, files: list[Path], timeout: float, outcomes: list[_Outc
     """Read the child's outcomes (one frame per module, in order) into ``outcomes``. Returns
     ``done`` (all read), ``late`` (the next module ran out of time), ``ended`` (the child ended
     while importing it) or ``stopped`` (a module's declarations could not travel; the child ends)."""
-    reader = _FrameReader(fd)
+    reader = FrameReader(fd)
     feed = io.BytesIO()
     unpickler = pickle.Unpickler(feed)  # one memo for the child's stream: shared objects stay shared
     while len(outcomes) < len(files):
@@ -285,12 +314,12 @@ def _child(files: list[Path], specs_dir: Path, data_w: int, dump_w: int) -> NoRe
                 pickler.dump((outcome.items, outcome.problems, outcome.deps))
             except Exception as exc:  # noqa: BLE001 - the stream's memo is now unusable: send this, then end
                 msg = f"importing the spec worked, but its declarations cannot be sent back ({type(exc).__name__}: {exc})"
-                _write(data_w, b"x" + pickle.dumps(_Outcome(problems=[Problem(display, None, "", msg)])))
+                write_frame(data_w, b"x" + pickle.dumps(_Outcome(problems=[Problem(display, None, "", msg)])))
                 break
-            _write(data_w, b"o" + buf.getvalue())
+            write_frame(data_w, b"o" + buf.getvalue())
             buf.seek(0)
             buf.truncate()
-        _flush_std()
+        flush_std()
     except BaseException:  # noqa: BLE001 - never let the child return into the caller's code
         code = 70
     real_exit(code)
@@ -366,53 +395,6 @@ def _ended(path: Path, dump: str, status: int, timeout: float, timed_out: bool) 
     return _Outcome(problems=[Problem(display, line, "", msg)])
 
 
-class _FrameReader:
-    """Length-prefixed frames from a pipe, each read before a deadline."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd, self.buf = fd, bytearray()
-
-    def next(self, deadline: float) -> bytes | None:
-        """The next frame, None at EOF; ``TimeoutError`` when ``deadline`` passes first."""
-        while True:
-            if len(self.buf) >= 8:
-                size = int.from_bytes(self.buf[:8], "big")
-                if len(self.buf) >= 8 + size:
-                    frame = bytes(self.buf[8:8 + size])
-                    del self.buf[:8 + size]
-                    return frame
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            if not select.select([self.fd], [], [], 0)[0]:  # polled, not waited on: a child's write wakes
-                time.sleep(min(0.002, left))  # nobody, so it is not preempted (1,000 modules: -80 ms)
-                continue
-            chunk = os.read(self.fd, 1 << 20)
-            if not chunk:
-                return None
-            self.buf += chunk
-
-
-def _write(fd: int, payload: bytes) -> None:
-    view = memoryview(len(payload).to_bytes(8, "big") + payload)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _drain(fd: int) -> str:
-    """Whatever the child's fault handler wrote (its write end is closed by now)."""
-    chunks = []
-    try:
-        while select.select([fd], [], [], 0)[0]:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 def _reap(pid: int, how: str, dump_fd: int) -> int:
     """The child's wait status. ``done``: it delivered everything and is ending, wait for it.
     ``late``: past its time; its fault handler is asked where it is, then it is killed.
@@ -434,11 +416,3 @@ def _reap(pid: int, how: str, dump_fd: int) -> int:
         time.sleep(0.005)
     os.kill(pid, signal.SIGKILL)
     return os.waitpid(pid, 0)[1]
-
-
-def _flush_std() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # noqa: BLE001 - a closed or odd stream must not stop loading
-            pass

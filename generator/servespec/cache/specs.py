@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable
 from hashlib import blake2b
 from pathlib import Path
 
@@ -46,6 +47,8 @@ class SpecCache:
         self.path = Path(repo_dir(str(self.root))) / "specs"
         self.reused = 0
         """Modules whose kept outcome was used by the last :meth:`load`."""
+        self.cold = True
+        """No kept outcome could be used: every spec module is imported (a first or cold load)."""
         self._digests: dict[str, bytes] = {}
         self._memo: Scope | None = None
 
@@ -57,12 +60,14 @@ class SpecCache:
             self._memo = scope(("specs", str(self.root)), code_fingerprint())
         return self._memo
 
-    def load(self) -> SpecSet:
-        """Every spec module's declarations, importing only modules whose key changed."""
+    def load(self, meanwhile: Callable[[], None] | None = None) -> SpecSet:
+        """Every spec module's declarations, importing only modules whose key changed
+        (``meanwhile``: as ``loader.load_specs``; :attr:`cold` is known by then)."""
         groups = self._groups()
         kept, digests = self._reuse(groups)
+        self.cold = not kept
         try:
-            result = load_specs(self.root, kept)
+            result = load_specs(self.root, kept, meanwhile)
         except SpecError as exc:
             names = {item.name for out in kept.values() for item in out.items}
             if not any(p.field in names for p in exc.problems):  # not a duplicate of a kept declaration

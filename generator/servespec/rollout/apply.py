@@ -76,7 +76,7 @@ def load_project(root: Path, envs: list[str] | None) -> Project:
     them, so that the render cache's keys are render's and unchanged models are not emitted
     again. A command loads it once and passes it on (a rejected push loads it again: upstream moved)."""
     specs = SpecCache(root)
-    return Project.load(root, envs, lambda _root: specs.load())
+    return Project.load(root, envs, lambda _root, meanwhile: specs.load(meanwhile))
 
 
 def _load(project: Project, env_name: str, model_name: str) -> tuple[EnvContext, Model, ModelState | None]:
