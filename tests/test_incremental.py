@@ -22,7 +22,7 @@ from servespec.cache.fingerprint import MAGIC, file_digest, read_framed, write_f
 from servespec.cache.manifest import Manifest
 from servespec.cache.render import RenderCache
 from servespec.cache.specs import SpecCache
-from servespec.cli.fastpath import parse_render
+from servespec.cli.fastpath import parse_render, parse_validate
 from servespec.envtree import EnvTree
 from servespec.errors import SpecError
 from servespec.validate.tree import rendered_files
@@ -57,6 +57,23 @@ def _unchanged(repo: Path, *envs: str) -> list[str]:
 ])
 def test_only_plain_render_command_lines_take_the_fast_path(argv: list[str], parsed: object) -> None:
     assert parse_render(argv) == parsed
+
+
+@pytest.mark.parametrize(("argv", "parsed"), [
+    (["validate"], (None, [], None, "HEAD")),
+    (["--root", "r", "validate", "--env", "dev", "--env=prod", "--crds", "c", "--base=main"], ("r", ["dev", "prod"], "c", "main")),
+    (["--debug", "validate", "--crds=a", "--crds", "b", "--base", "x", "--base", "y"], (None, [], "b", "y")),  # as click: the last
+    (["validate", "--no-cache"], None),
+    (["validate", "--help"], None),
+    (["validate", "--crds"], None),
+    (["validate", "--base="], None),
+    (["--crds", "c", "validate"], None),  # validate's options, not the group's
+    (["render"], None),
+    (["validate", "extra"], None),
+    ([], None),
+])
+def test_only_plain_validate_command_lines_take_the_fast_path(argv: list[str], parsed: object) -> None:
+    assert parse_validate(argv) == parsed
 
 
 def test_a_noop_render_imports_nothing_heavy(example_repo: Path, tmp_path: Path) -> None:

@@ -264,7 +264,7 @@ def _render_repo(root: Path, envs: list[str] | None, check: bool, use_cache: boo
                 out.diffs[env] = diff
             out.results.append(result)
     else:
-        tokens = _write_repo(root, project, cache, out, warnings)
+        tokens = _write_repo(root, project, cache, out, warnings, base)
     out.warnings[:0] = [str(w) for w in warnings]
     if not envs:  # CODEOWNERS from every env's owners:, so only when every env is rendered
         out.owners = sync_codeowners(root, project.envs, check=check)
@@ -279,13 +279,14 @@ def _render_repo(root: Path, envs: list[str] | None, check: bool, use_cache: boo
     return out
 
 
-def _write_repo(root: Path, project: Project, cache: RenderCache, out: RepoRender, warnings: list[Problem]) -> dict[str, tuple[str, int]]:
+def _write_repo(root: Path, project: Project, cache: RenderCache, out: RepoRender, warnings: list[Problem],
+                inputs: str | None = None) -> dict[str, tuple[str, int]]:
     """Render every env of ``project`` incrementally and write what changed; per env the token
     of the manifest now describing its tree ("" when none was kept) and its file count. Large
     renders run one forked worker per env (``render_workers.py``), with the same result."""
     if parallel_envs(project, cache):
         written = render_forked(list(project.envs), lambda env, found: _render_env_refs(project, env, cache, warnings=found),
-                                lambda env, wanted: _write_one(root, project, cache, env, wanted, worker=True), warnings)
+                                lambda env, wanted: _write_one(root, project, cache, env, wanted, worker=True, inputs=inputs), warnings)
     else:
         written = [_write_one(root, project, cache, env, wanted) for env, wanted in _render_incremental(project, cache, warnings).items()]
     tokens: dict[str, tuple[str, int]] = {}
@@ -298,11 +299,11 @@ def _write_repo(root: Path, project: Project, cache: RenderCache, out: RepoRende
 
 
 def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wanted: Wanted,
-               worker: bool = False) -> tuple[RenderResult, str, int]:
+               worker: bool = False, inputs: str | None = None) -> tuple[RenderResult, str, int]:
     """Write one env's tree: what changed, the token of its manifest, its file count. A forked
     ``worker`` (a large render) also saves its render cache (its own) and keeps validate's results
-    for the files it wrote, spread over the cores as the render is; after a small render,
-    validate checks the few changed files itself."""
+    for the files it wrote and the env's verdict (with the render's ``inputs``), spread over the
+    cores as the render is; after a small render, validate checks the few changed files itself."""
     tree = EnvTree(root, env, use_cache=cache.enabled)
     try:
         change = tree.write(wanted, wanted.since if isinstance(wanted, EnvFiles) else None)
@@ -313,7 +314,7 @@ def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wante
     written(wanted, tree.token)
     if worker:
         if cache.enabled:  # while the bytes and objects of what was written are at hand
-            record_render(root, project.envs[env], wanted, cache.objects(env))
+            record_render(root, project.envs[env], wanted, cache.objects(env), inputs, tree.token)
         cache.save()
     return RenderResult(env, change.added, change.changed, change.removed), tree.token, len(wanted)
 

@@ -86,6 +86,8 @@ class Scan:
         """Symbolic links found (relative paths), never followed."""
         self.read = 0
         """Files read and hashed because their stat was not the recorded one."""
+        self.token = ""
+        """The token of the manifest the tree was found exactly as (nothing walked: ``tree_view``)."""
 
     def manifest(self, token: str = "") -> Manifest:
         return Manifest(dict(self.dirs), dict(self.files), token)
@@ -190,5 +192,7 @@ def tree_view(root: str, env: str, use_cache: bool = True) -> Scan:
     top = os.path.join(root, "rendered", env)
     known = load_manifest(manifest_path(root, env)) if use_cache else None
     if known is not None and still_holds(top, known):
-        return Scan(dict(known.dirs), dict(known.files))
+        found = Scan(dict(known.dirs), dict(known.files))
+        found.token = known.token
+        return found
     return scan(top, known)

@@ -11,9 +11,10 @@ about, :func:`main` forwards the command to it before anything else (``daemon/cl
 only then) and exits with its exit code; no daemon, or any failure to reach one, and the command
 runs here as always (``SERVESPEC_NO_DAEMON=1``: always here).
 
-Start-up: ``servespec render`` with nothing to do is answered by ``fastpath.py`` before click or
-anything else heavy is imported; the click group and its command modules are imported only
-when a command really runs (``commands.py``; ``cli`` is that group, built on first access).
+Start-up: ``servespec render`` with nothing to do, and ``servespec validate`` of trees validated
+before, are answered by ``fastpath.py`` before click or anything else heavy is imported; the
+click group and its command modules are imported only when a command really runs
+(``commands.py``; ``cli`` is that group, built on first access).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 from typing import NoReturn
 
 from ..daemon.locate import forwardable, live_socket, root_arg
-from .fastpath import _find_root, fast_render
+from .fastpath import _find_root, fast_answer
 
 __all__ = ["cli", "main"]
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None, *, forward: bool = True) -> None:
     if code is not None:
         sys.exit(code)
     try:
-        done = fast_render(args)
+        done = fast_answer(args)
     except BrokenPipeError:
         _reader_gone()
     if done is not None:

@@ -7,7 +7,6 @@ the new one). Files are compared with ``base`` by git blob id and read only wher
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,10 @@ import orjson
 import yaml
 
 from ..cache.fingerprint import file_digest
+from ..cache.lastvalidate import rendered_tree_at
 from ..cache.validation import ValidationCache
-from ..errors import GitError, Problem
-from ..gitcli import blob_ids_at, read_blobs, run_git
+from ..errors import Problem
+from ..gitcli import blob_ids_at, read_blobs
 from ..kserve.versions import features
 from ..kserve.webhook import check_inferenceservice
 from ..overlay import Env
@@ -95,16 +95,6 @@ def webhook_problems(root: Path, env: Env, base: str | None = "HEAD", parsed: Ma
     return problems
 
 
-def _tree_id(root: Path, base: str) -> str | None:
-    """The git tree id of ``rendered/`` at ``base`` (one ``git rev-parse``), or None."""
-    try:
-        found = run_git(["rev-parse", "--verify", "--quiet", f"{base}:./rendered"], cwd=root, env=dict(os.environ))
-    except GitError:
-        return None
-    tree = found.stdout.strip()
-    return tree if found.returncode == 0 and len(tree) in (40, 64) else None
-
-
 def blobs_at(root: Path, base: str | None, envs: list[Env], cache: ValidationCache | None = None) -> dict[str, dict[str, str]]:
     """For each env whose InferenceServices have update-time rules: the blob id of each of its
     InferenceService files at ``base`` (path relative to ``rendered/<env>/``), listed by one
@@ -112,7 +102,7 @@ def blobs_at(root: Path, base: str | None, envs: list[Env], cache: ValidationCac
     names = {env.name for env in envs if env.overlay.kserve_api == V1BETA1}
     if not base or not names:
         return {name: {} for name in names}
-    tree = _tree_id(root, base) if cache is not None else None
+    tree = rendered_tree_at(str(root), base) if cache is not None else None
     kept = cache.base_blobs(tree) if cache is not None and tree is not None else None
     if kept is not None and names <= kept.keys():
         return {name: kept[name] for name in names}

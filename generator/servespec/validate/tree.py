@@ -40,7 +40,7 @@ from ..yamlwriter import dump
 from .checks import ValidationReport, check_objects, kustomize_listing, validate_objects
 from .schemas import SchemaRegistry
 
-__all__ = ["ValidationReport", "validate_objects", "validate_tree", "validate_trees", "rendered_files", "record_rendered",
+__all__ = ["ValidationReport", "validate_objects", "validate_tree", "validate_trees", "rendered_files", "rendered_view", "record_rendered",
            "FileResult", "PARALLEL_FROM"]
 
 PARALLEL_FROM = 1500
@@ -180,16 +180,22 @@ def _check_pending(trees: list[_Tree], registry: SchemaRegistry) -> None:
 def rendered_files(root: Path, env: str, use_cache: bool = True) -> dict[str, bytes | None]:
     """Every file of ``rendered/<env>/`` with its digest where known without reading it: the
     last render's manifest's, for each file that still has the stat it recorded (else None)."""
+    return rendered_view(root, env, use_cache)[0]
+
+
+def rendered_view(root: Path, env: str, use_cache: bool = True) -> tuple[dict[str, bytes | None], str]:
+    """:func:`rendered_files`, and the token of the manifest the tree is exactly as ("" when it
+    is not, or there is none)."""
     resolved = str(root.resolve())
     view = tree_view(resolved, env) if use_cache else None
     if view is None or view.links or not view.dirs:
         folder = root / "rendered" / env
-        return {p.relative_to(folder).as_posix(): None for p in folder.rglob("*") if p.is_file()}
+        return {p.relative_to(folder).as_posix(): None for p in folder.rglob("*") if p.is_file()}, ""
     if not view.read:
-        return {rel: digest for rel, (_st, digest) in view.files.items()}
+        return {rel: digest for rel, (_st, digest) in view.files.items()}, view.token
     known = load_manifest(manifest_path(resolved, env))  # which files kept their stat (the others were read)
     recorded = known.files if known is not None else {}
-    return {rel: digest if recorded.get(rel, (None,))[0] == st else None for rel, (st, digest) in view.files.items()}
+    return {rel: digest if recorded.get(rel, (None,))[0] == st else None for rel, (st, digest) in view.files.items()}, ""
 
 
 def _listing_key(tree: _Tree, rels: list[str], kustomizations: Iterable[str]) -> bytes:
