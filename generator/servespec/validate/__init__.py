@@ -118,6 +118,7 @@ def record_render(root: Path, env: Env, wanted: Mapping[str, tuple[bytes, bytes 
     where = str(root.resolve())
     key = verdict_key(verdict_inputs(where, None, "HEAD", inputs), env.name)
     files: dict[str, bytes | None] = {rel: digest for rel, (digest, _data) in wanted.items()}
+    cache = ValidationCache(root)  # the results just kept, read back as validate reads them: nothing is checked again
     report = validate_trees(root, [env], registry, cache, {env.name: store}, {env.name: files})[env.name]
     notes, problems, objects = _verdict(root, env, report, "HEAD", store, files, blobs_at(root, "HEAD", [env], cache))
     cache.save()
