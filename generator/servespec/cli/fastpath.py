@@ -22,31 +22,38 @@ def fast_answer(argv: list[str]) -> int | None:
     return done if done is not None else fast_validate(argv)
 
 
-def parse_render(argv: list[str]) -> tuple[str | None, list[str], bool] | None:
-    """``(root, envs, check)`` of a plain ``render`` command line, or None for anything else
-    (other commands, ``--help``, ``--no-cache``, unknown or malformed options)."""
-    root: str | None = None
-    envs: list[str] = []
-    check, seen_command = False, False
+def _plain(argv: list[str], command: str, options: tuple[str, ...], flags: tuple[str, ...] = ()) -> dict[str, list[str]] | None:
+    """The values of each of ``options`` (``--root`` also before the command) and each of
+    ``flags`` seen (as ``[""]``) on a plain ``command`` line, or None for anything else."""
+    found: dict[str, list[str]] = {name: [] for name in ("--root", *options, *flags)}
+    seen_command = False
     args = list(argv)
     while args:
         arg = args.pop(0)
         name, eq, value = arg.partition("=")
-        if arg == "render" and not seen_command:
+        if arg == command and not seen_command:
             seen_command = True
-        elif name in ("--root", "--env") and (eq or args):
+        elif name in found and name not in flags and (eq or args) and (seen_command or name == "--root"):
             value = value if eq else args.pop(0)
-            if not value or (name == "--env" and not seen_command):
+            if not value:
                 return None
-            if name == "--root":
-                root = value
-            else:
-                envs.append(value)
-        elif arg == "--check" and seen_command:
-            check = True
+            found[name].append(value)
+        elif arg in flags and seen_command:
+            found[arg].append("")
         elif arg != "--debug":
             return None
-    return (root, envs, check) if seen_command else None
+    return found if seen_command else None
+
+
+def _last(values: list[str]) -> str | None:
+    return values[-1] if values else None  # as click: the last one counts
+
+
+def parse_render(argv: list[str]) -> tuple[str | None, list[str], bool] | None:
+    """``(root, envs, check)`` of a plain ``render`` command line, or None for anything else
+    (other commands, ``--help``, ``--no-cache``, unknown or malformed options)."""
+    found = _plain(argv, "render", ("--env",), ("--check",))
+    return (_last(found["--root"]), found["--env"], bool(found["--check"])) if found is not None else None
 
 
 def _find_root(root: str | None) -> str | None:
@@ -89,25 +96,10 @@ def fast_render(argv: list[str]) -> int | None:
 def parse_validate(argv: list[str]) -> tuple[str | None, list[str], str | None, str] | None:
     """``(root, envs, crds, base)`` of a plain ``validate`` command line, or None for anything
     else (other commands, ``--help``, ``--no-cache``, unknown or malformed options)."""
-    found: dict[str, list[str]] = {"--root": [], "--env": [], "--crds": [], "--base": []}
-    seen_command = False
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        name, eq, value = arg.partition("=")
-        if arg == "validate" and not seen_command:
-            seen_command = True
-        elif name in found and (eq or args) and (seen_command or name == "--root"):
-            value = value if eq else args.pop(0)
-            if not value:
-                return None
-            found[name].append(value)
-        elif arg != "--debug":
-            return None
-    if not seen_command:
+    found = _plain(argv, "validate", ("--env", "--crds", "--base"))
+    if found is None:
         return None
-    last = {name: values[-1] if values else None for name, values in found.items()}  # click: the last one counts
-    return last["--root"], found["--env"], last["--crds"], last["--base"] or "HEAD"
+    return _last(found["--root"]), found["--env"], _last(found["--crds"]), _last(found["--base"]) or "HEAD"
 
 
 def fast_validate(argv: list[str]) -> int | None:
