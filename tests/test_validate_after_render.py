@@ -176,3 +176,19 @@ def test_a_kept_verdict_answers_until_anything_it_depends_on_changes(example_git
         affected = {"a CRD file touched": "--crds" in args, "rendered/ at --base moved": "--base" not in args,
                     "a rendered file added": every_env, "a rendered file removed": every_env}.get(change, True)
         assert ran == (1 if affected else 0), (change, args)
+
+
+def test_verdicts_are_kept_for_the_most_recent_settings(example_git_repo: Path, validated: list[int]) -> None:
+    from servespec.cache import lastvalidate
+
+    repo = example_git_repo
+    assert run_cli("render", "--root", repo).exit_code == 0
+    bases = ["HEAD", *(f"HEAD~0{'^{commit}' * n}" for n in range(1, lastvalidate.SETTINGS_KEPT + 1))]  # one commit, many spellings
+    for base in bases:
+        assert run_cli("validate", "--env", "dev", "--base", base, "--root", repo).exit_code == 0
+    assert len(validated) == len(bases)
+    for base in bases[1:]:  # the most recent ones still answer
+        assert run_cli("validate", "--env", "dev", "--base", base, "--root", repo).exit_code == 0
+    assert len(validated) == len(bases)
+    assert run_cli("validate", "--env", "dev", "--root", repo).exit_code == 0  # HEAD's was the oldest: dropped
+    assert len(validated) == len(bases) + 1

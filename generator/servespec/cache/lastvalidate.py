@@ -26,9 +26,11 @@ from hashlib import blake2b
 from .fingerprint import base_digest, read_framed, repo_dir, write_framed
 from .manifest import load_manifest, manifest_path, still_holds
 
-__all__ = ["Verdict", "verdict_path", "verdict_inputs", "verdict_key", "rendered_tree_at", "save_verdict", "kept_verdicts"]
+__all__ = ["SETTINGS_KEPT", "Verdict", "verdict_path", "verdict_inputs", "verdict_key", "rendered_tree_at", "save_verdict", "kept_verdicts"]
 
 _FORMAT = 1
+SETTINGS_KEPT = 8
+"""Settings (``--crds``, ``--base``) an env's verdicts are kept for, the most recent ones."""
 
 Verdict = tuple[tuple[str, ...], tuple[tuple[str, int | None, str, str], ...], int]
 """(notes, problems as ``(file, line, field, message)``, objects) of one environment."""
@@ -82,8 +84,11 @@ def save_verdict(root: str, env: str, crds: str | None, base: str | None, key: s
     path = verdict_path(root, env)
     old = read_framed(path)
     table = dict(old["settings"]) if isinstance(old, dict) and old.get("format") == _FORMAT and isinstance(old.get("settings"), dict) else {}
-    table[_setting(crds, base)] = (key, token, *verdict)
-    write_framed(path, {"format": _FORMAT, "settings": table})
+    setting = _setting(crds, base)
+    table.pop(setting, None)
+    table[setting] = (key, token, *verdict)
+    kept = dict(list(table.items())[-SETTINGS_KEPT:])  # the most recently used settings
+    write_framed(path, {"format": _FORMAT, "settings": kept})
 
 
 def kept_verdicts(root: str, envs: list[str], crds: str | None, base: str | None) -> list[Verdict] | None:
