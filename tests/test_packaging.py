@@ -198,6 +198,43 @@ def _run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None 
     return proc
 
 
+def _requirements(pyproject: str) -> list[str]:
+    """What installing servespec as ``pyproject`` says pulls in: the build backend, the
+    dependencies and the test extra."""
+    data = tomllib.loads(pyproject)
+    return [*data["build-system"]["requires"], *data["project"]["dependencies"], *data["project"]["optional-dependencies"]["test"]]
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a wheel of everything the slow tests below install (the build backend,
+    servespec's dependencies and its test extra, as this checkout and its HEAD declare them),
+    resolved from the index once a session: under pytest-xdist, by the first worker that needs it,
+    in the session's folder all workers share, under a lock. pip then installs from it with
+    ``--no-index --find-links`` (:func:`_from_wheelhouse`), where each install, build and
+    download resolved every package against the index again (~10 s of CPU each)."""
+    import fcntl  # POSIX, as the slow tier
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    wheels = shared / "wheelhouse"
+    with open(shared / "wheelhouse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (wheels / ".complete").exists():
+            declared = [(RUNNING / "pyproject.toml").read_text()]
+            if (RUNNING / ".git").exists():
+                declared.append(git(RUNNING, "show", "HEAD:pyproject.toml"))  # what the Quickstart's clone installs
+            requirements = list(dict.fromkeys(req for text in declared for req in _requirements(text)))
+            _run(sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--wheel-dir", wheels, *requirements)
+            (wheels / ".complete").write_text("")
+    return wheels
+
+
+def _from_wheelhouse(wheelhouse: Path) -> dict[str, str]:
+    """pip's settings (its environment variables) to install from ``wheelhouse`` and nowhere else."""
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse)}
+
+
 def _source_tree(dest: Path) -> Path:
     """What `python -m build` reads: pyproject, README, LICENSE and the package (a copy: no build/ litter)."""
     dest.mkdir()
@@ -210,19 +247,21 @@ def _source_tree(dest: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_wheel_and_sdist_install_and_run_in_a_clean_venv(tmp_path: Path) -> None:
+def test_wheel_and_sdist_install_and_run_in_a_clean_venv(tmp_path: Path, wheelhouse: Path) -> None:
     pytest.importorskip("build", reason="python -m build needs the build package (pip install -e '.[test]')")
     t0 = time.monotonic()
+    offline = _clean_env(**_from_wheelhouse(wheelhouse))
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv)  # no --system-site-packages: only what the wheel pulls in
     py, cli = venv / "bin" / "python", venv / "bin" / "servespec"
-    # The dependencies install from the index while the wheel builds; `pip check` below proves the
-    # wheel's own Requires-Dist is what got installed.
+    # The dependencies install while the wheel builds; `pip check` below proves the wheel's own
+    # Requires-Dist is what got installed.
     deps = tomllib.loads((RUNNING / "pyproject.toml").read_text())["project"]["dependencies"]
     installing = subprocess.Popen([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", *deps],
-                                  env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  env=offline, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     src = _source_tree(tmp_path / "src")
-    _run(sys.executable, "-m", "build", "--outdir", tmp_path / "dist", src)  # the sdist, then the wheel from the sdist
+    # the sdist, then the wheel from the sdist, each in an isolated env that installs setuptools>=77
+    _run(sys.executable, "-m", "build", "--outdir", tmp_path / "dist", src, env=offline)
     t_build = time.monotonic() - t0
     (wheel,), (sdist,) = sorted((tmp_path / "dist").glob("*.whl")), sorted((tmp_path / "dist").glob("*.tar.gz"))
     names = zipfile.ZipFile(wheel).namelist()
@@ -234,7 +273,7 @@ def test_wheel_and_sdist_install_and_run_in_a_clean_venv(tmp_path: Path) -> None
     assert {"servespec-0.1.0/LICENSE", "servespec-0.1.0/README.md"} <= set(tarfile.open(sdist).getnames())
     out, err = installing.communicate(timeout=600)
     assert installing.returncode == 0, out + err
-    _run(py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", wheel)
+    _run(py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", wheel, env=offline)
     _run(py, "-m", "pip", "check")
     t_install = time.monotonic() - t0
     assert _run(cli, "--version").stdout == "servespec, version 0.1.0\n"
@@ -250,7 +289,7 @@ def test_wheel_and_sdist_install_and_run_in_a_clean_venv(tmp_path: Path) -> None
     # the line init writes by default, from this checkout, is one pip (Python 3.11's own) can install
     default = resolve_source().requirement
     if "git+file://" in default:
-        _run(py, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp_path / "dl", default)
+        _run(py, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp_path / "dl", default, env=offline)
         assert len(list((tmp_path / "dl").glob("servespec-*"))) == 1
     print(f"\nvenv + build {t_build:.1f}s, installed {t_install:.1f}s, total {time.monotonic() - t0:.1f}s")
 
@@ -264,7 +303,7 @@ def _quickstart() -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_readme_quickstart_in_a_fresh_clone_without_shared(tmp_path: Path) -> None:
+def test_readme_quickstart_in_a_fresh_clone_without_shared(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if os.environ.get("SERVESPEC_QUICKSTART_INNER"):
         pytest.skip("this is the test run the Quickstart itself started")
     clone = tmp_path / "work" / "servespec"  # tmp_path/work/shared does not exist
@@ -278,8 +317,14 @@ def test_readme_quickstart_in_a_fresh_clone_without_shared(tmp_path: Path) -> No
                     f"to ship in the package, issue 18): {first}")
     commands = _quickstart()
     assert len(commands) == 2 and not any("shared" in c for c in commands), commands
+    env = _clean_env(SERVESPEC_QUICKSTART_INNER="1", PYTEST_ADDOPTS="--collect-only --snapshot-warn-unused")
+    python3 = shutil.which("python3", path=env["PATH"])
+    assert python3, "no python3 on PATH"
+    if _run(python3, "-c", "import sys; print(sys.version_info[:2])").stdout == f"{sys.version_info[:2]}\n":
+        # pip installs what the index resolved for this Python once this session (the wheelhouse)
+        # instead of resolving every package against the index again in each command
+        env.update(_from_wheelhouse(request.getfixturevalue("wheelhouse")))
     # The second command's test run only collects the suite there: this very run executes it, and
     # collecting proves the test dependencies installed and every test module imports.
     for command in commands:
-        _run("bash", "-ec", command, cwd=clone, env=_clean_env(SERVESPEC_QUICKSTART_INNER="1", PYTEST_ADDOPTS="--collect-only --snapshot-warn-unused"),
-             timeout=3000)
+        _run("bash", "-ec", command, cwd=clone, env=env, timeout=3000)
