@@ -86,11 +86,12 @@ def in_process(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Co
     return servespec_run(args, {**env, locate.DISABLE_VAR: "1"}, cwd)
 
 
-def served(root: Path, env: dict[str, str]) -> int:
-    """How many commands the daemon of ``root`` has run."""
-    out = servespec_run(["daemon", "status", "--output", "json", "--root", str(root)], env, root)
-    info = json.loads(out.stdout)
-    return int(info["requests"]) if info["running"] else -1
+def served(root: Path) -> int:
+    """How many commands the daemon of ``root`` has run: its answer to a status request, asked
+    here (what ``daemon status --output json`` prints; this process has the test's cache folder
+    and TMPDIR, :func:`env`), without starting a servespec process for it."""
+    info = control.status(str(root.resolve()))
+    return int(str(info["requests"])) if info["running"] else -1
 
 
 def _alive(pid: int) -> bool:
@@ -450,7 +451,7 @@ def test_forwarded_commands_give_what_in_process_ones_give(daemon: dict[str, obj
                 target = next((root / "rendered" / "dev").rglob("inferenceservice.yaml"))
                 target.write_text(target.read_text() + "# drift\n")
         _equal(in_process(args, env, here), servespec_run(args, env, repo), here, repo)
-        assert served(repo, env) == count, args  # it was the daemon that answered
+        assert served(repo) == count, args  # it was the daemon that answered
     assert _tree(here) == _tree(repo)
     for args in (["render"], ["status"]):  # a reader that went away: the fast path's exit and click's
         results = []
@@ -476,7 +477,7 @@ def test_the_environment_and_a_relative_root_are_the_clients(daemon: dict[str, o
     out = servespec_run(["render", "--root", "b/repo"], {**env, "PROBE_MODEL": "from-the-client"}, tmp_path)
     assert out.returncode == 0, out.stderr
     assert any((repo / "rendered" / "dev").rglob("*from-the-client*")), sorted(p.name for p in (repo / "rendered" / "dev").iterdir())
-    assert served(repo, env) == 1
+    assert served(repo) == 1
 
 
 @pytest.mark.slow
@@ -490,13 +491,13 @@ def test_changed_code_is_never_served(repo: Path, env: dict[str, str], tmp_path:
     pid = int(json.loads(servespec_run(["daemon", "status", "--output", "json"], env, repo).stdout)["pid"])
     try:
         first = servespec_run(["render"], env, repo)
-        assert served(repo, env) == 1
+        assert served(repo) == 1
         module = copy / "servespec" / "quantity.py"
         module.write_text(module.read_text() + "\n# edited while the daemon runs\n")
         second = servespec_run(["render"], env, repo)
         assert (second.returncode, second.stdout, second.stderr) == (first.returncode, first.stdout, first.stderr)
         _wait_for(lambda: not _alive(pid), "the server to end")
-        assert served(repo, env) == -1 and locate.live_socket(str(repo)) is None
+        assert served(repo) == -1 and locate.live_socket(str(repo)) is None
         assert "servespec's code changed since the server started" in Path(locate.log_path(str(repo))).read_text()
     finally:
         if _alive(pid):
