@@ -154,6 +154,15 @@ def example_git_repo(example_repo: Path) -> Path:
     return example_repo
 
 
+@pytest.fixture(scope="session")
+def llm_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Prometheus scraping fake vLLM exporters, shared by the two LLM gate modules and stopped
+    when the session ends (``test_llm_gates_prometheus.serve_llm_prometheus``)."""
+    from test_llm_gates_prometheus import serve_llm_prometheus
+
+    yield from serve_llm_prometheus(tmp_path_factory)
+
+
 TESTDATA = Path(__file__).resolve().parent / "testdata"
 """Scenario folders: each a tiny servespec repo with a README.md and an expected.txt (tests/test_scenarios.py)."""
 

@@ -93,8 +93,17 @@ def _serve_text(registry: object) -> tuple[ThreadingHTTPServer, int]:
     return server, server.server_address[1]
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+@pytest.fixture
+def prometheus(llm_prometheus: str) -> str:
+    """The URL of the session's Prometheus scraping the exporters of :data:`SCENARIOS`."""
+    return llm_prometheus
+
+
+def serve_llm_prometheus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Start a Prometheus scraping one fake vLLM exporter per service of :data:`SCENARIOS` (and
+    kube-state-metrics' cache series); yield its URL once every exporter's rate is computable; stop
+    it all. conftest's session fixture ``llm_prometheus`` runs it once for this module and
+    tests/test_llm_rollout_prometheus.py (module-scoped, each module waited ~7 s for its own)."""
     from prometheus_client import CollectorRegistry
 
     tmp = tmp_path_factory.mktemp("prometheus-llm")
@@ -125,8 +134,12 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+        stoppers = [threading.Thread(target=s.shutdown) for s in servers]  # each waits up to 0.5 s
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(timeout=5)
         for server in servers:
-            server.shutdown()
             server.server_close()
 
 
