@@ -98,6 +98,11 @@ def _labelled(real: Callable[..., list[emit.Output]]) -> Callable[..., list[emit
 EDITS: dict[str, Callable[[Path], None]] = {
     "model-replicas": lambda r: _sub(r / "specs/fraud_detector.py", "max_replicas=6", "max_replicas=7"),
     "model-annotation": lambda r: _sub(r / "specs/census_income.py", '"prometheus.io/scrape": "true",', '"prometheus.io/scrape": "false",'),
+    # what the environment-wide objects read of a model (emit.env_view): the overview dashboard, the runtimes
+    "model-mode": lambda r: _toggle(r / "specs/fraud_detector.py", 'deployment_mode="Standard",', 'deployment_mode="Knative",'),
+    "model-monitoring": lambda r: _toggle(r / "specs/fraud_detector.py", 'name="fraud-detector",\n',
+                                          'name="fraud-detector",\n    monitoring=Monitoring(enabled=False),\n'),
+    "model-uri": lambda r: _toggle(r / "specs/fraud_detector.py", "s3://fraud-detector/v3", "s3://fraud-detector/v4"),
     "overlay-defaults": lambda r: _sub(r / "overlays/prod.yaml", "  minReplicas: 3\n  maxReplicas: 10\n", "  minReplicas: 4\n  maxReplicas: 10\n"),
     # a toggle (entry first: "models:\n" is always there); not sklearn-iris, which "delete-model" removes
     "overlay-disable": lambda r: _sub(r / "overlays/staging.yaml", "models:\n  fraud-detector: {enabled: false}\n", "models:\n"),
@@ -125,6 +130,12 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "daemon-killed": lambda r: _daemon_killed(r),
     "model-drops-a-file": lambda r: _toggle_dashboard(r),
 }
+
+
+def _toggle(path: Path, one: str, other: str) -> None:
+    """``one`` becomes ``other``, or back."""
+    text = path.read_text()
+    path.write_text(text.replace(other, one, 1) if other in text else text.replace(one, other, 1))
 
 
 def _toggle_dashboard(repo: Path) -> None:
@@ -160,7 +171,7 @@ def with_helpers(repo: Path) -> Path:
         'TEAM = "risk"\n'
         'ARCHIVE = S3Storage(name="archive", endpoint="archive.example:9000", credentials=ExistingSecret(name="archive-creds"))\n')
     fraud = repo / "specs/fraud_detector.py"
-    fraud.write_text("from _shared import TEAM\n" + fraud.read_text().replace('labels={"team": "risk"}', 'labels={"team": TEAM}'))
+    fraud.write_text("from _shared import TEAM\nfrom servespec.spec import Monitoring\n" + fraud.read_text().replace('labels={"team": "risk"}', 'labels={"team": TEAM}'))
     census = repo / "specs/census_income.py"
     census.write_text(
         "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'lib'))\n"
@@ -235,6 +246,7 @@ def test_cached_render_equals_cold_render_after_any_edits(tmp_path: Path, edits:
 @given(edits=st.lists(st.sampled_from(sorted(EDITS)), min_size=1, max_size=5))
 @example(edits=["model-replicas", "daemon-killed", "model-replicas", "tamper-spare", "model-annotation"])
 @example(edits=["model-drops-a-file", "model-replicas", "model-drops-a-file"])  # files removed and added in a unit
+@example(edits=["model-mode", "model-monitoring", "model-uri", "model-monitoring", "model-mode"])  # one model's context patched (resolve.py)
 def test_in_a_daemon_cached_render_equals_cold_render_after_any_edits(tmp_path: Path, edits: list[str]) -> None:
     repo = with_helpers(copy_example(Path(tempfile.mkdtemp(dir=tmp_path)) / "repo"))
     fingerprint._CODE = None

@@ -234,7 +234,7 @@ def test_every_transition_records_the_specs_uri() -> None:
 
 
 def test_plan_precedence_overlay_model_then_spec_then_env() -> None:
-    from servespec.resolve import plan_for
+    from servespec.resolve_state import plan_for
 
     e = env(rollout={"plan": {"steps": [20, 100], "bakeTime": "1h"}}, models={"m": {"rollout": {"onFailure": "rollback"}}})
     assert (plan_for(model(), e).traffic, plan_for(model(), e).bake_time, plan_for(model(), e).on_failure) == ([20, 100], "1h", "rollback")

@@ -86,6 +86,41 @@ def test_a_second_render_in_one_process_redoes_only_the_changed_model(example_re
     assert b"maxReplicas: 8" in (example_repo / "rendered/dev/models/fraud-detector/inferenceservice.yaml").read_bytes()
 
 
+def test_a_one_model_change_walks_no_other_model(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The env's context, its environment-wide objects and the other models' outputs are the last
+    render's, patched (``resolve._patched``, ``emit._env_outputs``, ``RenderCache.groups``): no other
+    model is checked or asked for its files, no environment emitter runs unless what it reads of
+    the model changed (``emit.env_view``), and the files are the cold render's."""
+    import servespec.cache.render as render_cache
+    import servespec.emit as emit
+
+    warm.clear()
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    _sub(example_repo / "specs/fraud_detector.py", "max_replicas=6", "max_replicas=7")
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    checked: list[str] = []
+    asked: list[str] = []
+    env_emitted: list[str] = []
+    real_checked, real_keyer = resolve._checked, render_cache.RenderCache._keyer
+
+    def keyer(self: render_cache.RenderCache, ctx: resolve.EnvContext):  # type: ignore[no-untyped-def]
+        key, memo = real_keyer(self, ctx)
+        return (lambda m: asked.append(f"{ctx.env.name}/{m.name}") or key(m)), memo
+
+    monkeypatch.setattr(resolve, "_checked", lambda ctx, m, memo: checked.append(f"{ctx.env.name}/{m.name}") or real_checked(ctx, m, memo))
+    monkeypatch.setattr(render_cache.RenderCache, "_keyer", keyer)
+    monkeypatch.setattr(emit, "ENV_EMITTERS", [lambda ctx, e=e: env_emitted.append(ctx.env.name) or e(ctx) for e in emit.ENV_EMITTERS])
+    fraud = ["dev/fraud-detector", "prod/fraud-detector", "staging/fraud-detector"]
+    _sub(example_repo / "specs/fraud_detector.py", "max_replicas=7", "max_replicas=8")
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    assert (sorted(checked), sorted(asked), env_emitted) == (fraud, fraud, [])
+    _sub(example_repo / "specs/fraud_detector.py", 'deployment_mode="Standard"', 'deployment_mode="Knative"')  # the overview dashboard reads it
+    assert run_cli("render", "--root", example_repo).exit_code == 0
+    assert sorted(set(env_emitted)) == ["dev", "prod", "staging"] and sorted(checked) == sorted(fraud + fraud)
+    cold = render_project(Project.load(example_repo), cache=None)
+    assert read_tree(example_repo / "rendered") == {f"{env}/{p}": data for env, files in cold.items() for p, data in files.items()}
+
+
 def test_an_overlay_edit_resolves_every_model_of_that_env_again(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     warm.clear()
     assert run_cli("render", "--root", example_repo).exit_code == 0

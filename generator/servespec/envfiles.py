@@ -85,7 +85,7 @@ def _patched(memo: warm.Scope, units: Layout, tail: Wanted, last: _Last) -> EnvF
     """The last written files with every unit that is not the very list it was then serialized
     again (the same units), and the paths that may differ."""
     changed = [unit for unit in units.units if last.laid.get(unit) is not units.laid[unit]]
-    memo.used.update(units.units)  # every unit's entry stays (``Scope.sweep``)
+    memo.keep()  # every unit's entry stays (``Scope.sweep``)
     files = EnvFiles(last.files)  # a path kept keeps its place: the files stay sorted unless paths come or go
     dirty = {*last.tail, *tail}
     for unit in changed:

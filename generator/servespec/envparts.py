@@ -30,8 +30,8 @@ from .spec.storage import ExistingSecret, StorageEndpoint
 from .spec.storage_kinds import AZURE_ACCESS_TOKEN, AzureStorage, Storage, uri_matches
 from .yamlio import load_all
 
-__all__ = ["RuntimeObject", "RUNTIMES_DIR", "runtime_catalog", "runtime_override_problems", "needed_runtimes", "env_runtimes", "env_graphs", "extra_problems",
-           "storage_surface_problems", "has_schema", "runtime_file"]
+__all__ = ["RuntimeObject", "RUNTIMES_DIR", "runtime_catalog", "runtime_override_problems", "pins", "needed_runtimes", "env_runtimes", "env_graphs", "extra_problems",
+           "storage_surface_problems", "uri_problems", "has_schema", "runtime_file"]
 
 RuntimeObject = Runtime | dict[str, Any]
 """A runtime to render: its spec, or the object carried over from the committed render."""
@@ -69,7 +69,7 @@ def runtime_override_problems(env: Env, by_rendered: dict[str, Runtime]) -> list
     return out
 
 
-def _pins(model: Model, state: ModelState | None) -> list[str]:
+def pins(model: Model, state: ModelState | None) -> list[str]:
     """Rendered runtime names a model needs in the cluster: its state's pins, else its spec's."""
     if state is not None and (state.runtime or state.candidate_runtime):
         return [n for n in (state.runtime, state.candidate_runtime if state.phase == "canary" else None) if n]
@@ -81,7 +81,7 @@ def needed_runtimes(models: dict[str, Model], state: dict[str, ModelState]) -> l
     """The runtimes an environment renders: what its models' specs use or their rollout states pin, sorted
     (anything else is pruned). The runtime emitter asks this of the context it is given, so a rollout
     transition that moves a pin re-renders the right set."""
-    return sorted({name for m, model in models.items() for name in _pins(model, state.get(m))})
+    return sorted({name for m, model in models.items() for name in pins(model, state.get(m))})
 
 
 def env_runtimes(root: Path, env: Env, models: dict[str, Model], state: dict[str, ModelState],
@@ -92,7 +92,7 @@ def env_runtimes(root: Path, env: Env, models: dict[str, Model], state: dict[str
     out: dict[str, RuntimeObject] = dict(declared)
     problems: list[Problem] = []
     for name, model in models.items():
-        for rt_name in _pins(model, state.get(name)):
+        for rt_name in pins(model, state.get(name)):
             if rt_name in out:
                 continue
             carried = _carried(root, env.name, rt_name)
@@ -231,13 +231,7 @@ def storage_surface_problems(env: Env, kserve: Features, storage: dict[str, Stor
                              origin: dict[tuple[str, str], str]) -> list[Problem]:
     """A model's URI must suit its endpoint's kind; keys the env's KServe does not read; ServiceAccount
     names taken twice."""
-    problems: list[Problem] = []
-    for m in models.values():
-        s = storage.get(m.storage) if m.storage else None
-        if s is not None and not uri_matches(s, m.predictor.storage_uri):
-            problems.append(Problem(origin[("model", m.name)], None, f"{m.name}.storage",
-                                    f"expected an endpoint that reads {m.predictor.storage_uri.split('://')[0]}:// URIs, found "
-                                    f"{type(s).__name__} {s.name!r}"))
+    problems = uri_problems(storage, models.values(), origin)
     for s in storage.values():
         creds = s.credentials
         if isinstance(s, AzureStorage) and creds is not None and not isinstance(creds, ExistingSecret) \
@@ -252,6 +246,18 @@ def storage_surface_problems(env: Env, kserve: Features, storage: dict[str, Stor
             file, line = env.where("serviceAccounts", name)
             problems.append(Problem(file, line, f"serviceAccounts.{name}", f"expected a name no storage endpoint's "
                                     f"ServiceAccount has, found the one of {taken[name]!r}"))
+    return problems
+
+
+def uri_problems(storage: dict[str, Storage], models: Iterable[Model], origin: dict[tuple[str, str], str]) -> list[Problem]:
+    """A model's URI must suit its endpoint's kind (the part of ``storage_surface_problems`` that is per model)."""
+    problems: list[Problem] = []
+    for m in models:
+        s = storage.get(m.storage) if m.storage else None
+        if s is not None and not uri_matches(s, m.predictor.storage_uri):
+            problems.append(Problem(origin[("model", m.name)], None, f"{m.name}.storage",
+                                    f"expected an endpoint that reads {m.predictor.storage_uri.split('://')[0]}:// URIs, found "
+                                    f"{type(s).__name__} {s.name!r}"))
     return problems
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .cache.warm import scope
 from .errors import Problem, SpecError
 from .spec.overlay import EnvOverlay
 from .validation_messages import describe_pydantic_error
@@ -114,8 +115,26 @@ def load_envs(root: Path, names: list[str] | None = None) -> dict[str, Env]:
 
 
 def _load_env(root: Path, name: str) -> Env:
+    """One env's overlay files merged and validated; the very same ``Env`` again while the files
+    hold the same bytes (``cache/warm.py``: ``resolve.py`` patches the last context of an env
+    whose overlay is that object)."""
     folder = root / "overlays" / name
     paths = sorted(folder.glob("*.yaml")) if folder.is_dir() else [root / "overlays" / f"{name}.yaml"]
+    try:
+        read = tuple((p.name, p.read_bytes()) for p in paths)
+    except OSError:
+        read = None  # reported below, where the file is read again
+    memo = scope(("overlay", str(root), name), read)
+    kept = memo.hit("env")
+    if read is not None and isinstance(kept, Env):
+        return kept
+    env = _loaded(root, name, paths)
+    if read is not None:
+        memo.put("env", env)
+    return env
+
+
+def _loaded(root: Path, name: str, paths: list[Path]) -> Env:
     data: dict[str, Any] = {}
     lines: dict[tuple[Any, ...], tuple[str, int]] = {}
     problems: list[Problem] = []

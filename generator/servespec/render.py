@@ -305,12 +305,17 @@ def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wante
     for the files it wrote and the env's verdict (with the render's ``inputs``), spread over the
     cores as the render is; after a small render, validate checks the few changed files itself."""
     tree = EnvTree(root, env, use_cache=cache.enabled)
-    try:
-        change = tree.write(wanted, wanted.since if isinstance(wanted, EnvFiles) else None)
-    except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
-        owners = {_owner(path) for path in need.paths}
-        wanted = _render_env_refs(project, env, cache, owners)
-        change = tree.write(wanted)
+    fresh: set[str] = set()
+    while True:
+        try:
+            change = tree.write(wanted, wanted.since if isinstance(wanted, EnvFiles) and not fresh else None)
+            break
+        except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
+            owners = {_owner(path) for path in need.paths}
+            if owners <= fresh:
+                raise
+            fresh |= owners  # a model whose bytes were at hand in the last try may be known by digest only in the next
+            wanted = _render_env_refs(project, env, cache, fresh)
     written(wanted, tree.token)
     if worker:
         if cache.enabled:  # while the bytes and objects of what was written are at hand
@@ -376,11 +381,11 @@ def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[
     """One environment as ``path -> (digest, bytes)``, files of unchanged models by digest only
     (their bytes are on disk); ``fresh`` models are emitted again; ``warnings`` as ``render_env``."""
     ctx = _context(project, env, warnings)
-    units, controllers = emit_units(ctx, cache.refs(ctx, fresh))
-    # a unit laid out again (the same lists as the last render in this process) was recorded,
+    units, controllers = emit_units(ctx, models=cache.groups(ctx, fresh))
+    # a unit not laid out now (the same lists as the last render in this process) was recorded,
     # checked and serialized then; unit folders are disjoint, so no path of it can clash with another's
     tail = [units.outputs[-1], *controllers]  # the env's kustomization, bootstrap/
-    new = [out for unit in units.units if unit not in units.again for out in units.laid[unit]] + tail
+    new = [out for unit in units.fresh for out in units.laid[unit]] + tail
     cache.record(env, new)
     _refuse(ctx, new)
     wanted = assemble(str(project.root), env, units, tail)

@@ -13,41 +13,37 @@ beats everything. A new overlay field is declared in ``spec/overlay.py`` and mer
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import ValidationError
 
-from .clock import parse_time
-from .compat import FRAMEWORKS, LEGACY_API, legacy_problems, merge_surface, surface_problems
+from .compat import FRAMEWORKS, LEGACY_API, legacy_problems, surface_problems
 from .envparts import (RuntimeObject, env_graphs, env_runtimes, extra_problems, runtime_catalog, runtime_override_problems,
-                       storage_surface_problems)
+                       storage_surface_problems, uri_problems)
 from .errors import Problem, PromoteError, RenderError, SpecError
 from .kserve.versions import Features, features, first_minor_with
 from .overlay import Env, discover_envs
 from .project import Project
 from .resolve_llm import llm_state_problems, resolve_llms
+from .resolve_merge import resolve_model, resolve_storage
+from .resolve_state import check_state
 from .rollout.policy import requirement_cycle
 from .rollout.state import load_state
 from .resolve_secrets import secret_problems
-from .secretscan import control_characters, redact_url, uri_credentials
-from .spec import LLM, InferenceGraph, Model, PlaintextCredentials, RolloutPlan, Runtime
-from .spec.base import SpecModel
-from .spec.model import STORAGE_URI_PREFIXES
+from .spec import LLM, InferenceGraph, Model, PlaintextCredentials, Runtime
 from .spec.overlay import ModelOverride
 from .spec.rollout import ModelState
 from .spec.storage_kinds import Storage
-from .validation_messages import describe_pydantic_error
 from .cache.warm import Scope, scope
 
-__all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "plan_for", "check_state", "canary_problem",
-           "kserve_features", "LEGACY_API", "FRAMEWORKS"]
+__all__ = ["EnvContext", "build_context", "resolve_model", "resolve_storage", "canary_problem", "kserve_features", "LEGACY_API",
+           "FRAMEWORKS"]
 
 
 _NO_OVERRIDE = ModelOverride()
-_DEFAULT_PLAN = RolloutPlan()
-_M = TypeVar("_M", bound=SpecModel)
+_SERIALS = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -73,6 +69,15 @@ class EnvContext:
     states pin (``envparts.py``); the runtime emitter renders those the models and states need."""
     graphs: dict[str, InferenceGraph] = field(default_factory=dict)
     """InferenceGraphs rendered in this environment, overrides applied."""
+    serial: int = field(init=False, repr=False, compare=False)
+    """Unique to this context in this process (a copy made by ``dataclasses.replace`` gets its own)."""
+    delta: tuple[int, frozenset[str]] | None = field(init=False, default=None, repr=False, compare=False)
+    """``(serial of the context this one patched, the models resolved again)``: every other field holds
+    the very objects that one did (``build_context``), so what was made from it may be patched too."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "serial", next(_SERIALS))
+        object.__setattr__(self, "delta", None)
 
     @property
     def namespace(self) -> str:
@@ -80,17 +85,47 @@ class EnvContext:
 
 
 def build_context(project: Project, env_name: str) -> EnvContext:
-    """Resolve one environment and check it; every problem of a stage is reported at once."""
+    """Resolve one environment and check it; every problem of a stage is reported at once.
+
+    In a long-lived process (``servespec daemon``) the context of the env's last build is
+    patched when only model declarations changed since (:func:`_patched`); anything else, or
+    any problem, builds it whole, so a patched context is always the one a whole build gives."""
     env = project.envs[env_name]
     problems = _cross_check(project, env)
     kserve = kserve_features(env)
     if problems:
         raise SpecError(problems)
+    memo = scope(("context", project.root, env_name), env)  # the very Env: the overlay files as last read (overlay.py)
+    last = memo.hit("last")
+    ctx = _patched(project, env, kserve, last) if isinstance(last, _Last) else None
+    if ctx is None:
+        ctx, by_base = _built(project, env, kserve)
+    else:
+        by_base = last.by_base
+    specs = project.specs
+    memo.put("last", _Last(dict(specs.models), dict(specs.storage), dict(specs.llms), dict(specs.graphs), by_base, ctx))
+    return ctx
+
+
+@dataclass(frozen=True)
+class _Last:
+    """What an env's last context in this process was built from (copies of the spec tables)."""
+
+    declared: dict[str, Model]
+    storage: dict[str, Storage]
+    llms: dict[str, LLM]
+    graphs: dict[str, InferenceGraph]
+    by_base: dict[str, Runtime]
+    ctx: EnvContext
+
+
+def _built(project: Project, env: Env, kserve: Features) -> tuple[EnvContext, dict[str, Runtime]]:
+    """The context built whole, and the runtime catalog of the declared models by base name."""
     by_base, by_rendered = runtime_catalog(project.specs.models.values())
     problems = runtime_override_problems(env, by_rendered)
     if problems:
         raise SpecError(problems)
-    memo = scope(("resolve", project.root, env_name), (env.overlay.model_dump_json(), *sorted(by_base.items())))
+    memo = _memo(project, env, by_base)
     models: dict[str, Model] = {}
     for name in sorted(project.specs.models):
         try:
@@ -105,7 +140,7 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     problems.extend(llm_found)
     if problems:
         raise RenderError(problems)
-    state, lines = load_state(project.root, env_name)
+    state, lines = load_state(project.root, env.name)
     check_state(env, models, {n: s for n, s in state.items() if n not in llms}, lines, set(project.specs.models) | set(project.specs.llms))
     llm_state = llm_state_problems(env, kserve, llms, state, lines)
     if llm_state:
@@ -119,7 +154,68 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     problems += [p for m in models.values() for p in _checked(ctx, m, memo)]
     if problems:
         raise RenderError(problems)
-    return ctx
+    return ctx, by_base
+
+
+def _patched(project: Project, env: Env, kserve: Features, last: _Last) -> EnvContext | None:
+    """The context of ``last`` with the models whose declaration changed resolved and checked
+    again, when nothing else it was built from changed: the same storage and LLM declarations
+    and rollout state (by identity: ``rollout/state.py`` gives the same objects for the same
+    file), no InferenceGraph step naming a changed model (graphs read those), the same model names, no ``Runtime`` spec on either side of a change
+    (the catalog, the pins), no runtime carried over from the committed render, and each
+    changed model enabled before and after, on the same storage endpoint. None otherwise, and
+    when a changed model has a problem (the whole build reports it with every other)."""
+    specs, was = project.specs, last.ctx
+    if not (len(specs.models) == len(last.declared) and _same(specs.storage, last.storage) and _same(specs.llms, last.llms)
+            and _same(specs.graphs, last.graphs) and all(isinstance(rt, Runtime) for rt in was.runtimes.values())):
+        return None
+    changed = [name for name, m in specs.models.items() if last.declared.get(name) is not m]
+    if any(step.model is not None and step.model.name in changed for g in specs.graphs.values() for node in g.nodes.values()
+           for step in node.steps):
+        return None  # a graph's checks read the models its steps name
+    state, lines = load_state(project.root, env.name)
+    if len(changed) * 4 > len(specs.models) or state is not was.rollout:
+        return None
+    memo = _memo(project, env, last.by_base)
+    memo.keep()  # every model's entry stays: the next whole build reuses them
+    models = dict(was.models)
+    for name in changed:
+        old, declared = last.declared.get(name), specs.models[name]
+        if old is None or _has_runtime(old) or _has_runtime(declared):
+            return None
+        try:
+            new = _resolved(declared, env, last.by_base, memo)
+        except SpecError:
+            return None
+        before = was.models.get(name)
+        if new is None or before is None or new.storage != before.storage or _has_runtime(new):
+            return None
+        models[name] = new
+    problems: list[Problem] = []
+    ctx = EnvContext(project, env, models, was.storage, rollout=state, kserve=kserve, llms=was.llms, runtimes=was.runtimes, graphs=was.graphs)
+    object.__setattr__(ctx, "delta", (was.serial, frozenset(changed)))
+    fresh = [models[name] for name in changed]
+    problems += [p for m in fresh if (p := _storage_need(project, env, m))] + uri_problems(was.storage, fresh, specs.origin)
+    problems += [p for m in fresh for p in _checked(ctx, m, memo)]
+    try:
+        check_state(env, models, {n: state[n] for n in changed if n in state}, lines, set(specs.models) | set(specs.llms))
+    except PromoteError:
+        return None
+    return None if problems else ctx
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same names with the very same declarations."""
+    return len(a) == len(b) and all(b.get(k) is v for k, v in a.items())
+
+
+def _has_runtime(model: Model) -> bool:
+    return isinstance(model.predictor.runtime, Runtime)
+
+
+def _memo(project: Project, env: Env, by_base: dict[str, Runtime]) -> Scope:
+    """The env's memo of resolved and checked models (``cache/warm.py``), for its overlay and runtimes."""
+    return scope(("resolve", project.root, env.name), (env.overlay.model_dump_json(), *sorted(by_base.items())))
 
 
 def _resolved(declared: Model, env: Env, runtimes: Mapping[str, Runtime], memo: Scope) -> Model | None:
@@ -156,12 +252,20 @@ def _resolve_storage_of(project: Project, env: Env, models: dict[str, Model], pr
                 storage[model.storage] = resolve_storage(project.specs.storage[model.storage], env)
             except SpecError as exc:
                 problems.extend(exc.problems)
-        if model.predictor.storage_uri.startswith("s3://") and not model.storage and not model.service_account_name:
-            problems.append(Problem(project.specs.origin[("model", model.name)], None, f"{model.name}.storage",
-                                    f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env.name}), found none: "
-                                    f"name one (storage=...), or a ServiceAccount that reads the bucket through node or workload "
-                                    f"identity (service_account_name=..., or defaults.serviceAccountName in {env.files[0]})"))
+        need = _storage_need(project, env, model)
+        if need is not None:
+            problems.append(need)
     return storage
+
+
+def _storage_need(project: Project, env: Env, model: Model) -> Problem | None:
+    """An ``s3://`` model with neither a storage endpoint nor a ServiceAccount of its own."""
+    if not model.predictor.storage_uri.startswith("s3://") or model.storage or model.service_account_name:
+        return None
+    return Problem(project.specs.origin[("model", model.name)], None, f"{model.name}.storage",
+                   f"expected a storage endpoint for {model.predictor.storage_uri!r} (env {env.name}), found none: "
+                   f"name one (storage=...), or a ServiceAccount that reads the bucket through node or workload "
+                   f"identity (service_account_name=..., or defaults.serviceAccountName in {env.files[0]})")
 
 
 def _cross_check(project: Project, env: Env) -> list[Problem]:
@@ -195,134 +299,6 @@ def _requirement_problems(project: Project, env: Env) -> list[Problem]:
     if loop and not problems:
         problems.append(Problem(*env.where("rollout", "requires"), "rollout.requires", f"expected no cycle, found {' -> '.join(loop)}: nothing could be released"))
     return problems
-
-
-def resolve_storage(storage: Storage, env: Env) -> Storage:
-    """The storage endpoint with this environment's overrides applied."""
-    override = env.overlay.storage.get(storage.name)
-    if override is None:
-        return storage
-    update = {k: getattr(override, k) for k in override.model_fields_set}
-    return _revalidate(type(storage), storage, update, env, ("storage", storage.name))
-
-
-def resolve_model(model: Model, env: Env, *, runtimes: Mapping[str, Runtime] | None = None) -> Model | None:
-    """The model as rendered in ``env``, or None when the environment disables it. ``runtimes``: the
-    ``Runtime`` specs an overlay's ``runtime:`` may name, by base name."""
-    defaults = env.overlay.defaults
-    override = env.overlay.models.get(model.name, ModelOverride())
-    if not override.enabled:
-        return None
-    pred_update: dict[str, Any] = {}
-    update: dict[str, Any] = {}
-    set_pred = model.predictor.model_fields_set
-    for f in ("min_replicas", "max_replicas"):
-        if f not in set_pred and getattr(defaults, f) is not None:
-            pred_update[f] = getattr(defaults, f)
-        if getattr(override, f) is not None:
-            pred_update[f] = getattr(override, f)
-    if override.resources is not None:
-        pred_update["resources"] = override.resources
-    surface_pred, surface_model = merge_surface(model, env, runtimes or {})
-    pred_update.update(surface_pred)
-    update.update(surface_model)
-    mode = override.deployment_mode or (None if "deployment_mode" in model.model_fields_set else defaults.deployment_mode)
-    if mode:
-        update["deployment_mode"] = mode
-    if override.storage:
-        update["storage"] = override.storage
-    labels = {**defaults.labels, **model.labels, **override.labels}
-    annotations = {**defaults.annotations, **model.annotations, **override.annotations}
-    if labels != model.labels:
-        update["labels"] = labels
-    if annotations != model.annotations:
-        update["annotations"] = annotations
-    logger_url = defaults.logger_url or env.overlay.monitoring.default_logger_url(env.overlay.namespace)
-    if model.logger and model.logger.url is None and logger_url:
-        update["logger"] = model.logger.model_copy(update={"url": logger_url})
-    if pred_update:
-        update["predictor"] = model.predictor.model_copy(update=pred_update)
-    if not update:
-        return model
-    return _revalidate(Model, model, update, env, ("models", model.name))
-
-
-def _revalidate(cls: type[_M], obj: _M, update: dict[str, Any], env: Env, where: tuple[Any, ...]) -> _M:
-    merged = obj.model_copy(update=update)
-    try:
-        return cls.model_validate(merged.model_dump(round_trip=True, exclude_unset=False), by_name=True)
-    except ValidationError as exc:
-        file, line = env.where(*where)
-        problems = []
-        for err in exc.errors():
-            field, message = describe_pydantic_error(err)
-            problems.append(Problem(file, line, ".".join(str(p) for p in where) + (f".{field}" if field else ""), message))
-        raise SpecError(problems) from None
-
-
-def plan_for(model: Model, env: Env) -> RolloutPlan:
-    """The plan of ``model`` in ``env``.
-
-    Precedence, as for every other model field: the fields set in the overlay's
-    ``models.<name>.rollout`` beat the model's plan, which is its spec's ``rollout`` (whole), else
-    the environment's ``rollout.plan`` (whole), else the default ``RolloutPlan()``.
-    """
-    base = model.rollout or env.overlay.rollout.plan or _DEFAULT_PLAN
-    override = env.overlay.models.get(model.name, _NO_OVERRIDE).rollout
-    if override is None or not override.model_fields_set:
-        return base
-    return base.model_copy(update={f: getattr(override, f) for f in sorted(override.model_fields_set)})
-
-
-def check_state(env: Env, models: dict[str, Model], state: dict[str, ModelState], lines: dict[str, int | None],
-                known: set[str] | None = None) -> None:
-    """Every entry must name an enabled model and agree with its plan; raise with all problems."""
-    display = f"overlays/{env.name}.rollout.yaml"
-    problems: list[Problem] = []
-    for name, s in state.items():
-        where = f"models.{name}"
-        found = [(f"{where}.{fld}" if fld else where, msg) for fld, msg in _state_problems(env, models, name, s, known)]
-        problems.extend(Problem(display, lines.get(name), fld, msg) for fld, msg in found)
-    if problems:
-        raise PromoteError(problems)
-
-
-def _state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState, known: set[str] | None) -> list[tuple[str, str]]:
-    """(field, message) for one state entry."""
-    if name not in models:
-        what = "disabled in this environment" if known and name in known else "unknown model"
-        return [("", f"{what} (rendered here: {', '.join(sorted(models)) or 'none'}): delete this entry")]
-    out: list[tuple[str, str]] = []
-    for fld in ("stable", "candidate", "rolled_back", "spec_uri"):
-        uri = getattr(s, fld)
-        if uri is None:
-            continue
-        bad, creds = control_characters(uri), uri_credentials(uri)
-        if bad:
-            out.append((fld, f"expected a storage URI without control characters, found {bad.removeprefix('contains ')}"))
-        elif creds:
-            out.append((fld, f"credentials in a URL are refused (found {creds} in {redact_url(uri)!r})"))
-        elif not uri.startswith(STORAGE_URI_PREFIXES):
-            out.append((fld, f"expected a storage URI (s3://, gs://, ...), found {uri!r}"))
-    try:
-        parse_time(s.since)
-    except ValueError:
-        out.append(("since", f"expected a UTC time such as \"2026-11-24T18:00:00Z\", found {s.since!r}"))
-    steps = plan_for(models[name], env).traffic
-    if s.phase == "canary":
-        if s.candidate is None or s.step is None or s.traffic is None:
-            out.append(("", "phase canary needs candidate, step and traffic"))
-        elif not 1 <= s.step < len(steps):
-            out.append(("step", f"step {s.step} is outside the plan {steps} (a canary is at step 1..{len(steps) - 1}; the last step makes it stable)"))
-        elif steps[s.step - 1] != s.traffic:
-            out.append(("traffic", f"step {s.step} of the plan {steps} is {steps[s.step - 1]}%, found traffic {s.traffic}"))
-    else:
-        extra = [f for f in ("candidate", "step") if getattr(s, f) is not None]
-        if extra:
-            out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
-        if s.phase == "rolled-back" and s.traffic not in (0, None):
-            out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
-    return out
 
 
 def kserve_features(env: Env) -> Features:

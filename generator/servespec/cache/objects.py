@@ -11,7 +11,7 @@ keeps them. Standard library only.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from .fingerprint import file_digest, read_framed, repo_dir, write_framed
 
@@ -66,15 +66,25 @@ class ObjectStore(Mapping[bytes, bytes]):
         if self.enabled:
             self._new[digest] = json
 
-    def save(self, keep: set[bytes]) -> None:
-        """Write the buckets that got new objects, dropping objects no rendered file has any more."""
+    def save(self, keep: Callable[[], set[bytes]], live: int) -> None:
+        """Write the buckets that got new objects. A bucket holding a quarter more objects than
+        its share of the ``live`` ones (the files rendered now) drops those no rendered file has
+        any more (``keep()``: their digests, found once and only then: at 10,000 models a set of
+        40,000 digests per environment on every one-model change cost more than the rest of
+        saving). An object kept a while longer is never asked for: its file is gone."""
         if not (self.enabled and self._new):
             return
         touched: dict[int, dict[bytes, bytes]] = {}
         for d, js in self._new.items():
             touched.setdefault(d[0] % BUCKETS, {})[d] = js
+        share, kept = live * 1.25 / BUCKETS + 8, None
         for index, new in sorted(touched.items()):
-            bucket = {d: js for d, js in self._bucket(index).items() if d in keep}
+            bucket = self._bucket(index)
+            if len(bucket) + len(new) > share:
+                kept = keep() if kept is None else kept
+                bucket = {d: js for d, js in bucket.items() if d in kept}
+            else:
+                bucket = dict(bucket)
             bucket.update(new)
             self._buckets[index] = bucket
             write_framed(os.path.join(self.folder, f"{index:02x}"), {"format": 2, "objects": bucket})

@@ -31,7 +31,7 @@ from ..spec import Model
 from ..yamlwriter import dump
 from .fingerprint import code_digest, file_digest, read_framed, repo_dir, write_framed
 from .objects import ObjectStore
-from .warm import ByFile, scope
+from .warm import ByFile, Scope, scope
 
 __all__ = ["RenderCache", "DigestRef", "digest"]
 
@@ -74,6 +74,10 @@ class RenderCache:
         self._dirty: set[str] = set()
         self._fresh: dict[str, dict[str, list[Output]]] = {}
         self._objects: dict[str, ObjectStore] = {}
+        self._source: dict[str, Any] = {}
+        """Per env, the kept table this object's was copied from, then the one it saved."""
+        self._handed: dict[str, tuple[Scope, dict[str, list[Output]]]] = {}
+        """Per env, the memo of ``refs`` and the lists it handed out for models emitted now."""
 
     def table(self, env: str) -> dict[str, Entry]:
         """``model -> entry`` of one environment (empty when missing, stale or unreadable)."""
@@ -87,6 +91,7 @@ class RenderCache:
                     kept = dict(raw["models"])
                     _KEPT.put(path, kept)
             self.models[env] = dict(kept) if kept is not None else {}
+            self._source[env] = kept if kept is not None else object()  # nothing kept: like no other
         return self.models[env]
 
     def objects(self, env: str) -> ObjectStore:
@@ -100,7 +105,7 @@ class RenderCache:
         return self.objects(env)
 
     # -- keys ---------------------------------------------------------------------------------
-    def _keyer(self, ctx: EnvContext) -> Callable[[Model], str]:
+    def _keyer(self, ctx: EnvContext) -> tuple[Callable[[Model], str], Scope]:
         env = ctx.env.name
         table = self.table(env)
         for gone in set(table) - set(ctx.models):
@@ -128,7 +133,7 @@ class RenderCache:
             memo.put(model.name, (model, state, known, h.hexdigest()))
             return h.hexdigest()
 
-        return key
+        return key, memo
 
     def _emit(self, ctx: EnvContext, model: Model, key: str) -> list[Output]:
         """Emit one model now, remember it, and return its outputs with their bytes."""
@@ -152,26 +157,58 @@ class RenderCache:
     def refs(self, ctx: EnvContext, fresh: set[str] | frozenset[str] = frozenset()) -> Callable[[Model], list[Output]]:
         """A ``per_model`` for ``emit_env`` whose hits carry a :class:`DigestRef` instead of bytes
         (their files are on disk); ``fresh`` models are emitted again whatever the cache holds."""
-        table, key_of = self.table(ctx.env.name), self._keyer(ctx)
+        return self._refs(ctx, fresh)[0]
+
+    def _refs(self, ctx: EnvContext, fresh: set[str] | frozenset[str]) -> tuple[Callable[[Model], list[Output]], list[Scope]]:
+        table, (key_of, keys) = self.table(ctx.env.name), self._keyer(ctx)
         memo = scope(("refs", str(self.root), ctx.env.name), code_digest())
+
+        handed: dict[str, list[Output]] = {}
+        self._handed[ctx.env.name] = (memo, handed)
 
         def one(model: Model) -> list[Output]:
             key = key_of(model)
             hit = table.get(model.name) if self.enabled and model.name not in fresh else None
             if hit is None or hit[0] != key:
-                return self._emit(ctx, model, key)
+                handed[model.name] = self._emit(ctx, model, key)
+                return handed[model.name]
             known = memo.hit(model.name)
             if known is None or known[0] != hit:  # the same list as last time in this process: layout reuses its work
                 known = (hit, [Output(path, {"kind": kind}, model.name, DigestRef(d)) for path, kind, d, _final in hit[1]])
                 memo.put(model.name, known)
             return known[1]  # type: ignore[no-any-return]
 
-        return one
+        return one, [keys, memo]
+
+    def groups(self, ctx: EnvContext, fresh: set[str] | frozenset[str] = frozenset()) -> list[list[Output]]:
+        """``refs`` of every model of ``ctx``, in order. In a long-lived process, when ``ctx``
+        patched the context of the env's last call (``EnvContext.delta``) and the cache's table is
+        the one that call left, the lists of that call for every model but those resolved again:
+        ``refs`` would hand out those very lists (the key covers all a model's files depend on,
+        and the context holds the very same overlay, storage and states), so it is asked only for
+        the others (at 10,000 models, a one-model change asks it once, not 10,000 times)."""
+        one, memos = self._refs(ctx, fresh)
+        env = ctx.env.name
+        memo = scope(("groups", str(self.root), env), code_digest())
+        last = memo.hit("last")
+        if isinstance(last, _Groups) and not fresh and ctx.delta is not None and ctx.delta[0] == last.serial \
+                and self._source.get(env) is last.source:
+            out = list(last.out)
+            for name in ctx.delta[1]:
+                out[last.index[name]] = one(ctx.models[name])
+            for kept in memos:
+                kept.keep()  # every other model's entry stays: the next whole call reuses them
+            index = last.index
+        else:
+            out = [one(m) for m in ctx.models.values()]
+            index = {name: i for i, name in enumerate(ctx.models)}
+        memo.put("last", _Groups(ctx.serial, index, out, self._source, env))
+        return out
 
     def per_model(self, ctx: EnvContext) -> Callable[[Model], list[Output]]:
         """A ``per_model`` for ``emit_env`` whose hits carry their bytes, read from the file on
         disk when it still has the cached digest (else the model is emitted again)."""
-        table, key_of = self.table(ctx.env.name), self._keyer(ctx)
+        table, (key_of, _keys) = self.table(ctx.env.name), self._keyer(ctx)
         top = self.root / "rendered" / ctx.env.name
 
         def one(model: Model) -> list[Output]:
@@ -195,10 +232,13 @@ class RenderCache:
             if out.model in fresh:
                 laid.setdefault(out.model, []).append(out.path)
         table = self.table(env)
+        memo, handed = self._handed.pop(env, (None, {}))
         for name, paths in laid.items():
             key, items = table[name]
             if len(paths) == len(items):
                 table[name] = (key, [(p, k, d, final) for (p, k, d, _f), final in zip(items, paths, strict=True)])
+            if memo is not None and name in handed:  # the list handed out stays the model's while its entry does
+                memo.put(name, (table[name], handed[name]))
 
     def save(self) -> None:
         """Write the indexes and object buckets of the environments that changed."""
@@ -209,14 +249,33 @@ class RenderCache:
             path = os.path.join(self.folder, f"render-{env}")
             kept = dict(table)  # what the file will hold, whatever this object does next
             write_framed(path, {"format": _FORMAT, "code": code_digest(), "models": kept}, functools.partial(_KEPT.put, path, kept))
-            self.objects(env).save({d for _key, items in table.values() for _p, _k, d, _f in items})
+            self._source[env] = kept
+            self.objects(env).save(functools.partial(_digests, kept), sum(len(items) for _key, items in kept.values()))
         self._dirty = set()
+
+
+class _Groups:
+    """An env's last ``RenderCache.groups``: the context, the lists, and the table they agree with."""
+
+    def __init__(self, serial: int, index: dict[str, int], out: list[list[Output]], sources: dict[str, Any], env: str):
+        self.serial, self.index, self.out = serial, index, out
+        self._sources, self._env = sources, env
+
+    @property
+    def source(self) -> Any:
+        """The table as that render's cache left it in this process (read later: it is saved after the call)."""
+        return self._sources.get(self._env)
 
 
 _KEPT = ByFile(8, code_digest)
 """Tables this process read or wrote, under the code that read or wrote them (a long-lived process,
 ``servespec daemon``, does not read them again). Entries are tuples, replaced and never changed in
 place, so a shallow copy is a copy."""
+
+
+def _digests(table: dict[str, Entry]) -> set[bytes]:
+    """The digest of every file of ``table``."""
+    return {d for _key, items in table.values() for _p, _k, d, _f in items}
 
 
 def _read(top: Path, final: str | None, want: bytes) -> bytes | None:

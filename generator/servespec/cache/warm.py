@@ -59,6 +59,8 @@ class Scope(dict[Any, Any]):
         super().__init__()
         self.key = key
         self.used: set[Any] = set()
+        self.all_used = False
+        """:meth:`keep` was called: no entry is forgotten at the next :meth:`sweep`."""
 
     def hit(self, name: Any) -> Any:
         """The entry of ``name`` (None when missing), marked as used."""
@@ -70,15 +72,20 @@ class Scope(dict[Any, Any]):
         self.used.add(name)
         self[name] = entry
 
+    def keep(self) -> None:
+        """Mark every entry used: a command that patched its last result (``resolve.py``, ``emit/layout.py``)
+        looked at a few entries only, and the next whole one needs the rest."""
+        self.all_used = True
+
     def sweep(self) -> None:
         """Forget the entries the current command did not use (models removed, renamed), once
         they may be more than an eighth of the memo: looking at every entry after every command
         cost a daemon 0.05 s at 10,000 models, and an entry kept a while longer can only miss
         (each is checked against what it was computed from)."""
-        if len(self) - len(self.used) > len(self) // 8:
+        if not self.all_used and len(self) - len(self.used) > len(self) // 8:
             for name in [n for n in self if n not in self.used]:
                 del self[name]
-        self.used = set()
+        self.used, self.all_used = set(), False
 
 
 def scope(where: tuple[Any, ...], key: Any) -> Scope:

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from ..spec import LLM, Model
 from . import (dashboards, delivery, extra, graph, isvc, layout, llm, llm_dashboards, llm_monitoring, llm_presets,
                logging_sink, monitoring, namespace, runtime, storage)
+from ..cache.warm import scope
+from ..envparts import pins
 from .context import EnvContext, Output
 
-__all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "LLM_EMITTERS", "Output", "emit_env", "emit_units", "emit_model", "emit_llm"]
+__all__ = ["MODEL_EMITTERS", "ENV_EMITTERS", "LLM_EMITTERS", "Output", "emit_env", "emit_units", "emit_model", "emit_llm", "env_view"]
 
 MODEL_EMITTERS: list[Callable[[EnvContext, Model], list[Output]]] = [
     isvc.emit_model,
@@ -74,12 +76,43 @@ def emit_env(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None 
     return [*units.outputs, *controllers]
 
 
-def emit_units(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None = None) -> tuple[layout.Layout, list[Output]]:
+def emit_units(ctx: EnvContext, per_model: Callable[[Model], list[Output]] | None = None,
+               models: list[list[Output]] | None = None) -> tuple[layout.Layout, list[Output]]:
     """:func:`emit_env` as its layout (every unit's outputs, the env's kustomization last) and the
-    controller objects."""
-    one = per_model or (lambda m: emit_model(ctx, m))
-    groups = [[out for emitter in ENV_EMITTERS for out in emitter(ctx)]]
-    groups.extend(one(model) for model in ctx.models.values())
+    controller objects. ``models``: every model's outputs already at hand, in ``ctx.models``'
+    order (``cache/render.RenderCache.groups``), instead of ``per_model`` of each."""
+    groups = [_env_outputs(ctx)]
+    if models is None:
+        one = per_model or (lambda m: emit_model(ctx, m))
+        models = [one(model) for model in ctx.models.values()]
+    groups.extend(models)
     groups.extend(emit_llm(ctx, each) for each in ctx.llms.values())
     units = layout.layout(ctx, groups)  # units: common/, models/<name>/ or shards/<k>/
     return units, delivery.emit(ctx, units.units, units.members)  # bootstrap/: the controller objects
+
+
+def env_view(ctx: EnvContext, model: Model) -> tuple[object, ...]:
+    """All that the environment emitters read of one model: whether it is monitored and its mode
+    (the overview dashboard), the runtimes it needs (the runtime emitter). A model emitter may read
+    anything of its model; an environment emitter that reads more of a model must say so here."""
+    return (model.monitoring.enabled, model.deployment_mode, tuple(pins(model, ctx.rollout.get(model.name))))
+
+
+class _EnvOutputs:
+    def __init__(self, serial: int, models: dict[str, Model], outputs: list[Output]):
+        self.serial, self.models, self.outputs = serial, models, outputs
+
+
+def _env_outputs(ctx: EnvContext) -> list[Output]:
+    """What the environment emitters give for ``ctx``: in a long-lived process, the very list of
+    the env's last call when ``ctx`` patched that call's context and no model resolved again
+    looks different to them (:func:`env_view`)."""
+    memo = scope(("env outputs", str(ctx.project.root), ctx.env.name), None)
+    last = memo.hit("last")
+    if isinstance(last, _EnvOutputs) and ctx.delta is not None and ctx.delta[0] == last.serial \
+            and all(env_view(ctx, last.models[name]) == env_view(ctx, ctx.models[name]) for name in ctx.delta[1]):
+        outputs = last.outputs
+    else:
+        outputs = [out for emitter in ENV_EMITTERS for out in emitter(ctx)]
+    memo.put("last", _EnvOutputs(ctx.serial, ctx.models, outputs))
+    return outputs

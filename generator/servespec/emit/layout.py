@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from itertools import chain
 
 from ..sharding import shard_hash
-from ..cache.warm import scope
+from ..cache.warm import Scope, scope
 from .context import COMMON, EnvContext, Output, kustomization
 
 __all__ = ["Layout", "layout", "shard_of"]
@@ -39,8 +40,21 @@ class Layout:
     """The models of each unit (sorted; none for ``common``)."""
     laid: dict[str, list[Output]]
     """Each unit's outputs at their final paths, its kustomization last."""
-    again: set[str]
-    """Units laid out exactly as in the last render of this process (the very same lists)."""
+    fresh: list[str]
+    """Units laid out now; every other one is the very list of the last render in this process."""
+
+
+@dataclass(frozen=True)
+class _Last:
+    """An env's last layout in this process and the groups it was made of."""
+
+    groups: list[list[Output]]
+    layout: Layout
+    single: bool
+    """Every unit was made of one group (no shards): a changed group is laid out alone."""
+
+
+_LAST = ("last layout",)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -69,9 +83,23 @@ def layout(ctx: EnvContext, groups: list[list[Output]]) -> Layout:
     ``groups``: the outputs as the emitters gave them (the environment's, then one list per
     model). A unit whose groups are the very lists of the last render in this process (the
     render cache hands out the same list for a model that did not change) is laid out as then
-    (``cache/warm.py``)."""
+    (``cache/warm.py``); when only a few groups are new, the last layout is patched (:func:`_patched`)."""
     shards = ctx.env.overlay.delivery.shards
     memo = scope(("layout", str(ctx.project.root), ctx.env.name), shards)
+    last = memo.hit(_LAST)
+    found = _patched(ctx, memo, groups, last) if isinstance(last, _Last) and last.single else None
+    if found is None:
+        found, single = _whole(ctx, memo, groups)
+        memo.put(_LAST, _Last(list(groups), found, single))
+    else:
+        memo.put(_LAST, _Last(list(groups), found, True))
+    return found
+
+
+def _whole(ctx: EnvContext, memo: Scope, groups: list[list[Output]]) -> tuple[Layout, bool]:
+    """Every group to its unit, each unit laid out unless its groups are the very lists of last
+    time; whether each unit was made of one group."""
+    shards = ctx.env.overlay.delivery.shards
     get, used = memo.get, memo.used
     parts: dict[str, list[list[Output]]] = {}
     for group in groups:
@@ -90,15 +118,14 @@ def layout(ctx: EnvContext, groups: list[list[Output]]) -> Layout:
     result: list[Output] = []
     members: dict[str, list[str]] = {}
     laid: dict[str, list[Output]] = {}
-    again: set[str] = set()
+    fresh: list[str] = []
     for unit in order:
         used.add(unit)  # Scope.hit, inlined: 30,000 units at 10,000 models
         hit, now = get(unit), parts[unit]
         if hit is None or len(hit[0]) != len(now) or not (hit[0][0] is now[0] if len(now) == 1 else all(a is b for a, b in zip(hit[0], now, strict=True))):
             hit = (now, *_lay(ctx, unit, now))
             memo.put(unit, hit)
-        else:
-            again.add(unit)
+            fresh.append(unit)
         result.extend(hit[1])
         laid[unit], members[unit] = hit[1], hit[2]
     result.append(Output("kustomization.yaml", {
@@ -106,7 +133,43 @@ def layout(ctx: EnvContext, groups: list[list[Output]]) -> Layout:
         "kind": "Kustomization",
         "resources": order,
     }))
-    return Layout(result, order, members, laid, again)
+    single = not shards and all(len(p) == 1 and _unit_alone(p[0]) == unit for unit, p in parts.items())
+    return Layout(result, order, members, laid, fresh), single
+
+
+def _patched(ctx: EnvContext, memo: Scope, groups: list[list[Output]], last: _Last) -> Layout | None:
+    """The last layout with the units of the groups that are not the very lists of last time
+    laid out again, when each such group goes whole to the unit its old one went to (the same
+    units, in the same order: the env's kustomization is the same object); None otherwise."""
+    if len(groups) != len(last.groups):
+        return None
+    changed = [i for i, (a, b) in enumerate(zip(groups, last.groups, strict=True)) if a is not b]
+    if len(changed) * 4 > len(groups):
+        return None
+    was = last.layout
+    laid, members, fresh = dict(was.laid), dict(was.members), []
+    for i in changed:
+        unit = _unit_alone(groups[i])
+        if unit is None or unit != _unit_alone(last.groups[i]):
+            return None
+        entry = ([groups[i]], *_lay(ctx, unit, [groups[i]]))
+        memo.put(unit, entry)
+        laid[unit], members[unit] = entry[1], entry[2]
+        fresh.append(unit)
+    memo.keep()  # every other unit's entry stays: the next whole layout reuses them
+    outputs = list(chain.from_iterable(map(laid.__getitem__, was.units)))
+    outputs.append(was.outputs[-1])
+    return Layout(outputs, was.units, members, laid, fresh)
+
+
+def _unit_alone(group: list[Output]) -> str | None:
+    """The unit all of a (non-empty) group goes to, without shards; None when it is split or empty."""
+    if not group:
+        return None
+    model = group[0].model
+    if any(o.model != model for o in group):
+        return None
+    return COMMON if model is None else f"models/{model}"
 
 
 def _split(ctx: EnvContext, group: list[Output]) -> list[tuple[str, list[Output]]]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..cache.warm import scope
 from ..clock import iso
 from ..errors import Problem, PromoteError
 from ..fsutil import atomic_write
@@ -96,9 +97,16 @@ def load_state(root: Path, env: str) -> tuple[dict[str, ModelState], dict[str, i
     line of each model's entry. Syntax and field types only; :func:`check_state` checks meaning."""
     path = state_path(root, env)
     display = f"overlays/{env}.rollout.yaml"
-    if not path.is_file():
-        return {}, {}
-    text = read_text(path, display, PromoteError, STATE_MAX_BYTES)
+    text = read_text(path, display, PromoteError, STATE_MAX_BYTES) if path.is_file() else None
+    memo = scope(("state", str(path)), text)  # the same file text: the very same objects (resolve.py compares them by identity)
+    kept = memo.hit("parsed")
+    if kept is None:
+        kept = _parsed(text, display) if text is not None else ({}, {})
+        memo.put("parsed", kept)
+    return kept  # type: ignore[no-any-return]
+
+
+def _parsed(text: str, display: str) -> tuple[dict[str, ModelState], dict[str, int | None]]:
     fast = statetext.parse(text)
     if fast is not None:
         try:

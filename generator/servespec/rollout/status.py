@@ -19,7 +19,8 @@ from typing import Any
 from ..clock import now_utc
 from ..metrics import version_id
 from ..overlay import Env
-from ..resolve import EnvContext, build_context, plan_for
+from ..resolve import EnvContext, build_context
+from ..resolve_state import plan_for
 from ..resolve_ahead import spec_ahead
 from ..spec import Model
 from ..spec.rollout import ModelState

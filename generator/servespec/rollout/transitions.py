@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from ..clock import format_seconds, iso, parse_time
 from ..errors import CheckFailed, NotDecided, NotDue, Problem, PromoteError
 from ..overlay import Env
-from ..resolve import canary_problem, plan_for
+from ..resolve import canary_problem
+from ..resolve_state import plan_for
 from ..secretscan import control_characters, format_trailers, redact_url, uri_credentials
 from ..spec import Gate, Model, RolloutPlan
 from ..spec.model import STORAGE_URI_PREFIXES
