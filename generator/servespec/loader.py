@@ -52,7 +52,7 @@ except ImportError:  # pragma: no cover
 from .childio import FrameReader, drain, flush_std, write_frame
 from .errors import Problem, SpecError, UsageError
 from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
-from .specset import Declaration, SpecSet
+from .specset import Declaration, SpecSet, merged
 from .specset import Outcome as _Outcome
 from .validation_messages import describe_pydantic_error
 
@@ -92,30 +92,18 @@ def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None, meanwhile: 
     start-up work (``project.py``: the overlays; ``render.py``: building every spec class)
     overlaps the import instead of following it."""
     specs_dir = root / "specs"
-    result = SpecSet()
     if not specs_dir.is_dir():
         raise SpecError(Problem("specs/", None, "", "expected a specs/ folder with Python modules, found none"))
-    problems: list[Problem] = []
     files = sorted(p for p in specs_dir.glob("*.py") if not p.name.startswith("_"))
-    result.files = sorted(specs_dir.glob("*.py"))
     timeout = spec_timeout()
     importer = _import_isolated if hasattr(os, "fork") else _import_here
     todo = [path for path in files if path not in (kept or {})]
     if not todo or importer is _import_here:
         (meanwhile or _nothing)()
         meanwhile = None
-    result.outcomes = {**(kept or {}), **dict(zip(todo, importer(todo, specs_dir, timeout, meanwhile), strict=True))}
-    for path in files:
-        outcome = result.outcomes[path]
-        display = path.relative_to(root).as_posix()
-        problems.extend(outcome.problems)
-        for item in outcome.items:
-            _add(item, display, result, problems)
-    for name, model in result.models.items() if not problems else ():  # a failed import hides declarations
-        if model.storage and model.storage not in result.storage:
-            known = ", ".join(sorted(result.storage)) or "none declared"
-            problems.append(Problem(result.origin[("model", name)], None, f"{name}.storage",
-                                    f"expected the name of a declared S3Storage ({known}), found {model.storage!r}"))
+    outcomes = {**(kept or {}), **dict(zip(todo, importer(todo, specs_dir, timeout, meanwhile), strict=True))}
+    result, problems = merged(root, files, outcomes)
+    result.files = sorted(specs_dir.glob("*.py"))
     if problems:
         raise SpecError(problems)
     return result
@@ -182,19 +170,6 @@ def _declared(module: ModuleType) -> list[Declaration]:
         items: list[Any] = list(value) if isinstance(value, (list, tuple)) else [value]
         found.extend(i for i in items if isinstance(i, (Model, S3Storage, GCSStorage, AzureStorage, HuggingFaceStorage, HTTPStorage, LLM, InferenceGraph)))
     return found
-
-
-def _add(item: Declaration, display: str, result: SpecSet, problems: list[Problem]) -> None:
-    kind = "model" if isinstance(item, Model) else "llm" if isinstance(item, LLM) else "graph" if isinstance(item, InferenceGraph) else "storage"
-    table: dict[str, Any] = getattr(result, {"model": "models", "llm": "llms", "graph": "graphs", "storage": "storage"}[kind])
-    key = (kind, item.name)
-    if key in result.origin:
-        if table[item.name] is item:  # the same object exported twice (e.g. in a list too)
-            return
-        problems.append(Problem(display, None, item.name, f"duplicate {kind} name (also declared in {result.origin[key]})"))
-        return
-    table[item.name] = item
-    result.origin[key] = display
 
 
 def _nothing() -> None:

@@ -103,7 +103,7 @@ def build_context(project: Project, env_name: str) -> EnvContext:
     else:
         by_base = last.by_base
     specs = project.specs
-    memo.put("last", _Last(dict(specs.models), dict(specs.storage), dict(specs.llms), dict(specs.graphs), by_base, ctx))
+    memo.put("last", _Last(specs.serial, dict(specs.models), dict(specs.storage), dict(specs.llms), dict(specs.graphs), by_base, ctx))
     return ctx
 
 
@@ -111,6 +111,8 @@ def build_context(project: Project, env_name: str) -> EnvContext:
 class _Last:
     """What an env's last context in this process was built from (copies of the spec tables)."""
 
+    specs: int
+    """The serial of the spec set."""
     declared: dict[str, Model]
     storage: dict[str, Storage]
     llms: dict[str, LLM]
@@ -169,7 +171,10 @@ def _patched(project: Project, env: Env, kserve: Features, last: _Last) -> EnvCo
     if not (len(specs.models) == len(last.declared) and _same(specs.storage, last.storage) and _same(specs.llms, last.llms)
             and _same(specs.graphs, last.graphs) and all(isinstance(rt, Runtime) for rt in was.runtimes.values())):
         return None
-    changed = [name for name, m in specs.models.items() if last.declared.get(name) is not m]
+    if specs.delta is not None and specs.delta[0] == last.specs:  # the loader says which (specset.py)
+        changed = sorted(specs.delta[1])
+    else:
+        changed = [name for name, m in specs.models.items() if last.declared.get(name) is not m]
     if any(step.model is not None and step.model.name in changed for g in specs.graphs.values() for node in g.nodes.values()
            for step in node.steps):
         return None  # a graph's checks read the models its steps name

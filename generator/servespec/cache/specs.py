@@ -18,11 +18,13 @@ clock or files they read: ``render --no-cache`` imports every module.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from collections.abc import Callable
 from hashlib import blake2b
 from pathlib import Path
+from typing import Any
 
 from ..errors import SpecError
 from ..loader import load_specs
@@ -30,7 +32,7 @@ from ..spec import Model
 from ..specset import Outcome, SpecSet
 from .fingerprint import file_digest, repo_dir
 from .store import code_fingerprint, load_pickle, save_pickle
-from .warm import Scope, scope
+from .warm import ByFile, Scope, later, scope
 
 __all__ = ["SpecCache"]
 
@@ -107,7 +109,12 @@ class SpecCache:
 
     # -- reading and writing ------------------------------------------------------------------
     def _groups(self) -> list[Group]:
-        data = load_pickle(self.path) if self.enabled else None
+        data = None
+        if self.enabled:
+            data = _KEPT.get(str(self.path))
+            if data is None:
+                data = load_pickle(self.path)
+                _KEPT.put(str(self.path), data)
         ok = isinstance(data, dict) and data.get("format") == _FORMAT and data.get("code") == code_fingerprint()
         return list(data["groups"]) if ok and isinstance(data, dict) and isinstance(data.get("groups"), list) else []
 
@@ -147,8 +154,18 @@ class SpecCache:
             self.memo.put(tuple(sorted(keys.items())), outcomes)
             out.append((keys, pickle.dumps(outcomes, protocol=pickle.HIGHEST_PROTOCOL), models))
         if fresh or len(out) != len(groups):
-            save_pickle(self.path, {"format": _FORMAT, "code": code_fingerprint(), "groups": out})
+            data = {"format": _FORMAT, "code": code_fingerprint(), "groups": out}
+            later(functools.partial(_write, self.path, data), str(self.path))
         return digests
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    if save_pickle(path, data):
+        _KEPT.put(str(path), data)
+
+
+_KEPT = ByFile(2, code_fingerprint)
+"""The groups this process last read or wrote (a daemon neither reads them again nor waits for their write)."""
 
 
 def _shared(fresh: dict[Path, Outcome]) -> list[list[Path]]:
