@@ -8,12 +8,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, run_cli
 from servespec.errors import SpecError, UsageError
+import servespec.loader as loader
 from servespec.loader import load_specs, spec_timeout
 from servespec.project import Project
 from servespec.render import read_tree
@@ -55,15 +57,27 @@ def _render_fails(repo: Path, expected: list[str], *args: str) -> None:
     assert read_tree(repo / "rendered") == before
 
 
+@pytest.fixture(params=["fork", "zygote"])
+def importer(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Spec modules imported in children of this process, or of a zygote (as in the daemon: ``zygote.py``)."""
+    if request.param == "zygote":
+        loader.start_zygote()
+        assert loader.ZYGOTE.live
+    try:
+        yield request.param
+    finally:
+        loader.ZYGOTE.stop()
+
+
 @pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
-def test_hostile_spec_is_that_files_error(example_repo: Path, case: str) -> None:
+def test_hostile_spec_is_that_files_error(importer: str, example_repo: Path, case: str) -> None:
     body, message = HOSTILE[case]
     (example_repo / "specs/zz_hostile.py").write_text(f"x = 1\n{body}\n")
     _render_fails(example_repo, [message])
 
 
 @pytest.mark.parametrize("body", ["import time; time.sleep(60)", "while True: pass"], ids=["sleep", "busy-loop"])
-def test_a_hang_is_cut_at_the_time_limit_with_its_line(example_repo: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+def test_a_hang_is_cut_at_the_time_limit_with_its_line(importer: str, example_repo: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
     monkeypatch.setenv("SERVESPEC_SPEC_TIMEOUT", "0.5")
     (example_repo / "specs/zz_hostile.py").write_text(f"x = 1\n{body}\n")
     t0 = time.monotonic()
@@ -211,3 +225,24 @@ def test_project_reports_spec_and_overlay_problems_together_also_without_specs(e
     with pytest.raises(SpecError) as caught:
         Project.load(example_repo)
     assert [str(p) for p in caught.value.problems] == ["specs/: expected a specs/ folder with Python modules, found none", bad_overlay]
+
+
+def test_with_a_zygote_spec_modules_are_imported_in_its_children_and_without_it_in_ours(example_repo: Path, tmp_path: Path) -> None:
+    """The daemon's importers are forked from the zygote (``zygote.py``); when the zygote is gone
+    (here: killed), this process forks them itself, with the same outcome."""
+    import signal
+
+    seen = tmp_path / "parents"
+    (example_repo / "specs/zz_parent.py").write_text(f"import os\nopen({str(seen)!r}, 'a').write(f'{{os.getppid()}}\\n')\n")
+    loader.start_zygote()
+    try:
+        zygote = loader.ZYGOTE.pid
+        first = load_specs(example_repo)
+        os.kill(zygote, signal.SIGKILL)
+        os.waitpid(zygote, 0)
+        second = load_specs(example_repo)
+        assert not loader.ZYGOTE.live
+    finally:
+        loader.ZYGOTE.stop()
+    assert seen.read_text().split() == [str(zygote), str(os.getpid())]
+    assert sorted(first.models) == sorted(second.models) and first.models == second.models

@@ -143,8 +143,7 @@ def test_a_kept_manifest_is_the_one_its_file_holds(tmp_path: Path) -> None:
     assert save_manifest(path, Manifest({"": (1, 2, 3, 4, 5)}, {"a.yaml": ((1, 2, 3, 4, 6), b"x")}, "t1"))
     first = load_manifest(path)
     assert first is not None and first.token == "t1"
-    first.dirs["b"] = (0, 0, 0, 0, 0)  # a caller's change never reaches the kept copy
-    assert set(load_manifest(path).dirs) == {""}  # type: ignore[union-attr]
+    assert load_manifest(path) is first  # shared, not copied: a manifest is never changed once made (16,000 entries at 10,000 models)
     assert save_manifest(path, Manifest({"": (1, 2, 3, 4, 5)}, {}, "t2"))
     assert load_manifest(path).token == "t2"  # type: ignore[union-attr]
     os.rename(path, path + "-moved")  # servespec moves the live manifest to the spare's

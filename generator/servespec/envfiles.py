@@ -22,6 +22,7 @@ from .yamlwriter import dump
 __all__ = ["EnvFiles", "assemble", "serialized", "written"]
 
 _LAST = ("last written",)
+_TAIL = ("last tail",)
 """The key, in an env's memo of serialized units, of what the last write of the env was given."""
 
 
@@ -30,6 +31,8 @@ class _Last:
     units: list[str]
     laid: dict[str, list[Output]]
     """Each unit's outputs then (the very lists)."""
+    layout: int
+    """The serial of that layout (``emit/layout.Layout``)."""
     files: Wanted
     tail: list[str]
     """The env-wide files then (kustomization, controllers)."""
@@ -62,7 +65,12 @@ def assemble(root: str, env: str, units: Layout, tail: list[Output]) -> EnvFiles
     """The files of ``units`` and the env-wide ``tail`` outputs."""
     memo = warm.scope(("serialized", root, env), None)
     last = memo.hit(_LAST)
-    tail_files = serialized(tail)
+    kept = memo.hit(_TAIL)
+    if kept is not None and len(kept[0]) == len(tail) and all(a is b for a, b in zip(kept[0], tail, strict=True)):
+        tail_files = kept[1]  # the env's kustomization of 10,000 units is not written out again
+    else:
+        tail_files = serialized(tail)
+        memo.put(_TAIL, (list(tail), tail_files))
     if isinstance(last, _Last) and last.units == units.units:
         files = _patched(memo, units, tail_files, last)
     else:
@@ -77,14 +85,17 @@ def assemble(root: str, env: str, units: Layout, tail: list[Output]) -> EnvFiles
         whole.update(tail_files)
         files = EnvFiles(sorted(whole.items()))
     files._memo = memo
-    files._last = _Last(units.units, dict(units.laid), files, list(tail_files), "")
+    files._last = _Last(units.units, units.laid, units.serial, files, list(tail_files), "")
     return files
 
 
 def _patched(memo: warm.Scope, units: Layout, tail: Wanted, last: _Last) -> EnvFiles:
     """The last written files with every unit that is not the very list it was then serialized
     again (the same units), and the paths that may differ."""
-    changed = [unit for unit in units.units if last.laid.get(unit) is not units.laid[unit]]
+    if units.basis is not None and units.basis == last.layout:  # the layout says which units it laid out again
+        changed = units.fresh
+    else:
+        changed = [unit for unit in units.units if last.laid.get(unit) is not units.laid[unit]]
     memo.keep()  # every unit's entry stays (``Scope.sweep``)
     files = EnvFiles(last.files)  # a path kept keeps its place: the files stay sorted unless paths come or go
     dirty = {*last.tail, *tail}
@@ -115,4 +126,4 @@ def written(files: Wanted, token: str) -> None:
     process patches them."""
     if isinstance(files, EnvFiles) and files._memo is not None and files._last is not None:
         last = files._last
-        files._memo.put(_LAST, _Last(last.units, last.laid, files, last.tail, token))
+        files._memo.put(_LAST, _Last(last.units, last.laid, last.layout, files, last.tail, token))

@@ -345,7 +345,7 @@ class EnvTree:
         spare = load_manifest(self.state_path)
         if (isinstance(top, dict) and top.get("format") == 2 and top.get("top") == self.top and spare is not None
                 and top.get("token") == spare.token and isinstance(top.get("stat"), tuple)):
-            spare.dirs[""] = top["stat"]
+            spare = Manifest({**spare.dirs, "": top["stat"]}, spare.files, spare.token)  # a manifest is never changed
             try:
                 same_fs = os.lstat(self.spare_path).st_dev == os.lstat(self.top).st_dev
                 if same_fs and (self._watched(spare, str(top.get("token"))) or all(stat_of(os.lstat(os.path.join(self.spare_path, rel) if rel else self.spare_path)) == st

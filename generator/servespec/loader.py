@@ -52,9 +52,11 @@ except ImportError:  # pragma: no cover
 from .childio import FrameReader, drain, flush_std, write_frame
 from .errors import Problem, SpecError, UsageError
 from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
+from .spec.base import build_all
 from .specset import Declaration, SpecSet, merged
 from .specset import Outcome as _Outcome
 from .validation_messages import describe_pydantic_error
+from .zygote import Zygote
 
 __all__ = ["SpecSet", "load_specs", "spec_timeout", "TIMEOUT_VAR", "DEFAULT_TIMEOUT"]
 
@@ -215,13 +217,15 @@ def _run_child(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Ca
         except (OSError, AttributeError):  # not Linux, or above /proc/sys/fs/pipe-max-size: the child waits sooner
             pass
     flush_std()
-    with warnings.catch_warnings():  # 3.12+ warns when forking a threaded process; the child only imports
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, measured by the tests through its effects
-        os.close(data_r)
-        os.close(dump_r)
-        _child(files, specs_dir, data_w, dump_w)
+    pid = ZYGOTE.spawn((files, specs_dir, os.getpid(), _state()), [data_w, dump_w, 0, 1, 2]) if ZYGOTE.live else None
+    if pid is None:
+        with warnings.catch_warnings():  # 3.12+ warns when forking a threaded process; the child only imports
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, measured by the tests through its effects
+            os.close(data_r)
+            os.close(dump_r)
+            _child(files, specs_dir, data_w, dump_w)
     os.close(data_w)
     os.close(dump_w)
     outcomes: list[_Outcome] = []
@@ -271,13 +275,52 @@ def _read_child(fd: int, files: list[Path], timeout: float, outcomes: list[_Outc
     return "done"
 
 
-def _child(files: list[Path], specs_dir: Path, data_w: int, dump_w: int) -> NoReturn:  # pragma: no cover
+ZYGOTE = Zygote()
+"""The process that forks the importers when this one is a daemon (``start_zygote``), else none."""
+
+
+def start_zygote() -> None:
+    """From now on, spec modules are imported in children of a small process forked now, with
+    every spec class built (``zygote.py``): for a daemon, before it reads any repo."""
+    if hasattr(os, "fork") and not ZYGOTE.live:
+        ZYGOTE.start(_zygote_child, build_all)
+
+
+def _state() -> tuple[dict[bytes, bytes], str | None, int, list[str]]:
+    """What a child forked here would inherit besides its descriptors: environment, folder, umask,
+    argv (a daemon's command runs in its client's: ``daemon/request.py``)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return dict(os.environb), os.getcwd() if os.path.isdir(".") else None, umask, list(sys.argv)
+
+
+def _zygote_child(payload: tuple[list[Path], Path, int, Any], fds: list[int]) -> NoReturn:  # pragma: no cover - child only
+    """A child of the zygote: this process's state made the requester's (:func:`_state`, its
+    standard streams), then the importer's life."""
+    files, specs_dir, daemon, (env, cwd, umask, argv) = payload
+    try:
+        for n in range(3):
+            os.dup2(fds[2 + n], n)
+            os.close(fds[2 + n])
+        os.environb.clear()
+        os.environb.update(env)
+        time.tzset()
+        if cwd is not None:
+            os.chdir(cwd)
+        os.umask(umask)
+        sys.argv = argv
+    except BaseException:  # noqa: BLE001 - never let the child return into the zygote's code
+        os._exit(70)
+    _child(files, specs_dir, fds[0], fds[1], daemon)
+
+
+def _child(files: list[Path], specs_dir: Path, data_w: int, dump_w: int, daemon: int = 0) -> NoReturn:  # pragma: no cover
     """The child's whole life: import each module, send its outcome, end without cleanup."""
     real_exit = os._exit
     code = 0
     try:
         gc.freeze()  # the collector leaves the inherited heap alone: no copy-on-write of every page
-        _guard_child(dump_w)
+        _guard_child(dump_w, daemon)
         _BASELINE.update(sys.modules)
         sys.path.insert(0, str(specs_dir))
         buf = io.BytesIO()
@@ -310,14 +353,15 @@ def _foreign_checked(outcome: _Outcome, display: str) -> _Outcome:
     return _Outcome(problems=[Problem(display, None, "", msg)])
 
 
-def _guard_child(dump_w: int) -> None:  # pragma: no cover - child only
+def _guard_child(dump_w: int, daemon: int = 0) -> None:  # pragma: no cover - child only
     """Turn the ways a module can end the child into exceptions at the calling line; a crash
     dumps the stack to ``dump_w``; the child reads no terminal input."""
     faulthandler.enable(file=dump_w, all_threads=False)
     faulthandler.register(_DUMP_SIGNAL, file=dump_w, all_threads=False)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     sys.stdin = open(os.devnull, encoding="utf-8")  # also where a test runner replaced sys.stdin
-    me, parent = os.getpid(), os.getppid()
+    me, parent = os.getpid(), daemon or os.getppid()  # a zygote's child guards the daemon (and the zygote: below)
+    zygote = os.getppid()
 
     def refuse(what: str, signals: bool = False) -> Callable[..., NoReturn]:
         def call(*args: object) -> NoReturn:
@@ -325,7 +369,7 @@ def _guard_child(dump_w: int) -> None:  # pragma: no cover - child only
         return call
 
     def who(pid: object) -> str:
-        return "its own process" if pid == me else "servespec's process" if pid == parent else repr(pid)
+        return "its own process" if pid == me else "servespec's process" if pid in (parent, zygote) else repr(pid)
 
     for module, attr in ((os, "_exit"), (os, "abort"), (signal, "raise_signal")):
         setattr(module, attr, refuse(f"{module.__name__}.{attr}", signals=module is signal))
@@ -335,7 +379,7 @@ def _guard_child(dump_w: int) -> None:  # pragma: no cover - child only
         setattr(posix, "abort", os.abort)  # noqa: B010
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event == "os.kill" and args[0] in (me, parent, 0, -1, -os.getpgrp()):
+        if event == "os.kill" and args[0] in (me, parent, zygote, 0, -1, -os.getpgrp()):
             raise _ProcessEnd(f"os.kill({who(args[0])}, {_signal_name(args[1])})")
         if event == "os.killpg" and args[0] in (0, os.getpgrp()):
             raise _ProcessEnd(f"os.killpg({args[0]}, {_signal_name(args[1])})")
@@ -371,23 +415,33 @@ def _ended(path: Path, dump: str, status: int, timeout: float, timed_out: bool) 
 
 
 def _reap(pid: int, how: str, dump_fd: int) -> int:
-    """The child's wait status. ``done``: it delivered everything and is ending, wait for it.
-    ``late``: past its time; its fault handler is asked where it is, then it is killed.
-    ``stopped``: killed. ``ended``: it closed the pipe; it is given a moment, then killed."""
+    """The child's wait status. ``done``: it delivered everything and is ending, wait for it
+    (a child of the zygote is its to reap). ``late``: past its time; its fault handler is asked
+    where it is, then it is killed. ``stopped``: killed. ``ended``: it closed the pipe; it is
+    given a moment, then killed."""
+    ours = ZYGOTE.pid == 0 or not ZYGOTE.live
+
+    def wait(timeout: float) -> int | None:
+        if not ours:
+            return ZYGOTE.status(pid, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG if timeout < 60 else 0)
+            if done or time.monotonic() >= deadline:
+                return status if done else None
+            time.sleep(0.005)
+
     if how == "done":
-        return os.waitpid(pid, 0)[1]
+        return (wait(3600.0) or 0) if ours else 0
     if how in ("late", "stopped"):
         if how == "late":
             os.kill(pid, _DUMP_SIGNAL)
             if select.select([dump_fd], [], [], 1.0)[0]:
                 time.sleep(0.05)  # the rest of the stack
         os.kill(pid, signal.SIGKILL)
-        return os.waitpid(pid, 0)[1]
-    deadline = time.monotonic() + 0.5
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status
-        time.sleep(0.005)
-    os.kill(pid, signal.SIGKILL)
-    return os.waitpid(pid, 0)[1]
+        return wait(3600.0) or 0
+    status = wait(0.5)
+    if status is None:
+        os.kill(pid, signal.SIGKILL)
+        status = wait(3600.0)
+    return status or 0

@@ -384,7 +384,7 @@ def _render_env_refs(project: Project, env: str, cache: RenderCache, fresh: set[
     units, controllers = emit_units(ctx, models=cache.groups(ctx, fresh))
     # a unit not laid out now (the same lists as the last render in this process) was recorded,
     # checked and serialized then; unit folders are disjoint, so no path of it can clash with another's
-    tail = [units.outputs[-1], *controllers]  # the env's kustomization, bootstrap/
+    tail = [units.kustomization, *controllers]  # the env's kustomization, bootstrap/
     new = [out for unit in units.fresh for out in units.laid[unit]] + tail
     cache.record(env, new)
     _refuse(ctx, new)

@@ -36,7 +36,7 @@ def _join(top: str, rel: str) -> str:
 
 
 class Manifest:
-    """One tree as servespec left it (a plain class: ``dataclasses`` costs the fast path 15 ms)."""
+    """One tree as servespec left it, never changed once made (a plain class: ``dataclasses`` costs the fast path 15 ms)."""
 
     def __init__(self, dirs: dict[str, Stat] | None = None, files: dict[str, tuple[Stat, bytes]] | None = None, token: str = ""):
         self.dirs: dict[str, Stat] = dirs if dirs is not None else {}
@@ -138,15 +138,13 @@ _KEPT = ByFile(16)
 read them again)."""
 
 
-def _copy(manifest: Manifest) -> Manifest:
-    return Manifest(dict(manifest.dirs), dict(manifest.files), manifest.token)  # the stats inside are tuples
-
-
 def load_manifest(path: str) -> Manifest | None:
-    """A saved manifest, or None (missing, corrupted, another format)."""
+    """A saved manifest, or None (missing, corrupted, another format). Shared with whoever else
+    loads or saved it in this process: a manifest is never changed once made (16,000 entries at
+    10,000 models: a copy per use cost a daemon 4 ms per environment)."""
     kept = _KEPT.get(path)
     if kept is not None:
-        return _copy(kept)
+        return kept  # type: ignore[no-any-return]
     raw = read_framed(path)
     if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
         return None
@@ -154,15 +152,14 @@ def load_manifest(path: str) -> Manifest | None:
     if not isinstance(dirs, dict) or not isinstance(files, dict) or not isinstance(token, str):
         return None
     manifest = Manifest(dirs, files, token)
-    _KEPT.put(path, _copy(manifest))
+    _KEPT.put(path, manifest)
     return manifest
 
 
 def save_manifest(path: str, manifest: Manifest) -> bool:
-    """Keep a manifest (atomically); False when it cannot be written."""
-    kept = _copy(manifest)
-    return write_framed(path, {"format": _FORMAT, "token": kept.token, "dirs": kept.dirs, "files": kept.files},
-                        lambda: _KEPT.put(path, kept))
+    """Keep a manifest (atomically; it is never changed afterwards); False when it cannot be written."""
+    return write_framed(path, {"format": _FORMAT, "token": manifest.token, "dirs": manifest.dirs, "files": manifest.files},
+                        lambda: _KEPT.put(path, manifest))
 
 
 def manifest_path(root: str, env: str) -> str:

@@ -28,6 +28,8 @@ class ObjectStore(Mapping[bytes, bytes]):
         self.folder = os.path.join(repo_dir(root), f"objects-{env}")
         self.enabled = enabled
         self._buckets: dict[int, dict[bytes, bytes]] = {}
+        self._pruned: dict[int, int] = {}
+        """Per bucket, how many objects it held after it last dropped those no file has."""
         self._new: dict[bytes, bytes] = {}
 
     def _bucket(self, index: int) -> dict[bytes, bytes]:
@@ -35,6 +37,7 @@ class ObjectStore(Mapping[bytes, bytes]):
             raw = read_framed(os.path.join(self.folder, f"{index:02x}")) if self.enabled else None
             ok = isinstance(raw, dict) and raw.get("format") == 2 and isinstance(raw.get("objects"), dict)
             self._buckets[index] = raw["objects"] if ok and isinstance(raw, dict) else {}
+            self._pruned[index] = raw.get("pruned", 0) if ok and isinstance(raw, dict) and isinstance(raw.get("pruned", 0), int) else 0
         return self._buckets[index]
 
     def by_digest(self, digest: bytes) -> bytes | None:
@@ -66,26 +69,26 @@ class ObjectStore(Mapping[bytes, bytes]):
         if self.enabled:
             self._new[digest] = json
 
-    def save(self, keep: Callable[[], set[bytes]], live: int) -> None:
-        """Write the buckets that got new objects. A bucket holding a quarter more objects than
-        its share of the ``live`` ones (the files rendered now) drops those no rendered file has
-        any more (``keep()``: their digests, found once and only then: at 10,000 models a set of
-        40,000 digests per environment on every one-model change cost more than the rest of
-        saving). An object kept a while longer is never asked for: its file is gone."""
+    def save(self, keep: Callable[[], set[bytes]]) -> None:
+        """Write the buckets that got new objects. A bucket grown by a quarter since it last
+        dropped the objects no rendered file has any more (``keep()``: the digests of the files
+        rendered now, found once and only then: at 10,000 models a set of 40,000 digests per
+        environment on every one-model change cost more than the rest of saving) drops them
+        again. An object kept a while longer is never asked for: its file is gone."""
         if not (self.enabled and self._new):
             return
         touched: dict[int, dict[bytes, bytes]] = {}
         for d, js in self._new.items():
             touched.setdefault(d[0] % BUCKETS, {})[d] = js
-        share, kept = live * 1.25 / BUCKETS + 8, None
+        kept = None
         for index, new in sorted(touched.items()):
-            bucket = self._bucket(index)
-            if len(bucket) + len(new) > share:
+            bucket = dict(self._bucket(index))
+            bucket.update(new)
+            pruned = self._pruned[index]
+            if len(bucket) > pruned + pruned // 4 + 4:
                 kept = keep() if kept is None else kept
                 bucket = {d: js for d, js in bucket.items() if d in kept}
-            else:
-                bucket = dict(bucket)
-            bucket.update(new)
-            self._buckets[index] = bucket
-            write_framed(os.path.join(self.folder, f"{index:02x}"), {"format": 2, "objects": bucket})
+                pruned = len(bucket)
+            self._buckets[index], self._pruned[index] = bucket, pruned
+            write_framed(os.path.join(self.folder, f"{index:02x}"), {"format": 2, "objects": bucket, "pruned": pruned})
         self._new = {}

@@ -250,7 +250,7 @@ class RenderCache:
             kept = dict(table)  # what the file will hold, whatever this object does next
             write_framed(path, {"format": _FORMAT, "code": code_digest(), "models": kept}, functools.partial(_KEPT.put, path, kept))
             self._source[env] = kept
-            self.objects(env).save(functools.partial(_digests, kept), sum(len(items) for _key, items in kept.values()))
+            self.objects(env).save(functools.partial(_digests, kept))
         self._dirty = set()
 
 

@@ -5,7 +5,8 @@ Besides the library's warm memos (``cache/warm.py``, on in every process), it ke
 watches of the rendered trees (``cache/treewatch.py``): a tree it proved or wrote itself is
 trusted without a ``stat`` per file until an event it did not cause arrives. And it writes its
 cache files after replying (``warm.later``): the client has its exit code before the manifests
-and tables are marshalled."""
+and tables are marshalled. Its spec modules are imported in children of a zygote forked at start
+(``zygote.py``), not of the daemon itself."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 
 from ..cache import treewatch, warm
 from ..cli import main
+from ..loader import ZYGOTE, start_zygote
 from .server import DEFAULT_IDLE_TIMEOUT, serve
 
 WARM = ("servespec.cli.commands", "servespec.cli.render", "servespec.cli.validate", "servespec.cli.diff", "servespec.cli.status",
@@ -37,8 +39,9 @@ def _main() -> int:
     warm.trees = watcher
     warm.defer_writes()
     try:
-        return serve(args.root, args.idle_timeout, _run, WARM)
+        return serve(args.root, args.idle_timeout, _run, WARM, ready=start_zygote)  # spec importers fork from it (zygote.py)
     finally:
+        ZYGOTE.stop()
         warm.defer_writes(False)
         warm.trees = None
         watcher.close()

@@ -353,11 +353,11 @@ def _warm(modules: Iterable[str], log: Callable[[str], None]) -> None:
     gc.freeze()
 
 
-def serve(root: str, idle_timeout: float, run: Run, warm: Iterable[str] = ()) -> int:
+def serve(root: str, idle_timeout: float, run: Run, warm: Iterable[str] = (), ready: Callable[[], None] = lambda: None) -> int:
     """Be the daemon of ``root`` (absolute, resolved) until stopped, idle for ``idle_timeout``
     seconds or refusing a client: 0; 1 when another server of ``root`` runs or none can listen.
-    ``run`` runs the CLI on one command line; ``warm``: modules imported before listening. The
-    log is this process's standard error."""
+    ``run`` runs the CLI on one command line; ``warm``: modules imported before listening, then
+    ``ready()`` (before any thread starts: it may fork). The log is this process's standard error."""
     server = Server(root, idle_timeout, run, os.dup(2))
     private_dir(locate.state_dir(root))
     lock = _lock(locate.lock_path(root))
@@ -370,6 +370,7 @@ def serve(root: str, idle_timeout: float, run: Run, warm: Iterable[str] = ()) ->
         return 1
     private_dir(os.path.dirname(path))
     _warm(warm, server.log)
+    ready()
     server.listen(path)
     with open(locate.pid_path(root), "w") as f:
         f.write(f"{os.getpid()}\n")

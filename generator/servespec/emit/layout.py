@@ -20,6 +20,7 @@ themselves (TOOLCHAIN.md §2: the transformers break references and double the b
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 from itertools import chain
 
@@ -29,19 +30,32 @@ from .context import COMMON, EnvContext, Output, kustomization
 
 __all__ = ["Layout", "layout", "shard_of"]
 
-@dataclass(frozen=True)
 class Layout:
     """The environment's objects moved into their units, with the kustomizations."""
 
-    outputs: list[Output]
-    units: list[str]
-    """Unit folders as the env's kustomization lists them: ``common`` first, then sorted."""
-    members: dict[str, list[str]]
-    """The models of each unit (sorted; none for ``common``)."""
-    laid: dict[str, list[Output]]
-    """Each unit's outputs at their final paths, its kustomization last."""
-    fresh: list[str]
-    """Units laid out now; every other one is the very list of the last render in this process."""
+    def __init__(self, units: list[str], members: dict[str, list[str]], laid: dict[str, list[Output]], fresh: list[str],
+                 kustomization: Output, basis: int | None = None):
+        self.units = units
+        """Unit folders as the env's kustomization lists them: ``common`` first, then sorted."""
+        self.members = members
+        """The models of each unit (sorted; none for ``common``)."""
+        self.laid = laid
+        """Each unit's outputs at their final paths, its kustomization last."""
+        self.fresh = fresh
+        """Units laid out now; every other one is the very list of the last layout of the env in this process."""
+        self.kustomization = kustomization
+        """The env's own kustomization (listing the units)."""
+        self.serial = next(_SERIALS)
+        self.basis = basis
+        """The serial of the layout this one patched: every unit but the :attr:`fresh` ones is that one's (None: laid out whole)."""
+
+    @property
+    def outputs(self) -> list[Output]:
+        """Every unit's outputs in order, the env's kustomization last."""
+        return [*chain.from_iterable(map(self.laid.__getitem__, self.units)), self.kustomization]
+
+
+_SERIALS = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -115,7 +129,6 @@ def _whole(ctx: EnvContext, memo: Scope, groups: list[list[Output]]) -> tuple[La
     if COMMON in parts:  # common/ first, then the rest sorted
         order.remove(COMMON)
         order.insert(0, COMMON)
-    result: list[Output] = []
     members: dict[str, list[str]] = {}
     laid: dict[str, list[Output]] = {}
     fresh: list[str] = []
@@ -126,15 +139,14 @@ def _whole(ctx: EnvContext, memo: Scope, groups: list[list[Output]]) -> tuple[La
             hit = (now, *_lay(ctx, unit, now))
             memo.put(unit, hit)
             fresh.append(unit)
-        result.extend(hit[1])
         laid[unit], members[unit] = hit[1], hit[2]
-    result.append(Output("kustomization.yaml", {
+    env_kustomization = Output("kustomization.yaml", {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": order,
-    }))
+    })
     single = not shards and all(len(p) == 1 and _unit_alone(p[0]) == unit for unit, p in parts.items())
-    return Layout(result, order, members, laid, fresh), single
+    return Layout(order, members, laid, fresh, env_kustomization), single
 
 
 def _patched(ctx: EnvContext, memo: Scope, groups: list[list[Output]], last: _Last) -> Layout | None:
@@ -147,19 +159,19 @@ def _patched(ctx: EnvContext, memo: Scope, groups: list[list[Output]], last: _La
     if len(changed) * 4 > len(groups):
         return None
     was = last.layout
-    laid, members, fresh = dict(was.laid), dict(was.members), []
+    laid, members, fresh = dict(was.laid), was.members, []
     for i in changed:
         unit = _unit_alone(groups[i])
         if unit is None or unit != _unit_alone(last.groups[i]):
             return None
         entry = ([groups[i]], *_lay(ctx, unit, [groups[i]]))
         memo.put(unit, entry)
-        laid[unit], members[unit] = entry[1], entry[2]
+        laid[unit] = entry[1]
+        if entry[2] != members[unit]:
+            members = {**members, unit: entry[2]}  # (the members of a model's own unit never change)
         fresh.append(unit)
     memo.keep()  # every other unit's entry stays: the next whole layout reuses them
-    outputs = list(chain.from_iterable(map(laid.__getitem__, was.units)))
-    outputs.append(was.outputs[-1])
-    return Layout(outputs, was.units, members, laid, fresh)
+    return Layout(was.units, members, laid, fresh, was.kustomization, was.serial)
 
 
 def _unit_alone(group: list[Output]) -> str | None:
