@@ -106,6 +106,7 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "overlay-defaults": lambda r: _sub(r / "overlays/prod.yaml", "  minReplicas: 3\n  maxReplicas: 10\n", "  minReplicas: 4\n  maxReplicas: 10\n"),
     # a toggle (entry first: "models:\n" is always there); not sklearn-iris, which "delete-model" removes
     "overlay-disable": lambda r: _sub(r / "overlays/staging.yaml", "models:\n  fraud-detector: {enabled: false}\n", "models:\n"),
+    "overlay-shards": lambda r: _toggle(r / "overlays/prod.yaml", "delivery:\n  controller: flux\n", "delivery:\n  shards: 2\n  controller: flux\n"),
     "overlay-monitoring": lambda r: _sub(r / "overlays/dev.yaml", "messageDumper: {enabled: true}", "messageDumper: {enabled: false}"),
     "add-model": lambda r: (r / "specs/extra.py").unlink() if (r / "specs/extra.py").exists() else (r / "specs/extra.py").write_text(
         "from servespec.spec import Model, Predictor, Resources\n"
@@ -247,6 +248,7 @@ def test_cached_render_equals_cold_render_after_any_edits(tmp_path: Path, edits:
 @example(edits=["model-replicas", "daemon-killed", "model-replicas", "tamper-spare", "model-annotation"])
 @example(edits=["model-drops-a-file", "model-replicas", "model-drops-a-file"])  # files removed and added in a unit
 @example(edits=["model-mode", "model-monitoring", "model-uri", "model-monitoring", "model-mode"])  # one model's context patched (resolve.py)
+@example(edits=["overlay-shards", "model-replicas", "model-mode", "rename-model", "model-replicas"])  # a shard laid out again (layout.py)
 def test_in_a_daemon_cached_render_equals_cold_render_after_any_edits(tmp_path: Path, edits: list[str]) -> None:
     repo = with_helpers(copy_example(Path(tempfile.mkdtemp(dir=tmp_path)) / "repo"))
     fingerprint._CODE = None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass
-from itertools import chain
 
 from ..sharding import shard_hash
 from ..cache.warm import Scope, scope
@@ -52,7 +51,7 @@ class Layout:
     @property
     def outputs(self) -> list[Output]:
         """Every unit's outputs in order, the env's kustomization last."""
-        return [*chain.from_iterable(map(self.laid.__getitem__, self.units)), self.kustomization]
+        return [*itertools.chain.from_iterable(map(self.laid.__getitem__, self.units)), self.kustomization]
 
 
 _SERIALS = itertools.count()
@@ -64,8 +63,10 @@ class _Last:
 
     groups: list[list[Output]]
     layout: Layout
-    single: bool
-    """Every unit was made of one group (no shards): a changed group is laid out alone."""
+    where: list[str | None] | None
+    """The unit each group went to whole (None: empty), or None when a group was split."""
+    members: dict[str, list[int]]
+    """The groups of each unit, in order (when ``where`` is known)."""
 
 
 _LAST = ("last layout",)
@@ -101,18 +102,24 @@ def layout(ctx: EnvContext, groups: list[list[Output]]) -> Layout:
     shards = ctx.env.overlay.delivery.shards
     memo = scope(("layout", str(ctx.project.root), ctx.env.name), shards)
     last = memo.hit(_LAST)
-    found = _patched(ctx, memo, groups, last) if isinstance(last, _Last) and last.single else None
+    found = _patched(ctx, memo, groups, last) if isinstance(last, _Last) and last.where is not None else None
     if found is None:
-        found, single = _whole(ctx, memo, groups)
-        memo.put(_LAST, _Last(list(groups), found, single))
+        found = _whole(ctx, memo, groups)
+        where = [_unit_whole(ctx, group) for group in groups]
+        whole = all(unit is not None or not group for unit, group in zip(where, groups, strict=True))
+        members: dict[str, list[int]] = {}
+        for i, unit in enumerate(where):
+            if unit is not None:
+                members.setdefault(unit, []).append(i)
+        memo.put(_LAST, _Last(list(groups), found, where if whole else None, members))
     else:
-        memo.put(_LAST, _Last(list(groups), found, True))
+        assert isinstance(last, _Last)
+        memo.put(_LAST, _Last(list(groups), found, last.where, last.members))
     return found
 
 
-def _whole(ctx: EnvContext, memo: Scope, groups: list[list[Output]]) -> tuple[Layout, bool]:
-    """Every group to its unit, each unit laid out unless its groups are the very lists of last
-    time; whether each unit was made of one group."""
+def _whole(ctx: EnvContext, memo: Scope, groups: list[list[Output]]) -> Layout:
+    """Every group to its unit, each unit laid out unless its groups are the very lists of last time."""
     shards = ctx.env.overlay.delivery.shards
     get, used = memo.get, memo.used
     parts: dict[str, list[list[Output]]] = {}
@@ -145,43 +152,45 @@ def _whole(ctx: EnvContext, memo: Scope, groups: list[list[Output]]) -> tuple[La
         "kind": "Kustomization",
         "resources": order,
     })
-    single = not shards and all(len(p) == 1 and _unit_alone(p[0]) == unit for unit, p in parts.items())
-    return Layout(order, members, laid, fresh, env_kustomization), single
+    return Layout(order, members, laid, fresh, env_kustomization)
 
 
 def _patched(ctx: EnvContext, memo: Scope, groups: list[list[Output]], last: _Last) -> Layout | None:
     """The last layout with the units of the groups that are not the very lists of last time
-    laid out again, when each such group goes whole to the unit its old one went to (the same
-    units, in the same order: the env's kustomization is the same object); None otherwise."""
-    if len(groups) != len(last.groups):
+    laid out again (with their other groups), when each such group goes whole to the unit its
+    old one went to (the same units, in the same order: the env's kustomization is the same
+    object); None otherwise."""
+    if len(groups) != len(last.groups) or last.where is None:
         return None
     changed = [i for i, (a, b) in enumerate(zip(groups, last.groups, strict=True)) if a is not b]
-    if len(changed) * 4 > len(groups):
-        return None
+    units: dict[str, None] = {}
+    for i in changed:
+        unit = _unit_whole(ctx, groups[i])
+        if unit is None or unit != last.where[i]:
+            return None
+        units[unit] = None
     was = last.layout
     laid, members, fresh = dict(was.laid), was.members, []
-    for i in changed:
-        unit = _unit_alone(groups[i])
-        if unit is None or unit != _unit_alone(last.groups[i]):
-            return None
-        entry = ([groups[i]], *_lay(ctx, unit, [groups[i]]))
+    for unit in units:
+        now = [groups[i] for i in last.members[unit]]
+        entry = (now, *_lay(ctx, unit, now))
         memo.put(unit, entry)
         laid[unit] = entry[1]
         if entry[2] != members[unit]:
-            members = {**members, unit: entry[2]}  # (the members of a model's own unit never change)
+            members = {**members, unit: entry[2]}  # a shard's models change when one is renamed
         fresh.append(unit)
     memo.keep()  # every other unit's entry stays: the next whole layout reuses them
     return Layout(was.units, members, laid, fresh, was.kustomization, was.serial)
 
 
-def _unit_alone(group: list[Output]) -> str | None:
-    """The unit all of a (non-empty) group goes to, without shards; None when it is split or empty."""
+def _unit_whole(ctx: EnvContext, group: list[Output]) -> str | None:
+    """The unit all of a (non-empty) group goes to; None when it is split or empty."""
     if not group:
         return None
     model = group[0].model
     if any(o.model != model for o in group):
         return None
-    return COMMON if model is None else f"models/{model}"
+    return _unit_of(ctx, group[0])[0]
 
 
 def _split(ctx: EnvContext, group: list[Output]) -> list[tuple[str, list[Output]]]:
