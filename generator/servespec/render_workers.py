@@ -50,8 +50,8 @@ def parallel_envs(project: Project, cache: RenderCache) -> bool:
     envs = project.envs
     if not available() or jobs() < 2 or not 2 <= len(envs) <= jobs() * 4:
         return False
-    names = set(project.specs.models)
-    missing = sum(len(names - set(cache.table(env))) for env in envs)
+    names = project.specs.models.keys()
+    missing = sum(len(names) - len(names & cache.table(env).keys()) for env in envs)
     return missing >= MIN_WORK
 
 

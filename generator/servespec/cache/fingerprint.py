@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from hashlib import blake2b, sha1
 
 from . import warm
@@ -93,15 +95,46 @@ def _walk_stat(top: str) -> list[tuple[str, os.stat_result]]:
     return out
 
 
-def _content(path: str) -> bytes:
-    """A file's digest; a symlink is its target's text (never followed), a missing file is empty."""
+_SEEN: dict[str, tuple[tuple[int, int, int], bytes]] | None = None
+"""File digests read by the running command, with the stat they were read at (:func:`content`);
+None outside a command."""
+
+
+@contextmanager
+def command() -> Iterator[None]:
+    """A command runs (``cli.main``): each input file is read once while its stat stays the
+    same; the next command reads it again (an edit that keeps a file's size and puts its mtime
+    back is new content then)."""
+    global _SEEN
+    _SEEN = {}
     try:
-        if os.path.islink(path):
-            return b"link:" + os.fsencode(os.readlink(path))
-        with open(path, "rb") as f:
-            return file_digest(f.read())
+        yield
+    finally:
+        _SEEN = None
+
+
+def content(path: str, st: os.stat_result | None = None) -> bytes:
+    """A file's digest, read once per command while its stat stays the same (the no-op check,
+    the render's record and the spec cache all ask for every spec file); a symlink is its
+    target's text (never followed), a missing file is ``missing``."""
+    try:
+        st = st if st is not None else os.lstat(path)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        seen = _SEEN.get(path) if _SEEN is not None else None
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        if stat.S_ISLNK(st.st_mode):
+            out = b"link:" + os.fsencode(os.readlink(path))
+        else:
+            with open(path, "rb") as f:
+                out = file_digest(f.read())
     except OSError:
         return b"missing"
+    if _SEEN is not None:
+        _SEEN[path] = (stamp, out)
+    return out
+
+
 
 
 def base_digest(root: str) -> str:
@@ -113,9 +146,9 @@ def base_digest(root: str) -> str:
         h.update(f"{var}={os.environ.get(var, '')}\n".encode())
     for folder in INPUT_FOLDERS:
         base = os.path.join(root, folder)
-        for rel, _st in _walk_stat(base):
+        for rel, st in _walk_stat(base):
             h.update(f"{folder}/{rel}\0".encode())
-            h.update(_content(os.path.join(base, rel)))
+            h.update(content(os.path.join(base, rel), st))
     return h.hexdigest()
 
 
@@ -127,7 +160,7 @@ def deps_digest(root: str, deps: list[str] | tuple[str, ...]) -> str:
     for dep in sorted(deps):
         h.update(f"dep {dep}\0".encode())
         if dep.startswith(prefix):
-            h.update(_content(dep))
+            h.update(content(dep))
         else:
             try:
                 st = os.stat(dep)

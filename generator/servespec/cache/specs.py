@@ -30,7 +30,7 @@ from ..errors import SpecError
 from ..loader import load_specs
 from ..spec import Model
 from ..specset import Outcome, SpecSet
-from .fingerprint import file_digest, repo_dir
+from .fingerprint import content, repo_dir
 from .store import code_fingerprint, load_pickle, save_pickle
 from .warm import ByFile, Scope, later, scope
 
@@ -92,8 +92,7 @@ class SpecCache:
         if path not in self._digests:
             try:
                 if path.startswith(str(self.root) + os.sep):
-                    with open(path, "rb") as f:
-                        self._digests[path] = file_digest(f.read())
+                    self._digests[path] = content(path)
                 else:
                     st = os.stat(path)
                     self._digests[path] = f"{st.st_size}:{st.st_mtime_ns}".encode()

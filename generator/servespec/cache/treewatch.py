@@ -22,6 +22,7 @@ Off unless a process turns it on (``servespec.cache.warm.trees``: the daemon doe
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from inotify_simple import INotify, flags
@@ -70,7 +71,7 @@ class TreeWatch:
         except OSError:
             return False
         have = self.watched.get((st.st_dev, st.st_ino), {})
-        return all(rel in have for rel in dirs)
+        return all(map(have.__contains__, dirs))
 
     def reset(self) -> None:
         """Forget trust; events from now on count (call before proving the tree by ``lstat``)."""
@@ -90,7 +91,7 @@ class TreeWatch:
             return
         tree = (st.st_dev, st.st_ino)
         have = self.watched.setdefault(tree, {})
-        new = [rel for rel in dirs if rel not in have]
+        new = list(itertools.filterfalse(have.__contains__, dirs))
         for rel in new:
             try:
                 wd = self.inotify.add_watch(os.path.join(top, rel) if rel else top, _ADD)

@@ -24,6 +24,7 @@ import os
 import sys
 from typing import NoReturn
 
+from ..cache.fingerprint import command
 from ..daemon.locate import forwardable, live_socket, root_arg
 from .fastpath import _find_root, fast_answer
 
@@ -55,8 +56,13 @@ def _forwarded(args: list[str]) -> int | None:
 
 def main(argv: list[str] | None = None, *, forward: bool = True) -> None:
     """Entry point: run the CLI and turn errors into exit codes (``forward``: through the repo's
-    daemon when one runs; the daemon itself runs commands with it off)."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    daemon when one runs; the daemon itself runs commands with it off). Input files are read
+    once per command (``cache/fingerprint.command``)."""
+    with command():
+        _main(list(sys.argv[1:] if argv is None else argv), forward)
+
+
+def _main(args: list[str], forward: bool) -> None:
     code = _forwarded(args) if forward else None
     if code is not None:
         sys.exit(code)
