@@ -100,8 +100,7 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "model-annotation": lambda r: _sub(r / "specs/census_income.py", '"prometheus.io/scrape": "true",', '"prometheus.io/scrape": "false",'),
     # what the environment-wide objects read of a model (emit.env_view): the overview dashboard, the runtimes
     "model-mode": lambda r: _toggle(r / "specs/fraud_detector.py", 'deployment_mode="Standard",', 'deployment_mode="Knative",'),
-    "model-monitoring": lambda r: _toggle(r / "specs/fraud_detector.py", 'name="fraud-detector",\n',
-                                          'name="fraud-detector",\n    monitoring=Monitoring(enabled=False),\n'),
+    "model-monitoring": lambda r: _toggle(_iris(r), 'name="sklearn-iris",\n', 'name="sklearn-iris",\n    monitoring=Monitoring(enabled=False),\n'),
     "model-uri": lambda r: _toggle(r / "specs/fraud_detector.py", "s3://fraud-detector/v3", "s3://fraud-detector/v4"),
     "overlay-defaults": lambda r: _sub(r / "overlays/prod.yaml", "  minReplicas: 3\n  maxReplicas: 10\n", "  minReplicas: 4\n  maxReplicas: 10\n"),
     # a toggle (entry first: "models:\n" is always there); not sklearn-iris, which "delete-model" removes
@@ -172,7 +171,7 @@ def with_helpers(repo: Path) -> Path:
         'TEAM = "risk"\n'
         'ARCHIVE = S3Storage(name="archive", endpoint="archive.example:9000", credentials=ExistingSecret(name="archive-creds"))\n')
     fraud = repo / "specs/fraud_detector.py"
-    fraud.write_text("from _shared import TEAM\nfrom servespec.spec import Monitoring\n" + fraud.read_text().replace('labels={"team": "risk"}', 'labels={"team": TEAM}'))
+    fraud.write_text("from _shared import TEAM\n" + fraud.read_text().replace('labels={"team": "risk"}', 'labels={"team": TEAM}'))
     census = repo / "specs/census_income.py"
     census.write_text(
         "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'lib'))\n"
@@ -180,6 +179,8 @@ def with_helpers(repo: Path) -> Path:
         + census.read_text().replace('"sidecar.istio.io/inject": "false",', '"sidecar.istio.io/inject": "false", "example.com/naming": NAMING,'))
     storage = repo / "specs/storage.py"
     storage.write_text(storage.read_text() + "\nfrom _shared import ARCHIVE  # noqa: E402,F401\n")
+    iris = repo / "specs/sklearn_iris.py"
+    iris.write_text("from servespec.spec import Monitoring\n" + iris.read_text())
     return repo
 
 

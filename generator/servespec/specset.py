@@ -99,7 +99,7 @@ def _patched(last: _Merged, files: list[Path], outcomes: dict[Path, Outcome]) ->
         return None
     changed = [p for p in files if outcomes[p] is not last.outcomes[p]]
     was = last.result
-    names: list[str] = []
+    pairs: list[tuple[Model, Model]] = []
     for path in changed:
         old, new = last.outcomes[path], outcomes[path]
         if old.problems or new.problems or len(old.items) != len(new.items):
@@ -108,17 +108,28 @@ def _patched(last: _Merged, files: list[Path], outcomes: dict[Path, Outcome]) ->
             if not (isinstance(before, Model) and isinstance(now, Model) and before.name == now.name
                     and was.models.get(now.name) is before and was.origin[("model", now.name)].endswith("/" + path.name)):
                 return None
-            names.append(now.name)
-    if len(names) * 4 > len(was.models) + 4:
+            pairs.append((before, now))
+    if len(pairs) * 4 > len(was.models) + 4:
         return None
     result = SpecSet(dict(was.models), dict(was.storage), dict(was.llms), dict(was.graphs), dict(was.origin))
+    names = [now.name for before, now in pairs if not _same_declaration(before, now)]
     for path in changed:
-        for now in outcomes[path].items:
-            result.models[now.name] = now  # type: ignore[assignment]  # a Model: checked above
+        items = outcomes[path].items
+        for i, now in enumerate(items):
+            if now.name in names:
+                result.models[now.name] = now  # type: ignore[assignment]  # a Model: checked above
+            else:  # declared as before (the module's other models): the very object, so nothing downstream sees a change
+                items[i] = was.models[now.name]
     if _unknown_storage(result, [result.models[name] for name in names]):
         return None
     result.delta = (was.serial, frozenset(names))
     return result
+
+
+def _same_declaration(a: Model, b: Model) -> bool:
+    """Declared alike: the same values and the same fields set explicitly, at every level (what
+    resolving a model in an environment reads: ``resolve_merge.py``)."""
+    return a.model_dump_json() == b.model_dump_json() and a.model_dump_json(exclude_unset=True) == b.model_dump_json(exclude_unset=True)
 
 
 def _unknown_storage(result: SpecSet, models: Any) -> list[Problem]:

@@ -48,6 +48,9 @@ class Zygote:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the zygote, measured by the tests through its children
             ours.close()
+            keep = theirs.fileno()  # and the standard streams; nothing else of the daemon's (its lock, its watches)
+            os.closerange(3, keep)
+            os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
             _serve(theirs, run, prepare)
         theirs.close()
         self.pid, self._sock = pid, ours
