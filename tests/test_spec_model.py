@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from pydantic import ValidationError
 
 import servespec.overlay as overlay_module
 import servespec.spec as spec_module
-from conftest import run_cli
+from conftest import REPO, run_cli
 from servespec.render import read_tree
 from servespec.spec import Model, Predictor, SpecModel
 from servespec.spec.docstrings import attribute_docs
@@ -80,3 +83,28 @@ def test_attribute_docs_are_read_from_source_not_at_import() -> None:
     docs = attribute_docs(Model)
     assert docs["name"] == "InferenceService name (DNS-1035 label)."
     assert "storage" in docs
+
+
+def test_build_all_builds_every_class_after_the_classes_its_fields_hold() -> None:
+    """Built the other way round, every outer class builds its inner ones again (0.24 s instead of
+    0.05 s, before the spec import forks): a fresh interpreter records the order of the builds."""
+    script = (
+        "import servespec.spec\n"
+        "from servespec.spec import base\n"
+        "order, late = [], []\n"
+        "real = base.BaseModel.model_rebuild.__func__\n"
+        "def rebuild(cls, **kw):\n"
+        "    order.append(cls)\n"
+        "    late.extend(f'{cls.__name__} before {i.__name__}' for i in base._held(cls) if i is not cls and not i.__pydantic_complete__)\n"
+        "    return real(cls, **kw)\n"
+        "base.BaseModel.model_rebuild = classmethod(rebuild)\n"
+        "base.build_all()\n"
+        "todo, every = [base.SpecModel], []\n"
+        "while todo:\n"
+        "    c = todo.pop(); todo.extend(c.__subclasses__()); every.append(c)\n"
+        "print(len(order), len(set(order)), late, all(c.__pydantic_complete__ for c in every))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO / "generator")}).stdout.split(" ", 2)
+    assert int(out[0]) > 100 and out[0] == out[1]  # each class built once
+    assert out[2].strip() == "[] True"

@@ -103,6 +103,8 @@ def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None, meanwhile: 
     if not todo or importer is _import_here:
         (meanwhile or _nothing)()
         meanwhile = None
+    elif not ZYGOTE.live:
+        build_all()  # before the fork: the child constructs models with every validator built (and so do later forks)
     outcomes = {**(kept or {}), **dict(zip(todo, importer(todo, specs_dir, timeout, meanwhile), strict=True))}
     result, problems = merged(root, files, outcomes)
     result.files = sorted(specs_dir.glob("*.py"))

@@ -14,7 +14,6 @@ render`` with the same inputs and an untouched tree ends before importing anythi
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from contextlib import nullcontext
 import os
 import shutil
@@ -41,7 +40,6 @@ from .emit import Output
 from .kserve.webhook import check_inferenceservice
 from .resolve import EnvContext
 from .render_workers import located, parallel_envs, render_forked
-from .spec.base import build_all
 from .validate import record_render
 from .yamlwriter import dump
 
@@ -246,12 +244,7 @@ def _render_repo(root: Path, envs: list[str] | None, check: bool, use_cache: boo
     base = base_digest(where) if use_cache and not check else None  # before anything is read
     specs = SpecCache(root, enabled=use_cache)
 
-    def meanwhile(overlays: Callable[[], None]) -> None:  # while a child imports the spec modules
-        overlays()
-        if specs.cold:  # every class is used: built here once, before workers fork (render_workers.py)
-            build_all()
-
-    project = Project.load(root, envs, lambda _root, overlays: specs.load(lambda: meanwhile(overlays)))
+    project = Project.load(root, envs, lambda _root, overlays: specs.load(overlays))  # overlays read while a child imports
     cache = RenderCache(root, enabled=use_cache)
     out = RepoRender(orphans=[] if envs else orphaned_envs(root, discover_envs(root)))
     warnings: list[Problem] = []

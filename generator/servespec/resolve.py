@@ -2,13 +2,15 @@
 
 Everything that decides whether a model can be rendered in an environment is checked here, so
 emitters only build objects and never raise: overlay entries naming declared models and storage,
-storage endpoints for ``s3://`` models, the rollout state against the plan, plaintext
-credentials, required limits, what the legacy v1alpha2 API cannot express, a Standard-mode canary
-on a KServe without ``spec.canary[]``, the metrics port annotation.
+storage endpoints for ``s3://`` models, the rollout state against the plan (``resolve_state.py``),
+plaintext credentials, required limits, what the legacy v1alpha2 API cannot express, a
+Standard-mode canary on a KServe without ``spec.canary[]``, the metrics port annotation.
 
-Precedence for a model's fields: the spec's explicit values beat the environment's
-``defaults``, which beat the spec model's own defaults; a per-model entry under ``models:``
-beats everything. A new overlay field is declared in ``spec/overlay.py`` and merged here.
+Each declaration is merged with the environment by ``resolve_merge.py`` (precedence: the spec's
+explicit values beat the environment's ``defaults``, which beat the spec model's own defaults; a
+per-model entry under ``models:`` beats everything). A new overlay field is declared in
+``spec/overlay.py`` and merged there. In a long-lived process an env's last context is patched
+when only model declarations changed (:func:`build_context`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
@@ -43,13 +44,37 @@ class SpecModel(BaseModel):
 
 def build_all() -> None:
     """Build the validator and serializer of every spec class now, not on first use: before
-    forking workers, so that each does not build them again (``render_workers.py``)."""
+    forking children, so that each does not build them again (``loader.py``, ``render_workers.py``).
+    A class is built after the spec classes its fields hold, which it then reuses: built the
+    other way round, every outer class builds its inner ones again (0.24 s instead of 0.05 s)."""
+    done: set[type[BaseModel]] = set()
+
+    def build(cls: type[BaseModel], path: frozenset[type[BaseModel]]) -> None:
+        if cls in done or cls in path:
+            return
+        for inner in _held(cls):
+            build(inner, path | {cls})
+        done.add(cls)
+        if not cls.__pydantic_complete__:
+            cls.model_rebuild()
+
     todo: list[type[BaseModel]] = [SpecModel]
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if not cls.__pydantic_complete__:
-            cls.model_rebuild()
+        build(cls, frozenset())
+
+
+def _held(cls: type[BaseModel]) -> list[type[BaseModel]]:
+    """The spec classes a class's fields may hold (inside unions, lists, dicts, ...)."""
+    out: list[type[BaseModel]] = []
+    stack = [f.annotation for f in cls.model_fields.values()]
+    while stack:
+        annotation = stack.pop()
+        if isinstance(annotation, type) and issubclass(annotation, SpecModel):
+            out.append(annotation)
+        stack.extend(typing.get_args(annotation))
+    return out
 
 
 def _dns_label(value: str) -> str:
