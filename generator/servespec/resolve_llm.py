@@ -22,6 +22,7 @@ from .kserve.llm_presets import wellknown_presets
 from .kserve.versions import Features, first_minor_with
 from .overlay import Env
 from .project import Project
+from .resolve_state import settled_problems
 from .secretscan import control_characters, redact_url, secret_like, uri_credentials
 from .spec import LLM, RolloutPlan
 from .spec.llm import LLM_URI_PREFIXES
@@ -217,12 +218,7 @@ def _state_problems(env: Env, kserve: Features, llm: LLM, s: ModelState) -> list
         out.append(("since", f"expected a UTC time such as \"2026-11-24T18:00:00Z\", found {s.since!r}"))
     steps = llm_plan(llm, env, kserve).traffic
     if s.phase != "canary":
-        extra = [f for f in ("candidate", "step") if getattr(s, f) is not None]
-        if extra:
-            out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
-        if s.phase == "rolled-back" and s.traffic not in (0, None):
-            out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
-        return out
+        return out + settled_problems(s)
     if s.candidate is None or s.step is None or s.traffic is None:
         out.append(("", "phase canary needs candidate, step and traffic"))
     elif s.step == 0:

@@ -14,7 +14,7 @@ from .spec.model import STORAGE_URI_PREFIXES
 from .spec.overlay import ModelOverride
 from .spec.rollout import ModelState
 
-__all__ = ["plan_for", "check_state", "state_problems"]
+__all__ = ["plan_for", "check_state", "state_problems", "settled_problems"]
 
 _NO_OVERRIDE = ModelOverride()
 _DEFAULT_PLAN = RolloutPlan()
@@ -77,9 +77,16 @@ def state_problems(env: Env, models: dict[str, Model], name: str, s: ModelState,
         elif steps[s.step - 1] != s.traffic:
             out.append(("traffic", f"step {s.step} of the plan {steps} is {steps[s.step - 1]}%, found traffic {s.traffic}"))
     else:
-        extra = [f for f in ("candidate", "step") if getattr(s, f) is not None]
-        if extra:
-            out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
-        if s.phase == "rolled-back" and s.traffic not in (0, None):
-            out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
+        out += settled_problems(s)
+    return out
+
+
+def settled_problems(s: ModelState) -> list[tuple[str, str]]:
+    """(field, message) for an entry that is not a canary (``resolve_llm.py`` asks it too)."""
+    out = []
+    extra = [f for f in ("candidate", "step") if getattr(s, f) is not None]
+    if extra:
+        out.append(("", f"phase {s.phase} has no {' or '.join(extra)} (only a canary has)"))
+    if s.phase == "rolled-back" and s.traffic not in (0, None):
+        out.append(("traffic", f"phase rolled-back sends 0% to the candidate, found traffic {s.traffic}"))
     return out
