@@ -49,8 +49,6 @@ class SpecCache:
         self.path = Path(repo_dir(str(self.root))) / "specs"
         self.reused = 0
         """Modules whose kept outcome was used by the last :meth:`load`."""
-        self.cold = True
-        """No kept outcome could be used: every spec module is imported (a first or cold load)."""
         self._digests: dict[str, bytes] = {}
         self._memo: Scope | None = None
 
@@ -64,10 +62,9 @@ class SpecCache:
 
     def load(self, meanwhile: Callable[[], None] | None = None) -> SpecSet:
         """Every spec module's declarations, importing only modules whose key changed
-        (``meanwhile``: as ``loader.load_specs``; :attr:`cold` is known by then)."""
+        (``meanwhile``: as ``loader.load_specs``)."""
         groups = self._groups()
         kept, digests = self._reuse(groups)
-        self.cold = not kept
         try:
             result = load_specs(self.root, kept, meanwhile)
         except SpecError as exc:
