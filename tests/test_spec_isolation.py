@@ -250,3 +250,26 @@ def test_with_a_zygote_spec_modules_are_imported_in_its_children_and_without_it_
         loader.ZYGOTE.stop()
     assert seen.read_text().split() == [str(zygote), str(os.getpid())]
     assert sorted(first.models) == sorted(second.models) and first.models == second.models
+
+
+def test_an_import_begun_early_is_taken_over_abandoned_or_begun_again(example_repo: Path, tmp_path: Path) -> None:
+    """``loader.begin_import`` (the CLI's render starts the spec import before it imports the
+    render): ``load_specs`` takes the child over and gives what a load of its own gives; a
+    begun import nobody takes is stopped and reaped by ``abandon``; one begun for other files
+    (a module added meanwhile) is abandoned and the load imports afresh."""
+    def children() -> list[str]:
+        return Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children").read_text().split()
+
+    before = children()
+    plain = load_specs(example_repo)
+    begun = loader.begin_import(example_repo)
+    assert begun is not None and len(children()) == len(before) + 1
+    taken = load_specs(example_repo, None, None, begun)
+    assert taken.models == plain.models and begun.taken and children() == before
+    loader.begin_import(example_repo).abandon()  # type: ignore[union-attr]
+    assert children() == before
+    stale = loader.begin_import(example_repo)
+    (example_repo / "specs/zz_late.py").write_text(
+        "from servespec.spec import Model, Predictor\n"
+        "LATE = Model(name='late', predictor=Predictor(model_format='sklearn', storage_uri='gs://b/late'))\n")
+    assert "late" in load_specs(example_repo, None, None, stale).models and children() == before

@@ -23,7 +23,6 @@ Without ``os.fork`` (Windows), modules are imported in-process and only exceptio
 
 from __future__ import annotations
 
-import faulthandler
 import gc
 import hashlib
 import importlib.util
@@ -55,6 +54,7 @@ from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage
 from .spec.base import build_all
 from .specset import Declaration, SpecSet, merged
 from .specset import Outcome as _Outcome
+from .specguard import DUMP_SIGNAL, ProcessEnd, guard_child, signal_name
 from .validation_messages import describe_pydantic_error
 from .zygote import Zygote
 
@@ -66,8 +66,6 @@ DEFAULT_TIMEOUT = 5.0
 _PIPE_SIZE = 1 << 20
 """Bytes the pipe from the importing child holds while this process runs ``meanwhile``: 1,000
 models' declarations are ~0.5 MB."""
-_DUMP_SIGNAL = getattr(signal, "SIGUSR1", signal.SIGTERM)
-"""Sent by the parent to a child past its time: the child's fault handler prints where it is."""
 
 _BASELINE: set[str] = set()
 """Modules loaded before the first spec module (servespec and its libraries): not dependencies."""
@@ -87,7 +85,8 @@ def spec_timeout() -> float:
     return value
 
 
-def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None, meanwhile: Callable[[], None] | None = None) -> SpecSet:
+def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None, meanwhile: Callable[[], None] | None = None,
+               begun: Begun | None = None) -> SpecSet:
     """Import every spec module below ``root/specs`` and collect its declarations; modules with
     a ``kept`` outcome (``cache/specs.py``: source and imports unchanged) are not imported again.
     ``meanwhile()`` runs in this process while a child imports (at once when none does): other
@@ -100,12 +99,16 @@ def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None, meanwhile: 
     timeout = spec_timeout()
     importer = _import_isolated if hasattr(os, "fork") else _import_here
     todo = [path for path in files if path not in (kept or {})]
+    if begun is not None and (begun.files != todo or importer is _import_here):
+        begun.abandon()  # begun for other files (one appeared or went meanwhile): import afresh
+        begun = None
     if not todo or importer is _import_here:
         (meanwhile or _nothing)()
         meanwhile = None
-    elif not ZYGOTE.live:
+    elif not ZYGOTE.live and begun is None:
         build_all()  # before the fork: the child constructs models with every validator built (and so do later forks)
-    outcomes = {**(kept or {}), **dict(zip(todo, importer(todo, specs_dir, timeout, meanwhile), strict=True))}
+    found = _import_isolated(todo, specs_dir, timeout, meanwhile, begun) if begun is not None else importer(todo, specs_dir, timeout, meanwhile)
+    outcomes = {**(kept or {}), **dict(zip(todo, found, strict=True))}
     result, problems = merged(root, files, outcomes)
     result.files = sorted(specs_dir.glob("*.py"))
     if problems:
@@ -114,10 +117,6 @@ def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None, meanwhile: 
 
 
 # -- importing one module (in whichever process) -------------------------------------------------
-class _ProcessEnd(BaseException):
-    """A spec module called something that would end the process; raised instead."""
-
-
 def _import_one(path: Path) -> _Outcome:
     """Import one spec module; every exception becomes a located problem of its file."""
     display = f"specs/{path.name}"
@@ -133,7 +132,7 @@ def _import_one(path: Path) -> _Outcome:
     except ValidationError as exc:
         line, described = _line_in(exc, path), [describe_pydantic_error(dict(e)) for e in exc.errors()]
         return _Outcome(problems=[Problem(display, line, f"{exc.title}.{where}".rstrip("."), what) for where, what in described])
-    except _ProcessEnd as exc:
+    except ProcessEnd as exc:
         return _Outcome(problems=[Problem(display, _line_in(exc, path), "", f"importing the spec tried to end the process: {exc}")])
     except BaseException as exc:  # a spec module may raise anything, KeyboardInterrupt too: its error
         line, said = _line_in(exc, path), _text(exc)
@@ -197,23 +196,79 @@ def _import_here(files: list[Path], specs_dir: Path, timeout: float, _meanwhile:
 
 
 # -- the child process ----------------------------------------------------------------------------
-def _import_isolated(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Callable[[], None] | None = None) -> list[_Outcome]:
+class Begun:
+    """An import of spec modules begun before its caller waits for it (:func:`begin_import`)."""
+
+    def __init__(self, files: list[Path], child: tuple[int, int, int]):
+        self.files, self.child = files, child
+        self.taken = False
+
+    def abandon(self) -> None:
+        """Stop and reap the child unless :func:`load_specs` took it over (an error came first)."""
+        if not self.taken:
+            self.taken = True
+            pid, data_r, dump_r = self.child
+            _reap(pid, "stopped", dump_r)
+            os.close(data_r)
+            os.close(dump_r)
+
+
+def begin_import(root: Path, kept: dict[Path, _Outcome] | None = None) -> Begun | None:
+    """Fork the child that imports the spec modules ``kept`` does not hold, now, so that the
+    caller's own start-up (``cli/render.py``: importing the render's modules) overlaps it; give
+    the result to :func:`load_specs`. None when nothing is to be imported in a child."""
+    specs_dir = root / "specs"
+    if not specs_dir.is_dir() or not hasattr(os, "fork"):
+        return None
+    todo = [p for p in sorted(specs_dir.glob("*.py")) if not p.name.startswith("_") and p not in (kept or {})]
+    if not todo:
+        return None
+    if not ZYGOTE.live:
+        build_all()
+    return Begun(todo, _spawn(todo, specs_dir, True))
+
+
+def _import_isolated(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Callable[[], None] | None = None,
+                     begun: Begun | None = None) -> list[_Outcome]:
     """Import ``files`` in forked children (``meanwhile()`` runs here once the first one is
-    started); a child that ends early is replaced after the module that ended it, so every
-    file gets an outcome."""
+    started; ``begun``: the first one, started earlier); a child that ends early is replaced
+    after the module that ended it, so every file gets an outcome."""
     outcomes: list[_Outcome] = []
+    child = None
+    if begun is not None:
+        begun.taken, child = True, begun.child
     while len(outcomes) < len(files):
-        outcomes.extend(_run_child(files[len(outcomes):], specs_dir, timeout, meanwhile))
-        meanwhile = None
+        outcomes.extend(_run_child(files[len(outcomes):], specs_dir, timeout, meanwhile, child))
+        meanwhile = child = None
     return outcomes
 
 
-def _run_child(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Callable[[], None] | None = None) -> list[_Outcome]:
-    """Fork one child for ``files``, run ``meanwhile()`` here, read what the child sends; the
-    outcomes it delivered, ending with the module it died in."""
+def _run_child(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Callable[[], None] | None = None,
+               child: tuple[int, int, int] | None = None) -> list[_Outcome]:
+    """Fork one child for ``files`` (or take ``child``, forked for them), run ``meanwhile()``
+    here, read what the child sends; the outcomes it delivered, ending with the module it died in."""
+    pid, data_r, dump_r = child if child is not None else _spawn(files, specs_dir, meanwhile is not None)
+    outcomes: list[_Outcome] = []
+    how = "stopped"
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        how = _read_child(data_r, files, timeout, outcomes)
+    finally:  # also on KeyboardInterrupt in this process: no child outlives the call
+        status = _reap(pid, how, dump_r)
+        os.close(data_r)
+    dump = drain(dump_r)
+    if how in ("late", "ended") and len(outcomes) < len(files):
+        outcomes.append(_ended(files[len(outcomes)], dump, status, timeout, how == "late"))
+    return outcomes
+
+
+def _spawn(files: list[Path], specs_dir: Path, busy: bool) -> tuple[int, int, int]:
+    """Fork the child importing ``files``: its pid, the ends of its data and dump pipes. ``busy``:
+    this process does other work before it reads, so what the child sends waits in the pipe."""
     data_r, data_w = os.pipe()
     dump_r, dump_w = os.pipe()
-    if meanwhile is not None:  # what the child sends while this process is busy waits in the pipe, not in the child
+    if busy:
         try:
             fcntl.fcntl(data_w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         except (OSError, AttributeError):  # not Linux, or above /proc/sys/fs/pipe-max-size: the child waits sooner
@@ -230,19 +285,7 @@ def _run_child(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Ca
             _child(files, specs_dir, data_w, dump_w)
     os.close(data_w)
     os.close(dump_w)
-    outcomes: list[_Outcome] = []
-    how = "stopped"
-    try:
-        if meanwhile is not None:
-            meanwhile()
-        how = _read_child(data_r, files, timeout, outcomes)
-    finally:  # also on KeyboardInterrupt in this process: no child outlives the call
-        status = _reap(pid, how, dump_r)
-        os.close(data_r)
-    dump = drain(dump_r)
-    if how in ("late", "ended") and len(outcomes) < len(files):
-        outcomes.append(_ended(files[len(outcomes)], dump, status, timeout, how == "late"))
-    return outcomes
+    return pid, data_r, dump_r
 
 
 def _read_child(fd: int, files: list[Path], timeout: float, outcomes: list[_Outcome]) -> str:
@@ -322,7 +365,7 @@ def _child(files: list[Path], specs_dir: Path, data_w: int, dump_w: int, daemon:
     code = 0
     try:
         gc.freeze()  # the collector leaves the inherited heap alone: no copy-on-write of every page
-        _guard_child(dump_w, daemon)
+        guard_child(dump_w, daemon)
         _BASELINE.update(sys.modules)
         sys.path.insert(0, str(specs_dir))
         buf = io.BytesIO()
@@ -355,49 +398,6 @@ def _foreign_checked(outcome: _Outcome, display: str) -> _Outcome:
     return _Outcome(problems=[Problem(display, None, "", msg)])
 
 
-def _guard_child(dump_w: int, daemon: int = 0) -> None:  # pragma: no cover - child only
-    """Turn the ways a module can end the child into exceptions at the calling line; a crash
-    dumps the stack to ``dump_w``; the child reads no terminal input."""
-    faulthandler.enable(file=dump_w, all_threads=False)
-    faulthandler.register(_DUMP_SIGNAL, file=dump_w, all_threads=False)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    sys.stdin = open(os.devnull, encoding="utf-8")  # also where a test runner replaced sys.stdin
-    me, parent = os.getpid(), daemon or os.getppid()  # a zygote's child guards the daemon (and the zygote: below)
-    zygote = os.getppid()
-
-    def refuse(what: str, signals: bool = False) -> Callable[..., NoReturn]:
-        def call(*args: object) -> NoReturn:
-            raise _ProcessEnd(f"{what}({', '.join(_signal_name(a) if signals else repr(a) for a in args)})")
-        return call
-
-    def who(pid: object) -> str:
-        return "its own process" if pid == me else "servespec's process" if pid in (parent, zygote) else repr(pid)
-
-    for module, attr in ((os, "_exit"), (os, "abort"), (signal, "raise_signal")):
-        setattr(module, attr, refuse(f"{module.__name__}.{attr}", signals=module is signal))
-    posix = sys.modules.get("posix")
-    if posix is not None:
-        setattr(posix, "_exit", os._exit)  # noqa: B010  (posix has no stubs for these)
-        setattr(posix, "abort", os.abort)  # noqa: B010
-
-    def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event == "os.kill" and args[0] in (me, parent, zygote, 0, -1, -os.getpgrp()):
-            raise _ProcessEnd(f"os.kill({who(args[0])}, {_signal_name(args[1])})")
-        if event == "os.killpg" and args[0] in (0, os.getpgrp()):
-            raise _ProcessEnd(f"os.killpg({args[0]}, {_signal_name(args[1])})")
-        if event == "signal.pthread_kill":
-            raise _ProcessEnd(f"signal.pthread_kill({args[0]}, {_signal_name(args[1])})")
-
-    sys.addaudithook(hook)
-
-
-def _signal_name(number: object) -> str:
-    try:
-        return signal.Signals(number).name  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        return repr(number)
-
-
 # -- plumbing ---------------------------------------------------------------------------------------
 def _ended(path: Path, dump: str, status: int, timeout: float, timed_out: bool) -> _Outcome:
     """The problem of a module whose import ended the child."""
@@ -410,7 +410,7 @@ def _ended(path: Path, dump: str, status: int, timeout: float, timed_out: bool) 
     if timed_out:
         msg = f"importing the spec did not finish within {timeout:g} s (set {TIMEOUT_VAR} to allow longer)"
     elif os.WIFSIGNALED(status):
-        msg = f"importing the spec ended the process (signal {_signal_name(os.WTERMSIG(status))})"
+        msg = f"importing the spec ended the process (signal {signal_name(os.WTERMSIG(status))})"
     else:
         msg = f"importing the spec ended the process (exit status {os.waitstatus_to_exitcode(status)})"
     return _Outcome(problems=[Problem(display, line, "", msg)])
@@ -437,7 +437,7 @@ def _reap(pid: int, how: str, dump_fd: int) -> int:
         return (wait(3600.0) or 0) if ours else 0
     if how in ("late", "stopped"):
         if how == "late":
-            os.kill(pid, _DUMP_SIGNAL)
+            os.kill(pid, DUMP_SIGNAL)
             if select.select([dump_fd], [], [], 1.0)[0]:
                 time.sleep(0.05)  # the rest of the stack
         os.kill(pid, signal.SIGKILL)

@@ -20,10 +20,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache.fingerprint import base_digest, inputs_digest
+from .cache.fingerprint import inputs_digest
 from .cache.lastrender import codeowners_state, save_record
 from .cache.render import DigestRef, RenderCache, digest
-from .cache.specs import SpecCache
+from .cache.specs import Started, start_render
 from .cache import warm
 from .codeowners import CodeownersSync, sync_codeowners
 from .emit import emit_env, emit_units
@@ -230,19 +230,20 @@ class RepoRender:
         return stale
 
 
-def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = False, use_cache: bool = True) -> RepoRender:
+def render_repo(root: Path, envs: list[str] | None = None, *, check: bool = False, use_cache: bool = True,
+                started: Started | None = None) -> RepoRender:
     """``servespec render``: render every environment (or ``envs``) and write ``rendered/``
-    atomically (orphaned envs removed); with ``check`` write nothing and report what is stale."""
+    atomically (orphaned envs removed); with ``check`` write nothing and report what is stale.
+    ``started``: :func:`start_render` of the same arguments, called earlier."""
     if not use_cache:
         with warm.off():
-            return _render_repo(root, envs, check, use_cache)
-    return _render_repo(root, envs, check, use_cache)
+            return _render_repo(root, envs, check, use_cache, started)
+    return _render_repo(root, envs, check, use_cache, started)
 
 
-def _render_repo(root: Path, envs: list[str] | None, check: bool, use_cache: bool) -> RepoRender:
+def _render_repo(root: Path, envs: list[str] | None, check: bool, use_cache: bool, started: Started | None) -> RepoRender:
     where = str(root.resolve())
-    base = base_digest(where) if use_cache and not check else None  # before anything is read
-    specs = SpecCache(root, enabled=use_cache)
+    base, specs = started or start_render(root, check, use_cache)
 
     project = Project.load(root, envs, lambda _root, overlays: specs.load(overlays))  # overlays read while a child imports
     cache = RenderCache(root, enabled=use_cache)

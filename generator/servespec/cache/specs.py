@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from ..loader import load_specs
+from ..loader import Begun, begin_import, load_specs
 from ..spec import Model
 from ..specset import Outcome, SpecSet
-from .fingerprint import content, repo_dir
+from .fingerprint import base_digest, content, repo_dir
 from .store import code_fingerprint, load_pickle, save_pickle
 from .warm import ByFile, Scope, later, scope
 
-__all__ = ["SpecCache"]
+__all__ = ["SpecCache", "Started", "start_render"]
 
 _FORMAT = 1
 Group = tuple[dict[str, str], bytes, dict[str, str]]
@@ -50,6 +50,7 @@ class SpecCache:
         self.reused = 0
         """Modules whose kept outcome was used by the last :meth:`load`."""
         self._digests: dict[str, bytes] = {}
+        self._begun: tuple[list[Group], dict[Path, Outcome], dict[str, str], Begun | None] | None = None
         self._memo: Scope | None = None
 
     @property
@@ -60,13 +61,27 @@ class SpecCache:
             self._memo = scope(("specs", str(self.root)), code_fingerprint())
         return self._memo
 
-    def load(self, meanwhile: Callable[[], None] | None = None) -> SpecSet:
-        """Every spec module's declarations, importing only modules whose key changed
-        (``meanwhile``: as ``loader.load_specs``)."""
+    def begin(self) -> None:
+        """Start importing the modules whose key changed now, in a child (``loader.begin_import``):
+        the caller does its own start-up meanwhile, then :meth:`load` takes the child over. A
+        caller that fails before that calls :meth:`abandon`."""
         groups = self._groups()
         kept, digests = self._reuse(groups)
+        self._begun = (groups, kept, digests, begin_import(self.root, kept))
+
+    def abandon(self) -> None:
+        """Stop the import :meth:`begin` started if :meth:`load` did not take it over."""
+        if self._begun is not None and self._begun[3] is not None:
+            self._begun[3].abandon()
+        self._begun = None
+
+    def load(self, meanwhile: Callable[[], None] | None = None) -> SpecSet:
+        """Every spec module's declarations, importing only modules whose key changed
+        (``meanwhile``: as ``loader.load_specs``; the import :meth:`begin` started, if any)."""
+        groups, kept, digests, begun = self._begun or (*self._keys(), None)
+        self._begun = None
         try:
-            result = load_specs(self.root, kept, meanwhile)
+            result = load_specs(self.root, kept, meanwhile, begun)
         except SpecError as exc:
             names = {item.name for out in kept.values() for item in out.items}
             if not any(p.field in names for p in exc.problems):  # not a duplicate of a kept declaration
@@ -82,6 +97,10 @@ class SpecCache:
         """Files outside ``specs/`` that spec modules imported (the fingerprint counts them)."""
         inside = str(self.root / "specs") + os.sep
         return sorted({d for out in result.outcomes.values() for d in out.deps if not d.startswith(inside)})
+
+    def _keys(self) -> tuple[list[Group], dict[Path, Outcome], dict[str, str]]:
+        groups = self._groups()
+        return (groups, *self._reuse(groups))
 
     # -- keys ---------------------------------------------------------------------------------
     def _digest(self, path: str) -> bytes:
@@ -183,3 +202,18 @@ def _shared(fresh: dict[Path, Outcome]) -> list[list[Path]]:
     for path in sorted(fresh):
         groups.setdefault(find(path), []).append(path)
     return list(groups.values())
+
+
+Started = tuple[str | None, SpecCache]
+"""A render's first reads (:func:`start_render`)."""
+
+
+def start_render(root: Path, check: bool = False, use_cache: bool = True) -> Started:
+    """What a render reads first: the digest of its inputs, which it records (``fingerprint.
+    base_digest``; None with ``check`` or without the cache: nothing is recorded), then its spec
+    import, begun in a child (:meth:`SpecCache.begin`). The CLI calls it before it imports
+    ``render.py``, whose import the child's work then hides (``render.render_repo(started=...)``)."""
+    base = base_digest(str(root.resolve())) if use_cache and not check else None  # before anything is read
+    specs = SpecCache(root, enabled=use_cache)
+    specs.begin()
+    return base, specs

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..cache.specs import start_render
 from ..errors import CheckFailed
 from .common import cli, common_options, resolve_root
 
@@ -24,10 +25,14 @@ def render(ctx: click.Context, envs: tuple[str, ...], check: bool, no_cache: boo
       servespec render                   # every environment
       servespec render --env prod --check
     """
-    from ..render import render_repo
-
     root = resolve_root(ctx, cmd_root)
-    report = render_repo(root, list(envs) or None, check=check, use_cache=not no_cache)
+    started = start_render(root, check, not no_cache)  # the spec modules import in a child while the render is imported
+    try:
+        from ..render import render_repo
+
+        report = render_repo(root, list(envs) or None, check=check, use_cache=not no_cache, started=started)
+    finally:
+        started[1].abandon()  # a child not taken over (an error came first) is stopped
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if check:
