@@ -49,6 +49,11 @@ HOSTILE = {
 }
 
 
+def _children() -> list[str]:
+    """This thread's child processes (a session's servers, e.g. Prometheus, may be the worker's children too)."""
+    return Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children").read_text().split()
+
+
 def _render_fails(repo: Path, expected: list[str], *args: str) -> None:
     before = read_tree(repo / "rendered")
     result = run_cli("render", *args, "--root", repo)
@@ -206,13 +211,10 @@ def test_an_error_in_meanwhile_leaves_no_child_behind(example_repo: Path) -> Non
     def meanwhile() -> None:
         raise RuntimeError("start-up failed")
 
-    def children() -> list[str]:  # this thread's (a session's servers, e.g. Prometheus, may be children too)
-        return Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children").read_text().split()
-
-    before = children()
+    before = _children()
     with pytest.raises(RuntimeError, match="start-up failed"):
         load_specs(example_repo, None, meanwhile)
-    assert children() == before  # the importing child was killed and reaped
+    assert _children() == before  # the importing child was killed and reaped
 
 
 def test_project_reports_spec_and_overlay_problems_together_also_without_specs(example_repo: Path) -> None:
@@ -257,19 +259,16 @@ def test_an_import_begun_early_is_taken_over_abandoned_or_begun_again(example_re
     render): ``load_specs`` takes the child over and gives what a load of its own gives; a
     begun import nobody takes is stopped and reaped by ``abandon``; one begun for other files
     (a module added meanwhile) is abandoned and the load imports afresh."""
-    def children() -> list[str]:
-        return Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children").read_text().split()
-
-    before = children()
+    before = _children()
     plain = load_specs(example_repo)
     begun = loader.begin_import(example_repo)
-    assert begun is not None and len(children()) == len(before) + 1
+    assert begun is not None and len(_children()) == len(before) + 1
     taken = load_specs(example_repo, None, None, begun)
-    assert taken.models == plain.models and begun.taken and children() == before
+    assert taken.models == plain.models and begun.taken and _children() == before
     loader.begin_import(example_repo).abandon()  # type: ignore[union-attr]
-    assert children() == before
+    assert _children() == before
     stale = loader.begin_import(example_repo)
     (example_repo / "specs/zz_late.py").write_text(
         "from servespec.spec import Model, Predictor\n"
         "LATE = Model(name='late', predictor=Predictor(model_format='sklearn', storage_uri='gs://b/late'))\n")
-    assert "late" in load_specs(example_repo, None, None, stale).models and children() == before
+    assert "late" in load_specs(example_repo, None, None, stale).models and _children() == before

@@ -7,8 +7,9 @@ import os
 import select
 import sys
 import time
+import warnings
 
-__all__ = ["FrameReader", "write_frame", "drain", "flush_std"]
+__all__ = ["FrameReader", "write_frame", "drain", "flush_std", "fork"]
 
 
 class FrameReader:
@@ -66,3 +67,13 @@ def flush_std() -> None:
             stream.flush()
         except Exception:  # noqa: BLE001 - a closed or odd stream must not stop a fork
             pass
+
+
+def fork() -> int:
+    """``os.fork()`` with this process's standard streams flushed first (else the child writes
+    what is buffered again) and without 3.12's warning about forking a threaded process (a
+    child here only imports, or computes and writes)."""
+    flush_std()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()

@@ -17,11 +17,10 @@ import gc
 import os
 import pickle
 import traceback
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from .childio import flush_std, write_frame
+from .childio import fork, write_frame
 
 __all__ = ["Phases", "run_two_phase", "available"]
 
@@ -83,10 +82,7 @@ def run_two_phase(items: Sequence[T], phases: Phases[T, C, R]) -> tuple[list[C],
 def _spawn(item: T, phases: Phases[T, C, R]) -> tuple[int, int, int]:
     report_r, report_w = os.pipe()
     go_r, go_w = os.pipe()
-    flush_std()
-    with warnings.catch_warnings():  # 3.12+ warns when forking a threaded process; a worker only computes and writes
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+    pid = fork()
     if pid == 0:  # pragma: no cover - runs in the child, tested through its effects
         os.close(report_r)
         os.close(go_w)

@@ -35,7 +35,6 @@ import signal
 import sys
 import time
 import traceback
-import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
@@ -48,7 +47,7 @@ try:  # pragma: no cover - every supported system but Windows
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-from .childio import FrameReader, drain, flush_std, write_frame
+from .childio import FrameReader, drain, flush_std, fork, write_frame
 from .errors import Problem, SpecError, UsageError
 from .spec import LLM, AzureStorage, GCSStorage, HTTPStorage, HuggingFaceStorage, InferenceGraph, Model, S3Storage
 from .spec.base import build_all
@@ -90,24 +89,24 @@ def load_specs(root: Path, kept: dict[Path, _Outcome] | None = None, meanwhile: 
     """Import every spec module below ``root/specs`` and collect its declarations; modules with
     a ``kept`` outcome (``cache/specs.py``: source and imports unchanged) are not imported again.
     ``meanwhile()`` runs in this process while a child imports (at once when none does): other
-    start-up work (``project.py``: the overlays; ``render.py``: building every spec class)
-    overlaps the import instead of following it."""
+    start-up work (``project.py``: the overlays) overlaps the import instead of following it.
+    ``begun``: the child :func:`begin_import` started for these modules (abandoned when the
+    modules to import are others by now)."""
     specs_dir = root / "specs"
     if not specs_dir.is_dir():
         raise SpecError(Problem("specs/", None, "", "expected a specs/ folder with Python modules, found none"))
-    files = sorted(p for p in specs_dir.glob("*.py") if not p.name.startswith("_"))
+    files, todo = _todo(specs_dir, kept)
     timeout = spec_timeout()
-    importer = _import_isolated if hasattr(os, "fork") else _import_here
-    todo = [path for path in files if path not in (kept or {})]
-    if begun is not None and (begun.files != todo or importer is _import_here):
+    if begun is not None and begun.files != todo:
         begun.abandon()  # begun for other files (one appeared or went meanwhile): import afresh
         begun = None
-    if not todo or importer is _import_here:
+    if not todo or not hasattr(os, "fork"):
         (meanwhile or _nothing)()
         meanwhile = None
-    elif not ZYGOTE.live and begun is None:
-        build_all()  # before the fork: the child constructs models with every validator built (and so do later forks)
-    found = _import_isolated(todo, specs_dir, timeout, meanwhile, begun) if begun is not None else importer(todo, specs_dir, timeout, meanwhile)
+    if hasattr(os, "fork"):
+        found = _import_isolated(todo, specs_dir, timeout, meanwhile, begun)
+    else:
+        found = _import_here(todo, specs_dir)
     outcomes = {**(kept or {}), **dict(zip(todo, found, strict=True))}
     result, problems = merged(root, files, outcomes)
     result.files = sorted(specs_dir.glob("*.py"))
@@ -179,7 +178,7 @@ def _nothing() -> None:
     pass
 
 
-def _import_here(files: list[Path], specs_dir: Path, timeout: float, _meanwhile: Callable[[], None] | None = None) -> list[_Outcome]:
+def _import_here(files: list[Path], specs_dir: Path) -> list[_Outcome]:
     """Import in this process (no ``os.fork``): exceptions are caught, hard exits are not."""
     before = set(sys.modules)
     _BASELINE.clear()
@@ -220,12 +219,15 @@ def begin_import(root: Path, kept: dict[Path, _Outcome] | None = None) -> Begun 
     specs_dir = root / "specs"
     if not specs_dir.is_dir() or not hasattr(os, "fork"):
         return None
-    todo = [p for p in sorted(specs_dir.glob("*.py")) if not p.name.startswith("_") and p not in (kept or {})]
-    if not todo:
-        return None
-    if not ZYGOTE.live:
-        build_all()
-    return Begun(todo, _spawn(todo, specs_dir, True))
+    todo = _todo(specs_dir, kept)[1]
+    return Begun(todo, _spawn(todo, specs_dir, True)) if todo else None
+
+
+def _todo(specs_dir: Path, kept: dict[Path, _Outcome] | None) -> tuple[list[Path], list[Path]]:
+    """The spec modules (``_helper.py`` files are not: spec modules import them), and those
+    without a ``kept`` outcome."""
+    files = sorted(p for p in specs_dir.glob("*.py") if not p.name.startswith("_"))
+    return files, [p for p in files if p not in (kept or {})]
 
 
 def _import_isolated(files: list[Path], specs_dir: Path, timeout: float, meanwhile: Callable[[], None] | None = None,
@@ -276,9 +278,8 @@ def _spawn(files: list[Path], specs_dir: Path, busy: bool) -> tuple[int, int, in
     flush_std()
     pid = ZYGOTE.spawn((files, specs_dir, os.getpid(), _state()), [data_w, dump_w, 0, 1, 2]) if ZYGOTE.live else None
     if pid is None:
-        with warnings.catch_warnings():  # 3.12+ warns when forking a threaded process; the child only imports
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        build_all()  # the child constructs models with every validator built (and so does every later fork)
+        pid = fork()
         if pid == 0:  # pragma: no cover - runs in the child, measured by the tests through its effects
             os.close(data_r)
             os.close(dump_r)

@@ -14,6 +14,7 @@ render`` with the same inputs and an untouched tree ends before importing anythi
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from contextlib import nullcontext
 import os
 import shutil
@@ -28,7 +29,7 @@ from .cache import warm
 from .codeowners import CodeownersSync, sync_codeowners
 from .emit import emit_env, emit_units
 from .envfiles import EnvFiles, assemble, written
-from .envtree import EnvTree, NeedBytes, Wanted
+from .envtree import Change, EnvTree, NeedBytes, Wanted
 from .errors import Problem, RenderError
 from .fsutil import symlinks_under
 from .overlay import discover_envs
@@ -299,17 +300,8 @@ def _write_one(root: Path, project: Project, cache: RenderCache, env: str, wante
     for the files it wrote and the env's verdict (with the render's ``inputs``), spread over the
     cores as the render is; after a small render, validate checks the few changed files itself."""
     tree = EnvTree(root, env, use_cache=cache.enabled)
-    fresh: set[str] = set()
-    while True:
-        try:
-            change = tree.write(wanted, wanted.since if isinstance(wanted, EnvFiles) and not fresh else None)
-            break
-        except NeedBytes as need:  # cached files that are not on disk as cached: render their models again
-            owners = {_owner(path) for path in need.paths}
-            if owners <= fresh:
-                raise
-            fresh |= owners  # a model whose bytes were at hand in the last try may be known by digest only in the next
-            wanted = _render_env_refs(project, env, cache, fresh)
+    first = wanted
+    change, wanted = _write_tree(tree, lambda fresh: _render_env_refs(project, env, cache, fresh) if fresh else first)
     written(wanted, tree.token)
     if worker:
         if cache.enabled:  # while the bytes and objects of what was written are at hand
@@ -329,9 +321,9 @@ def write_model_change(root: Path, ctx: EnvContext, model: str) -> RenderResult:
     cache = RenderCache(root)
     tree = EnvTree(root, env)
     on_disk = tree.digests()
-    fresh: set[str] = set()
     own = f"models/{model}/"
-    while True:
+
+    def wanted_for(fresh: set[str]) -> Wanted:
         outputs = emit_env(ctx, cache.refs(ctx, fresh))
         cache.record(env, outputs)
         keep = set(on_disk) == {o.path for o in outputs}
@@ -345,15 +337,29 @@ def write_model_change(root: Path, ctx: EnvContext, model: str) -> RenderResult:
             else:
                 data = out.data if out.data is not None else dump(out.obj).encode("utf-8")
                 wanted[out.path] = (digest(data), data)
-        try:
-            change = tree.write(wanted)
-            break
-        except NeedBytes as need:
-            if fresh:
-                raise
-            fresh = {_owner(path) for path in need.paths}
+        return wanted
+
+    change, _wanted = _write_tree(tree, wanted_for)
     cache.save()
     return RenderResult(env, change.added, change.changed, change.removed)
+
+
+def _write_tree(tree: EnvTree, wanted_for: Callable[[set[str]], Wanted]) -> tuple[Change, Wanted]:
+    """``tree.write(wanted_for(set()))``; while files known by digest only are not on disk as
+    cached, their models are rendered again (``wanted_for(those models)``), as long as that names
+    models not rendered again yet (a model whose bytes were at hand in one try may be known by
+    digest only in the next). What changed, and what was written."""
+    fresh: set[str] = set()
+    wanted = wanted_for(fresh)
+    while True:
+        try:
+            return tree.write(wanted, wanted.since if isinstance(wanted, EnvFiles) and not fresh else None), wanted
+        except NeedBytes as need:
+            owners = {_owner(path) for path in need.paths}
+            if owners <= fresh:
+                raise
+            fresh |= owners
+            wanted = wanted_for(set(fresh))
 
 
 def _render_incremental(project: Project, cache: RenderCache, warnings: list[Problem]) -> dict[str, Wanted]:

@@ -112,7 +112,7 @@ def _patched(last: _Merged, files: list[Path], outcomes: dict[Path, Outcome]) ->
     if len(pairs) * 4 > len(was.models) + 4:
         return None
     result = SpecSet(dict(was.models), dict(was.storage), dict(was.llms), dict(was.graphs), dict(was.origin))
-    names = [now.name for before, now in pairs if not _same_declaration(before, now)]
+    names = {now.name for before, now in pairs if not _same_declaration(before, now)}
     for path in changed:
         items = outcomes[path].items
         for i, now in enumerate(items):

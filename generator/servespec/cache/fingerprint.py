@@ -135,8 +135,6 @@ def content(path: str, st: os.stat_result | None = None) -> bytes:
     return out
 
 
-
-
 def base_digest(root: str) -> str:
     """The code, the environment variables that matter and every file under ``specs/`` and
     ``overlays/`` (by content), as one digest."""

@@ -108,10 +108,9 @@ class RenderCache:
     def _keyer(self, ctx: EnvContext) -> tuple[Callable[[Model], str], Scope]:
         env = ctx.env.name
         table = self.table(env)
-        if len(table) != len(ctx.models) or table.keys() != ctx.models.keys():
-            for gone in table.keys() - ctx.models.keys():
-                del table[gone]
-                self._dirty.add(env)
+        for gone in table.keys() - ctx.models.keys():
+            del table[gone]
+            self._dirty.add(env)
         base = blake2b(orjson.dumps([
             code_digest(), env,
             ctx.env.overlay.model_dump(mode="json"),

@@ -52,10 +52,13 @@ def build_all() -> None:
     def build(cls: type[BaseModel], path: frozenset[type[BaseModel]]) -> None:
         if cls in done or cls in path:
             return
+        if cls.__pydantic_complete__:  # built already: nothing to order (a second build_all is cheap)
+            done.add(cls)
+            return
         for inner in _held(cls):
             build(inner, path | {cls})
         done.add(cls)
-        if not cls.__pydantic_complete__:
+        if not cls.__pydantic_complete__:  # an inner class's build may have completed it
             cls.model_rebuild()
 
     todo: list[type[BaseModel]] = [SpecModel]
